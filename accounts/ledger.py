@@ -1,0 +1,161 @@
+"""The only code that changes a balance.
+
+Each movement is an append-only LedgerEntry plus the cached balance on the user, written in one
+transaction under the user's row lock. The database refuses a negative balance (CHECK) and a
+second entry with the same idempotency key (UNIQUE), so a replayed charge or refund is a no-op.
+"""
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.db.models.functions import Coalesce
+
+from .models import LedgerEntry, User
+
+
+class LedgerError(Exception):
+    pass
+
+
+class InsufficientFunds(LedgerError):
+    """The debit would take the balance below zero."""
+
+    message = "Not enough funds on balance"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def money(value: Decimal | int | str) -> Decimal:
+    """Quantize to the 5 decimal places that every stored amount carries."""
+    return Decimal(value).quantize(settings.MONEY_PLACES, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Posting:
+    entry: LedgerEntry
+    created: bool  # False when the idempotency key had already been used: nothing moved.
+
+
+def ledger_post(
+    *,
+    user_id: int,
+    amount: Decimal,
+    kind: str,
+    memo: str = "",
+    order_id: int | None = None,
+    created_by_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Posting:
+    """Move `amount` (signed) on the user's balance and record it.
+
+    Raises InsufficientFunds when a debit would overdraw. With an idempotency key that was used
+    before, returns the earlier entry and moves nothing.
+    """
+    amount = Decimal(amount)
+    if amount != money(amount):
+        raise LedgerError(f"Amount {amount} has more than 5 decimal places.")
+    if amount == 0:
+        raise LedgerError("A ledger entry cannot move zero.")
+    if kind not in LedgerEntry.Kind.values:
+        raise LedgerError(f"Unknown ledger kind {kind!r}.")
+
+    with transaction.atomic():
+        # The row lock serialises every movement of this user's money; the idempotency check
+        # comes after it, so a concurrent replay waits and then sees the first entry.
+        balance = User.objects.select_for_update().values_list("balance", flat=True).get(pk=user_id)
+        if idempotency_key:
+            existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return Posting(existing, created=False)
+        new_balance = balance + amount
+        if new_balance < 0:
+            raise InsufficientFunds()
+        try:
+            with transaction.atomic():
+                entry = LedgerEntry.objects.create(
+                    user_id=user_id,
+                    kind=kind,
+                    amount=amount,
+                    balance_after=new_balance,
+                    order_id=order_id,
+                    created_by_id=created_by_id,
+                    memo=memo[:255],
+                    idempotency_key=idempotency_key or None,
+                )
+        except IntegrityError:
+            # Another user's movement took this key (keys are global); treat it as a replay.
+            existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
+            if existing is None:
+                raise
+            return Posting(existing, created=False)
+        User.objects.filter(pk=user_id).update(balance=new_balance)
+    return Posting(entry, created=True)
+
+
+def ledger_debit(
+    *,
+    user_id: int,
+    amount: Decimal,
+    kind: str = LedgerEntry.Kind.CHARGE,
+    memo: str = "",
+    order_id: int | None = None,
+    created_by_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Posting:
+    if amount <= 0:
+        raise LedgerError("A debit amount must be positive.")
+    return ledger_post(
+        user_id=user_id,
+        amount=-amount,
+        kind=kind,
+        memo=memo,
+        order_id=order_id,
+        created_by_id=created_by_id,
+        idempotency_key=idempotency_key,
+    )
+
+
+def ledger_credit(
+    *,
+    user_id: int,
+    amount: Decimal,
+    kind: str = LedgerEntry.Kind.DEPOSIT,
+    memo: str = "",
+    order_id: int | None = None,
+    created_by_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Posting:
+    if amount <= 0:
+        raise LedgerError("A credit amount must be positive.")
+    return ledger_post(
+        user_id=user_id,
+        amount=amount,
+        kind=kind,
+        memo=memo,
+        order_id=order_id,
+        created_by_id=created_by_id,
+        idempotency_key=idempotency_key,
+    )
+
+
+@dataclass(frozen=True)
+class Drift:
+    user_id: int
+    username: str
+    balance: Decimal
+    ledger_sum: Decimal
+
+
+def ledger_drift() -> list[Drift]:
+    """Users whose cached balance differs from the sum of their entries (one query)."""
+    rows = (
+        User.objects.annotate(ledger_sum=Coalesce(Sum("ledger_entries__amount"), Decimal("0")))
+        .exclude(balance=F("ledger_sum"))
+        .values_list("id", "username", "balance", "ledger_sum")
+        .order_by("id")
+    )
+    return [Drift(*row) for row in rows]

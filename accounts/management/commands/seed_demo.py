@@ -1,0 +1,36 @@
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.ledger import ledger_credit
+from accounts.models import User
+from accounts.services import api_key_rotate
+
+DEMO_STAFF = ("admin", "admin@example.com", "admin")
+DEMO_CUSTOMER = ("demo", "demo@example.com", "demo")
+DEMO_BALANCE = Decimal("100")
+
+
+class Command(BaseCommand):
+    help = "Create the demo's staff user and customer (idempotent: running it again changes nothing)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        username, email, password = DEMO_STAFF
+        staff, created = User.objects.get_or_create(
+            username=username, defaults={"email": email, "is_staff": True, "is_superuser": True}
+        )
+        if created:
+            staff.set_password(password)
+            staff.save()
+        username, email, password = DEMO_CUSTOMER
+        customer, created = User.objects.get_or_create(username=username, defaults={"email": email})
+        key_line = f"API key prefix {customer.api_key_prefix} (rotate it in the dashboard to see a new one)"
+        if created:
+            customer.set_password(password)
+            customer.save()
+            key_line = f"API key {api_key_rotate(user=customer)}"
+            ledger_credit(user_id=customer.pk, amount=DEMO_BALANCE, memo="Demo balance", idempotency_key="demo:seed")
+        self.stdout.write(f"staff login: {DEMO_STAFF[0]} / {DEMO_STAFF[2]}")
+        self.stdout.write(f"customer login: {DEMO_CUSTOMER[0]} / {DEMO_CUSTOMER[2]}; {key_line}")

@@ -1,0 +1,79 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+MONEY = {"max_digits": 18, "decimal_places": 5}
+
+
+class User(AbstractUser):
+    """A login: customers and staff alike. Customers carry a balance and an API key.
+
+    `balance` is a cache of the sum of the user's ledger entries; only accounts.ledger writes it.
+    """
+
+    email = models.EmailField("email address", blank=True)
+    balance = models.DecimalField(default=Decimal("0"), editable=False, **MONEY)
+    # The downstream API key is stored only as a SHA-256 hash; the prefix lets a customer
+    # recognise which key is active without it ever being shown again.
+    api_key_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    api_key_prefix = models.CharField(max_length=12, blank=True, editable=False)
+    api_key_created_at = models.DateTimeField(null=True, blank=True, editable=False)
+    discount_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("0"), help_text="Reseller discount on every service."
+    )
+    timezone = models.CharField(max_length=64, default="UTC")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="user_balance_not_negative"),
+            models.CheckConstraint(
+                condition=Q(discount_percent__gte=0) & Q(discount_percent__lt=100), name="user_discount_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class LedgerEntry(models.Model):
+    """One movement of a customer's money. Append-only: corrections are new entries."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", "Deposit"
+        CHARGE = "charge", "Charge"
+        REFUND = "refund", "Refund"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(**MONEY, help_text="Signed: positive credits, negative debits.")
+    balance_after = models.DecimalField(**MONEY)
+    # A plain ID, not a foreign key: accounts/ sits below orders/ and must not import it.
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    memo = models.CharField(max_length=255, blank=True)
+    idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["user", "-id"], name="ledger_user_recent")]
+        constraints = [
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_not_negative"),
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
+            models.CheckConstraint(
+                condition=(Q(kind="deposit", amount__gt=0) | Q(kind="charge", amount__lt=0))
+                | Q(kind="refund", amount__gt=0)
+                | Q(kind="adjustment"),
+                name="ledger_sign_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} ({self.user_id})"

@@ -1,0 +1,72 @@
+"""Bad configuration stops start-up with a message naming the variable."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 50,
+    "FIELD_ENCRYPTION_KEY": "0cTBgyJy0vdR6OfmBGm0dn4gUjJ0zbpHdsDvM_L6Ikk=",
+    "ALLOWED_HOSTS": "panel.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/panel",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def start(**overrides: str | None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in GOOD and k not in {"CELERY_BROKER_URL", "PANEL_CURRENCY"}}
+    env.update(GOOD)
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    env["DJANGO_SETTINGS_MODULE"] = "panel.settings"
+    env["PANEL_VAR_DIR"] = str(ROOT / "var" / "test")
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_good_configuration_starts():
+    result = start()
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"SECRET_KEY": None}, "SECRET_KEY is required"),
+        ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS is required"),
+        ({"FIELD_ENCRYPTION_KEY": None}, "FIELD_ENCRYPTION_KEY is required"),
+        ({"FIELD_ENCRYPTION_KEY": "short"}, "Fernet key"),
+        ({"PANEL_CURRENCY": "dollars"}, "PANEL_CURRENCY='dollars' must be a 3-letter"),
+        ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE='Mars/Olympus' is not a known time zone"),
+        ({"DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL must be a URL starting with one of postgres"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL must be a URL"),
+        ({"CONN_MAX_AGE": "soon"}, "CONN_MAX_AGE='soon' is not a whole number"),
+    ],
+)
+def test_bad_values_stop_start_up_with_a_clear_message(overrides, message):
+    result = start(**overrides)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_debug_gives_dev_defaults_and_sqlite_with_the_embedded_broker():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.PANEL_CURRENCY)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in GOOD and k != "CELERY_BROKER_URL"}
+    env.update({"DEBUG": "true", "DJANGO_SETTINGS_MODULE": "panel.settings", "PANEL_VAR_DIR": str(ROOT / "var" / "t")})
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "USD"]
