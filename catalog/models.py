@@ -1,0 +1,218 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from upstream.models import Provider
+
+MONEY = {"max_digits": 18, "decimal_places": 5}
+PERCENT = {"max_digits": 7, "decimal_places": 2}
+
+
+class ServiceType(models.TextChoices):
+    """The service types of API v2 panels, named as the protocol names them."""
+
+    DEFAULT = "Default"
+    PACKAGE = "Package"
+    SEO = "SEO"
+    CUSTOM_COMMENTS = "Custom Comments"
+    MENTIONS = "Mentions"
+    MENTIONS_WITH_HASHTAGS = "Mentions with Hashtags"
+    MENTIONS_CUSTOM_LIST = "Mentions Custom List"
+    MENTIONS_HASHTAG = "Mentions Hashtag"
+    MENTIONS_USER_FOLLOWERS = "Mentions User Followers"
+    MENTIONS_MEDIA_LIKERS = "Mentions Media Likers"
+    CUSTOM_COMMENTS_PACKAGE = "Custom Comments Package"
+    COMMENT_LIKES = "Comment Likes"
+    POLL = "Poll"
+    INVITES_FROM_GROUPS = "Invites from Groups"
+    SUBSCRIPTIONS = "Subscriptions"
+    WEB_TRAFFIC = "Web Traffic"
+
+
+class PricingSettings(models.Model):
+    """Panel-wide pricing defaults (a single row, pk=1)."""
+
+    class Rounding(models.TextChoices):
+        UP = "up", "Round up"
+        HALF_UP = "half_up", "Round half up"
+
+    default_markup_percent = models.DecimalField(default=Decimal("50"), **PERCENT)
+    decimals = models.PositiveSmallIntegerField(
+        default=4, validators=[MaxValueValidator(5)], help_text="Decimal places of our rates per 1,000."
+    )
+    rounding = models.CharField(max_length=8, choices=Rounding.choices, default=Rounding.UP)
+    refuse_duplicate_active_link = models.BooleanField(
+        default=True, help_text="Refuse a second active order for the same link and service."
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "pricing settings"
+
+    def __str__(self) -> str:
+        return "Pricing settings"
+
+    @classmethod
+    def load(cls) -> "PricingSettings":
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class ProviderImport(models.Model):
+    """How a provider's new upstream services enter our catalog during sync."""
+
+    provider = models.OneToOneField(Provider, on_delete=models.CASCADE, related_name="catalog_import")
+    auto_import = models.BooleanField(default=False, help_text="Create our services for new upstream services.")
+    category_prefix = models.CharField(
+        max_length=50, blank=True, help_text="Prefix for our categories created from upstream category names."
+    )
+    markup_percent = models.DecimalField(null=True, blank=True, **PERCENT)
+
+    def __str__(self) -> str:
+        return f"Import settings of {self.provider}"
+
+
+class UpstreamService(models.Model):
+    """A service as a provider lists it, with its raw attributes, recorded by sync."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="upstream_services")
+    upstream_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=500)
+    type = models.CharField(max_length=64)
+    category = models.CharField(max_length=255, blank=True)
+    rate = models.DecimalField(**MONEY, help_text="Per 1,000 (per package for packages), provider's currency.")
+    min = models.PositiveBigIntegerField()
+    max = models.PositiveBigIntegerField()
+    refill = models.BooleanField(default=False)
+    cancel = models.BooleanField(default=False)
+    dripfeed = models.BooleanField(default=False)
+    desc = models.TextField(blank=True)
+    raw = models.JSONField(default=dict)
+    present = models.BooleanField(default=True, help_text="Listed by the provider at the last sync.")
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["provider", "upstream_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "upstream_id"], name="upstream_service_unique_per_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} #{self.upstream_id} {self.name}"
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=255, unique=True)
+    position = models.IntegerField(default=0, db_index=True)
+    hidden = models.BooleanField(default=False)
+    markup_percent = models.DecimalField(null=True, blank=True, **PERCENT)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(models.Model):
+    """What we sell: our ID, name and price, mapped to one upstream service."""
+
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="services")
+    upstream = models.ForeignKey(UpstreamService, on_delete=models.PROTECT, related_name="services")
+    name = models.CharField(max_length=500)
+    type = models.CharField(max_length=64, choices=ServiceType.choices, default=ServiceType.DEFAULT)
+    description = models.TextField(blank=True)
+    rate = models.DecimalField(**MONEY, help_text="Our price per 1,000 (per package for packages), before discounts.")
+    min = models.PositiveBigIntegerField()
+    max = models.PositiveBigIntegerField()
+    refill = models.BooleanField(default=False)
+    refill_days = models.PositiveSmallIntegerField(default=30, help_text="Refill period after completion.")
+    cancel = models.BooleanField(default=False)
+    dripfeed = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+    position = models.IntegerField(default=0)
+    # Pricing rules specific to this service; the most specific rule wins.
+    markup_percent = models.DecimalField(null=True, blank=True, **PERCENT)
+    fixed_rate = models.DecimalField(null=True, blank=True, **MONEY)
+    allow_below_cost = models.BooleanField(default=False, help_text="Loss-leader: allow a price below cost.")
+    # Set by sync when staff should look: the upstream service vanished, changed type, or its
+    # cost rose above our price.
+    flagged = models.BooleanField(default=False, db_index=True)
+    flag_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category__position", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gte=0), name="service_rate_not_negative"),
+            models.CheckConstraint(condition=Q(min__lte=models.F("max")), name="service_min_not_above_max"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pk} - {self.name}"
+
+
+class CustomerPrice(models.Model):
+    """A fixed rate for one customer and one service (reseller deals)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="custom_prices")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="custom_prices")
+    rate = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "service"], name="customer_price_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} / {self.service_id}: {self.rate}"
+
+
+class SyncRun(models.Model):
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="sync_runs")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(null=True)
+    error = models.TextField(blank=True)
+    upstream_count = models.PositiveIntegerField(default=0)
+    changes = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"sync {self.provider} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ServiceChange(models.Model):
+    """The sync change log that staff read: what changed, from what, to what, when."""
+
+    class Kind(models.TextChoices):
+        NEW_UPSTREAM = "new_upstream", "New upstream service"
+        IMPORTED = "imported", "Imported"
+        CHANGED = "changed", "Changed"
+        REMOVED = "removed", "Removed upstream"
+        RETYPED = "retyped", "Type changed upstream"
+        RESTORED = "restored", "Back upstream"
+        BELOW_COST = "below_cost", "Cost above our price"
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    upstream_service = models.ForeignKey(UpstreamService, null=True, on_delete=models.CASCADE, related_name="+")
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.CASCADE, related_name="changes")
+    sync_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    field = models.CharField(max_length=32, blank=True)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.field} {self.old_value} -> {self.new_value}"

@@ -1,0 +1,71 @@
+from django import forms
+from django.contrib import admin, messages
+
+from .client import UpstreamError
+from .models import Provider
+from .services import provider_client, provider_refresh_balance
+
+
+class ProviderForm(forms.ModelForm):
+    # The stored key is never sent back to the browser; leaving the field empty keeps it.
+    api_key = forms.CharField(
+        label="API key",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Leave empty to keep the current key.",
+    )
+
+    class Meta:
+        model = Provider
+        fields = (
+            "name",
+            "api_url",
+            "api_key",
+            "enabled",
+            "currency",
+            "exchange_rate",
+            "markup_percent",
+            "connect_timeout",
+            "read_timeout",
+            "max_concurrency",
+            "low_balance_threshold",
+        )
+
+    def clean_api_key(self):
+        key = self.cleaned_data.get("api_key")
+        if not key:
+            if not self.instance.pk:
+                raise forms.ValidationError("A new provider needs an API key.")
+            return self.instance.api_key
+        return key
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
+    list_display = ("name", "api_url", "enabled", "currency", "balance", "low_balance", "balance_checked_at")
+    list_filter = ("enabled", "low_balance")
+    search_fields = ("name", "api_url")
+    readonly_fields = ("key_on_file", "balance", "balance_checked_at", "low_balance", "last_error")
+    actions = ("test_connection", "refresh_balance")
+
+    @admin.display(description="Key on file")
+    def key_on_file(self, obj):
+        return obj.api_key_hint
+
+    @admin.action(description="Test connection (reads the balance)")
+    def test_connection(self, request, queryset):
+        for provider in queryset:
+            try:
+                result = provider_client(provider).balance()
+            except UpstreamError as exc:
+                self.message_user(request, f"{provider.name}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{provider.name}: OK, balance {result.balance} {result.currency}")
+
+    @admin.action(description="Refresh balance")
+    def refresh_balance(self, request, queryset):
+        for provider in queryset:
+            provider = provider_refresh_balance(provider_id=provider.pk)
+            level = messages.WARNING if provider.low_balance or provider.last_error else messages.SUCCESS
+            self.message_user(request, f"{provider.name}: balance {provider.balance} {provider.last_error}", level)

@@ -1,0 +1,74 @@
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from encrypted_model_fields.fields import EncryptedCharField
+
+MONEY = {"max_digits": 18, "decimal_places": 5}
+
+
+class Provider(models.Model):
+    """An upstream panel that speaks API v2 and fulfils our orders."""
+
+    name = models.CharField(max_length=100, unique=True)
+    api_url = models.URLField("API URL", max_length=500)
+    # Encrypted at rest with FIELD_ENCRYPTION_KEY (Fernet); never rendered back in full.
+    api_key = EncryptedCharField("API key", max_length=500)
+    currency = models.CharField(max_length=3, default="USD")
+    exchange_rate = models.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0.00000001"))],
+        help_text="Panel currency per one unit of the provider's currency.",
+    )
+    enabled = models.BooleanField(default=True)
+    connect_timeout = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("5"), validators=[MinValueValidator(Decimal("0.1"))]
+    )
+    read_timeout = models.DecimalField(
+        max_digits=6, decimal_places=2, default=Decimal("30"), validators=[MinValueValidator(Decimal("0.1"))]
+    )
+    max_concurrency = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Most requests in flight to this provider at once, across all workers.",
+    )
+    # Pricing default for services bought from this provider (catalog rules may override it).
+    markup_percent = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+
+    balance = models.DecimalField(null=True, blank=True, editable=False, **MONEY)
+    balance_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    low_balance_threshold = models.DecimalField(default=Decimal("10"), **MONEY)
+    low_balance = models.BooleanField(default=False, editable=False)
+    last_error = models.CharField(max_length=500, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(exchange_rate__gt=0), name="provider_exchange_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<Provider {self.pk} {self.name}>"
+
+    @property
+    def api_key_hint(self) -> str:
+        key = self.api_key or ""
+        return f"…{key[-4:]}" if len(key) > 8 else "set" if key else "not set"
+
+    def clean(self) -> None:
+        from .services import provider_url_check
+
+        try:
+            provider_url_check(self.api_url)
+        except ValueError as exc:
+            raise ValidationError({"api_url": str(exc)}) from None
