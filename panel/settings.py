@@ -4,6 +4,7 @@ Every variable is read and checked here, so a bad value stops start-up with a me
 names it instead of failing later inside a request or a task.
 """
 
+import hashlib
 import os
 import zoneinfo
 from decimal import Decimal
@@ -176,6 +177,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
@@ -255,6 +257,12 @@ CELERY_TASK_TIME_LIMIT = _int("CELERY_TASK_TIME_LIMIT", 300, 10)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 30, 5)
 CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Separate queues so that slow upstream calls never delay polls or other work.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "orders.forward_*": {"queue": "forward"},
+    "orders.poll_*": {"queue": "poll"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -269,6 +277,14 @@ EMAIL_BACKEND = os.environ.get(
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "panel@localhost")
+
+# Sent upstream with every order as its idempotency key ("<prefix>-<order id>"), so that two
+# panels of ours chained together never place the same order twice.
+PANEL_IDEMPOTENCY_PREFIX = os.environ.get(
+    "PANEL_IDEMPOTENCY_PREFIX", "panel-" + hashlib.sha256(SECRET_KEY.encode()).hexdigest()[:10]
+)
+# Seconds between status checks of a young order; older orders are checked less often.
+ORDER_POLL_MIN_SECONDS = _int("ORDER_POLL_MIN_SECONDS", 30, 1)
 
 # Money: amounts carry 5 decimal places, as the protocol shows them ("0.27819").
 MONEY_PLACES = Decimal("0.00001")

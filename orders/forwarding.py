@@ -1,0 +1,185 @@
+"""Forwarding an order to its provider: exactly one worker may send it, and never twice blindly.
+
+queued -> sending (conditional UPDATE: one winner) -> the `add` call, outside any transaction ->
+  sent (upstream ID kept) | rejected (Canceled + full refund) | queued again (not sent: retry with
+  backoff) | unknown (may have been processed: needs attention, never resent automatically).
+"""
+
+import logging
+from datetime import timedelta
+
+from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from upstream.client import NotSent, Rejected, Unknown, UpstreamError
+from upstream.models import Provider
+from upstream.services import provider_client, provider_slot
+
+from .models import ForwardState, Order, Status
+from .services import order_event, order_settle
+from .validation import upstream_params
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE = 5  # seconds; doubled per attempt with full jitter
+BACKOFF_CAP = 600
+SEND_LEASE = timedelta(minutes=5)
+OUT_OF_FUNDS_RETRY = timedelta(minutes=5)
+FIRST_POLL_AFTER = timedelta(seconds=10)
+
+
+class CircuitBreaker:
+    """Stops hammering a provider that is down, shared by every worker through the cache.
+
+    Written here rather than taken from a library: pybreaker keeps its state per process (or needs
+    its own Redis connection), and this one only has to count failures in the Django cache,
+    which is Redis in production and local memory in the no-services demo.
+    """
+
+    THRESHOLD = 5  # consecutive "not sent" failures that open the circuit
+    WINDOW = 120  # seconds in which they must happen
+    OPEN_FOR = 30  # seconds the circuit stays open before one request may test the provider
+
+    def __init__(self, provider_id: int):
+        self.fail_key = f"cb:fail:{provider_id}"
+        self.open_key = f"cb:open:{provider_id}"
+
+    def is_open(self) -> bool:
+        return cache.get(self.open_key) is not None
+
+    def failure(self) -> None:
+        cache.add(self.fail_key, 0, timeout=self.WINDOW)
+        try:
+            count = cache.incr(self.fail_key)
+        except ValueError:
+            count = 1
+        if count >= self.THRESHOLD:
+            cache.set(self.open_key, 1, timeout=self.OPEN_FOR)
+
+    def success(self) -> None:
+        cache.delete_many([self.fail_key, self.open_key])
+
+
+def _backoff(attempts: int) -> timedelta:
+    seconds = get_exponential_backoff_interval(BACKOFF_BASE, attempts, BACKOFF_CAP, full_jitter=True)
+    return timedelta(seconds=max(seconds, 1))
+
+
+def _release(order_id: int, delay: timedelta, *, undo_attempt: bool = False) -> None:
+    """Put a claimed order back in the queue, to be tried again after `delay`."""
+    changes = {
+        "forward_state": ForwardState.QUEUED,
+        "next_attempt_at": timezone.now() + delay,
+        "lease_until": None,
+        "send_started_at": None,
+    }
+    if undo_attempt:
+        changes["attempts"] = F("attempts") - 1
+    Order.objects.filter(pk=order_id, forward_state=ForwardState.SENDING).update(**changes)
+
+
+def upstream_idempotency_key(order_id: int) -> str:
+    return f"{settings.PANEL_IDEMPOTENCY_PREFIX}-{order_id}"
+
+
+def order_forward(*, order_id: int) -> str:
+    """Send one queued order to its provider. Safe to call twice or concurrently. Returns the outcome."""
+    now = timezone.now()
+    claimed = (
+        Order.objects.filter(pk=order_id, forward_state=ForwardState.QUEUED)
+        .exclude(next_attempt_at__gt=now)
+        .update(forward_state=ForwardState.SENDING, lease_until=now + SEND_LEASE, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return "skipped"
+    order = Order.objects.select_related("service", "provider").get(pk=order_id)
+    provider: Provider = order.provider
+    breaker = CircuitBreaker(provider.pk)
+    if not provider.enabled or breaker.is_open():
+        _release(order.pk, timedelta(seconds=CircuitBreaker.OPEN_FOR), undo_attempt=True)
+        return "deferred"
+
+    params = upstream_params(order)
+    with provider_slot(provider, wait=10) as slot:
+        if not slot:
+            _release(order.pk, timedelta(seconds=5), undo_attempt=True)
+            return "deferred"
+        # From here on the request may reach the provider: the sweeper treats a lapsed lease
+        # with this mark as "may have sent", never as "safe to resend".
+        Order.objects.filter(pk=order.pk, forward_state=ForwardState.SENDING).update(send_started_at=timezone.now())
+        try:
+            upstream_id = provider_client(provider).add(
+                service=order.upstream_service_id, idempotency_key=upstream_idempotency_key(order.pk), **params
+            )
+        except NotSent as exc:
+            breaker.failure()
+            delay = _backoff(order.attempts)
+            _release(order.pk, delay)
+            order_event(order.pk, "retry", f"Not sent ({exc.detail}); retrying in {int(delay.total_seconds())} s")
+            logger.warning("order %s provider %s: not sent, retry in %s: %s", order.pk, provider.name, delay, exc)
+            return "not_sent"
+        except Rejected as exc:
+            breaker.success()
+            return _rejected(order, provider, exc)
+        except (Unknown, UpstreamError) as exc:
+            return _unknown(order, provider, exc)
+    breaker.success()
+    with transaction.atomic():
+        # A sweeper may have moved a lapsed lease to `unknown` meanwhile; the answer still wins.
+        Order.objects.filter(pk=order.pk, forward_state__in=[ForwardState.SENDING, ForwardState.UNKNOWN]).update(
+            forward_state=ForwardState.SENT,
+            upstream_order_id=upstream_id,
+            lease_until=None,
+            next_check_at=timezone.now() + FIRST_POLL_AFTER,
+            needs_attention=False,
+            attention_reason="",
+            upstream_error="",
+        )
+        order_event(order.pk, "forwarded", f"Sent to {provider.name} as order {upstream_id}")
+    logger.info("order %s provider %s: sent as %s", order.pk, provider.name, upstream_id)
+    return "sent"
+
+
+def _rejected(order: Order, provider: Provider, exc: Rejected) -> str:
+    message = exc.message
+    if "fund" in message.lower() or "balance" in message.lower():
+        # Our money at the provider ran out: the order is fine, the provider needs a top-up.
+        _release(order.pk, OUT_OF_FUNDS_RETRY, undo_attempt=True)
+        Order.objects.filter(pk=order.pk).update(
+            needs_attention=True, attention_reason=f"Provider {provider.name} is out of funds: {message}"
+        )
+        Provider.objects.filter(pk=provider.pk).update(low_balance=True, last_error=f"add: {message}"[:500])
+        order_event(order.pk, "attention", f"Provider out of funds ({message}); waiting")
+        logger.error("order %s provider %s: provider out of funds: %s", order.pk, provider.name, message)
+        return "provider_out_of_funds"
+    with transaction.atomic():
+        updated = Order.objects.filter(pk=order.pk, forward_state=ForwardState.SENDING).update(
+            forward_state=ForwardState.REJECTED,
+            status=Status.CANCELED,
+            upstream_error=message,
+            lease_until=None,
+            completed_at=timezone.now(),
+        )
+        if updated:
+            order_event(order.pk, "rejected", f"Rejected by {provider.name}: {message}")
+    order_settle(order_id=order.pk)
+    logger.warning("order %s provider %s: rejected: %s", order.pk, provider.name, message)
+    return "rejected"
+
+
+def _unknown(order: Order, provider: Provider, exc: UpstreamError) -> str:
+    reason = f"The provider may have received this order ({exc.detail}). Check it at {provider.name} before resending."
+    Order.objects.filter(pk=order.pk, forward_state=ForwardState.SENDING).update(
+        forward_state=ForwardState.UNKNOWN,
+        lease_until=None,
+        needs_attention=True,
+        attention_reason=reason,
+        upstream_error=exc.detail[:2000],
+    )
+    order_event(order.pk, "attention", reason, data={"error": exc.detail[:2000]})
+    logger.error("order %s provider %s: unknown outcome: %s", order.pk, provider.name, exc.detail)
+    return "unknown"

@@ -1,0 +1,232 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from catalog.models import Service
+from upstream.models import Provider
+
+MONEY = {"max_digits": 18, "decimal_places": 5}
+
+
+class Status(models.TextChoices):
+    """What the customer sees, in the protocol's exact words."""
+
+    PENDING = "Pending"
+    IN_PROGRESS = "In progress"
+    PROCESSING = "Processing"
+    COMPLETED = "Completed"
+    PARTIAL = "Partial"
+    CANCELED = "Canceled"
+
+
+FINAL_STATUSES = (Status.COMPLETED, Status.PARTIAL, Status.CANCELED)
+ACTIVE_STATUSES = (Status.PENDING, Status.IN_PROGRESS, Status.PROCESSING)
+
+
+class ForwardState(models.TextChoices):
+    """Where the order stands with the provider (internal, staff only)."""
+
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    REJECTED = "rejected", "Rejected"
+    UNKNOWN = "unknown", "Unknown outcome"
+    CANCELED = "canceled", "Canceled before sending"
+
+
+class Source(models.TextChoices):
+    WEB = "web", "Dashboard"
+    API = "api", "API"
+    MASS = "mass", "Mass order"
+    ADMIN = "admin", "Admin"
+
+
+class Order(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="orders")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="orders")
+    upstream_service_id = models.CharField(max_length=64)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+
+    link = models.CharField(max_length=2000, blank=True)
+    quantity = models.PositiveBigIntegerField(help_text="Per run for drip-feed orders.")
+    runs = models.PositiveIntegerField(null=True, blank=True)
+    interval = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes between drip-feed runs.")
+    # Type-specific parameters (comments, usernames, answer_number, ...) as sent upstream.
+    params = models.JSONField(default=dict, blank=True)
+
+    charge = models.DecimalField(**MONEY, help_text="What the customer was charged.")
+    cost_expected = models.DecimalField(**MONEY, help_text="The provider's price at placement, panel currency.")
+    cost_actual = models.DecimalField(null=True, blank=True, **MONEY, help_text="The provider's reported charge.")
+    refunded = models.DecimalField(default=Decimal("0"), **MONEY)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    start_count = models.BigIntegerField(null=True, blank=True)
+    remains = models.BigIntegerField(null=True, blank=True)
+    upstream_runs = models.IntegerField(null=True, blank=True)
+    upstream_posts = models.IntegerField(null=True, blank=True)
+
+    forward_state = models.CharField(max_length=10, choices=ForwardState.choices, default=ForwardState.QUEUED)
+    upstream_order_id = models.CharField(max_length=64, blank=True)
+    upstream_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    needs_attention = models.BooleanField(default=False)
+    attention_reason = models.TextField(blank=True)
+
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["user", "-id"], name="order_user_recent"),
+            models.Index(fields=["user", "service", "link"], name="order_user_service_link"),
+            models.Index(
+                fields=["provider", "next_check_at"],
+                name="order_poll_due",
+                condition=Q(forward_state="sent", status__in=["Pending", "In progress", "Processing"]),
+            ),
+            models.Index(
+                fields=["forward_state", "next_attempt_at"],
+                name="order_forward_due",
+                condition=Q(forward_state__in=["queued", "sending"]),
+            ),
+            models.Index(fields=["upstream_order_id"], name="order_upstream_id"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="order_idempotency_key_per_user",
+            ),
+            models.CheckConstraint(condition=Q(charge__gte=0), name="order_charge_not_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded__gte=0) & Q(refunded__lte=models.F("charge")), name="order_refund_within_charge"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.pk}"
+
+    @property
+    def units(self) -> int:
+        """Total units ordered: quantity x runs for drip-feed."""
+        return self.quantity * (self.runs or 1)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def net_charge(self) -> Decimal:
+        return self.charge - self.refunded
+
+
+class OrderEvent(models.Model):
+    """The order's timeline: placed, forwarded, status changes, refunds, refills, cancels, staff actions."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind}: {self.message}"
+
+
+class Refill(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        REJECTED = "rejected", "Rejected"
+
+    class Status(models.TextChoices):
+        PENDING = "Pending"
+        IN_PROGRESS = "In progress"
+        COMPLETED = "Completed"
+        REJECTED = "Rejected"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refills")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refills")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="refills")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    upstream_refill_id = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "-id"], name="refill_user_recent")]
+        constraints = [
+            # One open refill per order, enforced by the database.
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(status__in=["Pending", "In progress"]) & ~Q(state="rejected"),
+                name="refill_one_open_per_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refill {self.pk} of order {self.order_id}"
+
+
+class CancelRequest(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        CONFIRMED = "confirmed", "Confirmed by provider"
+        REJECTED = "rejected", "Rejected by provider"
+        DONE = "done", "Order canceled"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="cancels")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cancels")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    upstream_cancel_id = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(state__in=["queued", "confirmed"]), name="cancel_one_open_per_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Cancel {self.pk} of order {self.order_id}"
+
+
+class ReconciliationReport(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    ok = models.BooleanField()
+    summary = models.TextField()
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Reconciliation {self.created_at:%Y-%m-%d %H:%M} ({'ok' if self.ok else 'issues'})"

@@ -1,0 +1,199 @@
+"""Polling order statuses in batches of 100, the protocol's limit.
+
+A pass claims due orders per provider in batches (SELECT ... FOR UPDATE SKIP LOCKED, then pushing
+their next_check_at out as a lease), so overlapping passes and several machines never poll the
+same order twice. Each batch is one `status` call and one bulk write of what changed. Missing
+IDs and per-ID errors carry no information: the order is simply checked again later.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, DateTimeField, Value, When
+from django.utils import timezone
+
+from upstream.client import UpstreamError, normalize_status
+from upstream.models import Provider
+from upstream.services import provider_client, provider_slot
+
+from .models import ACTIVE_STATUSES, FINAL_STATUSES, ForwardState, Order, OrderEvent
+from .services import order_settle
+
+logger = logging.getLogger(__name__)
+
+BATCH = 100
+POLL_FIELDS = (
+    "id",
+    "upstream_order_id",
+    "status",
+    "start_count",
+    "remains",
+    "cost_actual",
+    "upstream_runs",
+    "upstream_posts",
+    "provider_id",
+)
+
+
+# Young orders are checked often, old ones rarely: (younger than, check again after N x base).
+SCHEDULE = ((timedelta(minutes=10), 1), (timedelta(hours=1), 4), (timedelta(hours=24), 20))
+SCHEDULE_DEFAULT = 60
+
+
+def next_check_delay(age: timedelta) -> timedelta:
+    base = settings.ORDER_POLL_MIN_SECONDS
+    for younger_than, factor in SCHEDULE:
+        if age < younger_than:
+            return timedelta(seconds=base * factor)
+    return timedelta(seconds=base * SCHEDULE_DEFAULT)
+
+
+def claim_batch(provider_id: int, *, now=None) -> list[int]:
+    """Claim up to 100 due orders of one provider; returns their IDs.
+
+    Claiming sets each order's next check time by its age, in the same UPDATE: that is both the
+    lease (a pass running meanwhile skips them) and the schedule, so an order whose answer
+    brings nothing new needs no further write.
+    """
+    now = now or timezone.now()
+    base = settings.ORDER_POLL_MIN_SECONDS
+    schedule = Case(
+        *[
+            When(created_at__gt=now - younger_than, then=Value(now + timedelta(seconds=base * factor)))
+            for younger_than, factor in SCHEDULE
+        ],
+        default=Value(now + timedelta(seconds=base * SCHEDULE_DEFAULT)),
+        output_field=DateTimeField(),
+    )
+    with transaction.atomic():
+        ids = list(
+            Order.objects.select_for_update(skip_locked=True)
+            .filter(
+                provider_id=provider_id,
+                forward_state=ForwardState.SENT,
+                status__in=ACTIVE_STATUSES,
+                next_check_at__lte=now,
+            )
+            .order_by("next_check_at")
+            .values_list("id", flat=True)[:BATCH]
+        )
+        if ids:
+            Order.objects.filter(id__in=ids).update(next_check_at=schedule)
+    return ids
+
+
+@dataclass
+class PassResult:
+    batches: int = 0
+    orders: int = 0
+
+
+def poll_pass(*, enqueue, max_batches: int | None = None) -> PassResult:
+    """Claim every due batch of every enabled provider and hand each to `enqueue(provider_id, ids)`."""
+    result = PassResult()
+    now = timezone.now()
+    for provider_id in Provider.objects.filter(enabled=True).values_list("id", flat=True):
+        while max_batches is None or result.batches < max_batches:
+            ids = claim_batch(provider_id, now=now)
+            if not ids:
+                break
+            enqueue(provider_id, ids)
+            result.batches += 1
+            result.orders += len(ids)
+    return result
+
+
+def _charge_in_panel_currency(charge: Decimal | None, provider: Provider) -> Decimal | None:
+    if charge is None:
+        return None
+    return (charge * provider.exchange_rate).quantize(settings.MONEY_PLACES, rounding=ROUND_HALF_UP)
+
+
+def poll_batch(*, provider_id: int, order_ids: list[int]) -> int:
+    """One `status` call for up to 100 orders and one bulk write of the changes. Returns changes."""
+    provider = Provider.objects.get(pk=provider_id)
+    orders = list(
+        Order.objects.filter(id__in=order_ids, forward_state=ForwardState.SENT, status__in=ACTIVE_STATUSES).only(
+            *POLL_FIELDS
+        )
+    )
+    if not orders:
+        return 0
+    try:
+        with provider_slot(provider) as slot:
+            if not slot:
+                raise UpstreamError("status", "no free request slot")
+            answers = provider_client(provider).statuses([o.upstream_order_id for o in orders])
+    except UpstreamError as exc:
+        # No information: the lease lapses and the orders are claimed again by a later pass.
+        logger.warning("provider %s: status of %d orders failed: %s", provider.name, len(orders), exc)
+        return 0
+
+    now = timezone.now()
+    changed: list[Order] = []
+    events: list[OrderEvent] = []
+    finals: list[int] = []
+    for order in orders:
+        answer = answers.get(order.upstream_order_id)
+        if answer is None or answer.error:
+            continue
+        before = (order.status, order.start_count, order.remains, order.cost_actual, order.upstream_runs)
+        order.status = normalize_status(answer.status) or order.status
+        if answer.start_count is not None:
+            order.start_count = answer.start_count
+        if answer.remains is not None:
+            order.remains = max(answer.remains, 0)
+        order.cost_actual = _charge_in_panel_currency(answer.charge, provider) or order.cost_actual
+        order.upstream_runs = answer.runs if answer.runs is not None else order.upstream_runs
+        order.upstream_posts = answer.posts if answer.posts is not None else order.upstream_posts
+        if (order.status, order.start_count, order.remains, order.cost_actual, order.upstream_runs) == before:
+            continue
+        order.last_checked_at = now
+        if order.status in FINAL_STATUSES:
+            order.completed_at = now
+            finals.append(order.pk)
+        if order.status != before[0]:
+            events.append(
+                OrderEvent(
+                    order_id=order.pk,
+                    kind="status",
+                    message=f"{before[0]} -> {order.status}",
+                    data={"start_count": order.start_count, "remains": order.remains},
+                )
+            )
+        changed.append(order)
+    if not changed:
+        return 0
+
+    fields = [
+        "status",
+        "start_count",
+        "remains",
+        "cost_actual",
+        "upstream_runs",
+        "upstream_posts",
+        "last_checked_at",
+        "completed_at",
+    ]
+    with transaction.atomic():
+        Order.objects.bulk_update(changed, fields, batch_size=BATCH)
+        if events:
+            OrderEvent.objects.bulk_create(events, batch_size=BATCH)
+    for order_id in finals:
+        order_settle(order_id=order_id)
+    return len(changed)
+
+
+def order_recheck(*, order_id: int) -> Order:
+    """Ask the provider about one order now (staff's "re-check status")."""
+    order = Order.objects.get(pk=order_id)
+    if order.forward_state == ForwardState.SENT and order.status not in FINAL_STATUSES:
+        poll_batch(provider_id=order.provider_id, order_ids=[order.pk])
+    elif order.status in FINAL_STATUSES:
+        order_settle(order_id=order.pk)
+    order.refresh_from_db()
+    return order

@@ -1,0 +1,254 @@
+"""Validation of an order's parameters by service type, worded as API v2 providers word errors.
+
+The parameters of each type follow ../shared/reference/api-v2-in-the-wild.md. Min and max apply
+to the quantity of one drip-feed run (the quantity field), and the charge covers all runs.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from catalog.models import Service, ServiceType
+
+T = ServiceType
+SUBSCRIPTION_DELAYS = {0, 5, 10, 15, 20, 30, 40, 50, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600}
+MAX_RUNS = 1000
+MAX_INTERVAL = 60 * 24 * 30
+MAX_TEXT = 20000
+_SPACE = re.compile(r"\s")
+# Types whose quantity is the number of lines given (or a package): upstream takes no quantity.
+QUANTITY_FROM_LINES = {T.PACKAGE, T.CUSTOM_COMMENTS, T.CUSTOM_COMMENTS_PACKAGE, T.MENTIONS_CUSTOM_LIST}
+
+
+class OrderError(ValueError):
+    """A refusal to place an order; the message is shown to the customer verbatim."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class OrderInput:
+    link: str
+    quantity: int
+    runs: int | None = None
+    interval: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(data: dict, name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = "\n".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def _lines(data: dict, name: str) -> list[str]:
+    text = _text(data, name)
+    if len(text) > MAX_TEXT:
+        raise OrderError(f"{name.replace('_', ' ').capitalize()} is too long", name)
+    return [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+
+
+def _required(data: dict, name: str, label: str | None = None) -> str:
+    value = _text(data, name)
+    if not value:
+        raise OrderError(f"{label or name.replace('_', ' ').capitalize()} is required", name)
+    if len(value) > MAX_TEXT:
+        raise OrderError(f"{label or name.replace('_', ' ').capitalize()} is too long", name)
+    return value
+
+
+def _int(data: dict, name: str, error: str, *, required: bool = True) -> int | None:
+    raw = data.get(name)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if required:
+            raise OrderError(error, name)
+        return None
+    if isinstance(raw, bool):
+        raise OrderError(error, name)
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise OrderError(error, name) from None
+    return value
+
+
+def _link(data: dict) -> str:
+    link = _text(data, "link")
+    if not link or len(link) > 2000 or _SPACE.search(link):
+        raise OrderError("Bad link", "link")
+    if "://" in link and not link.lower().startswith(("http://", "https://")):
+        raise OrderError("Bad link", "link")
+    return link
+
+
+def _check_range(service: Service, quantity: int) -> None:
+    if quantity < service.min:
+        raise OrderError(f"Quantity less than minimal {service.min}", "quantity")
+    if quantity > service.max:
+        raise OrderError(f"Quantity more than maximum {service.max}", "quantity")
+
+
+def _quantity(data: dict, service: Service) -> int:
+    quantity = _int(data, "quantity", "Incorrect quantity")
+    if quantity is None or quantity <= 0:
+        raise OrderError("Incorrect quantity", "quantity")
+    _check_range(service, quantity)
+    return quantity
+
+
+def _dripfeed(data: dict, service: Service) -> tuple[int | None, int | None]:
+    runs = _int(data, "runs", "Incorrect runs", required=False)
+    interval = _int(data, "interval", "Incorrect interval", required=False)
+    if runs is None and interval is None:
+        return None, None
+    if not service.dripfeed:
+        raise OrderError("This service does not support drip-feed", "runs")
+    if runs is None:
+        raise OrderError("Runs is required", "runs")
+    if interval is None:
+        raise OrderError("Interval is required", "interval")
+    if not 2 <= runs <= MAX_RUNS:
+        raise OrderError(f"Runs must be between 2 and {MAX_RUNS}", "runs")
+    if not 1 <= interval <= MAX_INTERVAL:
+        raise OrderError(f"Interval must be between 1 and {MAX_INTERVAL} minutes", "interval")
+    return runs, interval
+
+
+def _counted(data: dict, service: Service, name: str, label: str, *, check_range: bool = True) -> tuple[int, str]:
+    lines = _lines(data, name)
+    if not lines:
+        raise OrderError(f"{label} is required", name)
+    if check_range:
+        _check_range(service, len(lines))
+    return len(lines), "\n".join(lines)
+
+
+def validate_order(service: Service, data: dict[str, Any]) -> OrderInput:
+    """Check the parameters for the service's type; return what to store and send upstream."""
+    kind = service.type
+    if kind == T.DEFAULT:
+        runs, interval = _dripfeed(data, service)
+        return OrderInput(_link(data), _quantity(data, service), runs, interval)
+    if kind == T.PACKAGE:
+        return OrderInput(_link(data), 1)
+    if kind == T.SEO:
+        link, quantity = _link(data), _quantity(data, service)
+        keywords = _lines(data, "keywords")
+        if not keywords:
+            raise OrderError("Keywords is required", "keywords")
+        return OrderInput(link, quantity, params={"keywords": "\n".join(keywords)})
+    if kind == T.CUSTOM_COMMENTS:
+        link = _link(data)
+        count, comments = _counted(data, service, "comments", "Comments")
+        return OrderInput(link, count, params={"comments": comments})
+    if kind == T.CUSTOM_COMMENTS_PACKAGE:
+        link = _link(data)
+        count, comments = _counted(data, service, "comments", "Comments", check_range=False)
+        return OrderInput(link, count, params={"comments": comments})
+    if kind == T.MENTIONS_CUSTOM_LIST:
+        link = _link(data)
+        count, usernames = _counted(data, service, "usernames", "Usernames")
+        return OrderInput(link, count, params={"usernames": usernames})
+    single_param = {
+        T.MENTIONS: ("usernames",),
+        T.MENTIONS_WITH_HASHTAGS: ("usernames", "hashtags"),
+        T.MENTIONS_HASHTAG: ("hashtag",),
+        T.MENTIONS_USER_FOLLOWERS: ("username",),
+        T.MENTIONS_MEDIA_LIKERS: ("media",),
+        T.COMMENT_LIKES: ("username",),
+        T.INVITES_FROM_GROUPS: ("groups",),
+    }
+    if kind in single_param:
+        link, quantity = _link(data), _quantity(data, service)
+        return OrderInput(link, quantity, params={name: _required(data, name) for name in single_param[kind]})
+    if kind == T.POLL:
+        link, quantity = _link(data), _quantity(data, service)
+        answer = _int(data, "answer_number", "Answer number is required")
+        if answer is None or answer < 1:
+            raise OrderError("Incorrect answer number", "answer_number")
+        return OrderInput(link, quantity, params={"answer_number": answer})
+    if kind == T.SUBSCRIPTIONS:
+        return _subscription(data, service)
+    if kind == T.WEB_TRAFFIC:
+        return _web_traffic(data, service)
+    raise OrderError("Incorrect service ID", "service")
+
+
+def _subscription(data: dict, service: Service) -> OrderInput:
+    username = _required(data, "username", "Username")
+    if _SPACE.search(username) or len(username) > 200:
+        raise OrderError("Incorrect username", "username")
+    low = _int(data, "min", "Min is required")
+    high = _int(data, "max", "Max is required")
+    for value in (low, high):
+        _check_range(service, value)
+    if low > high:
+        raise OrderError("Min cannot be more than max", "min")
+    # We charge up front, so the number of future posts must be known: `posts` is required here
+    # even though some providers make it optional.
+    posts = _int(data, "posts", "Posts is required")
+    if posts < 1 or posts > 10000:
+        raise OrderError("Incorrect posts", "posts")
+    old_posts = _int(data, "old_posts", "Incorrect old posts", required=False)
+    if old_posts is not None and not 0 <= old_posts <= 100:
+        raise OrderError("Incorrect old posts", "old_posts")
+    delay = _int(data, "delay", "Delay is required")
+    if delay not in SUBSCRIPTION_DELAYS:
+        raise OrderError("Incorrect delay", "delay")
+    expiry = _text(data, "expiry")
+    if expiry:
+        try:
+            datetime.strptime(expiry, "%d/%m/%Y")
+        except ValueError:
+            raise OrderError("Incorrect expiry date", "expiry") from None
+    params = {"username": username, "min": low, "max": high, "posts": posts, "delay": delay}
+    if old_posts is not None:
+        params["old_posts"] = old_posts
+    if expiry:
+        params["expiry"] = expiry
+    # Charged as `max` units for each of `posts` posts (plus old posts).
+    return OrderInput("", high, runs=posts + (old_posts or 0), params=params)
+
+
+def _web_traffic(data: dict, service: Service) -> OrderInput:
+    link, quantity = _link(data), _quantity(data, service)
+    runs, interval = _dripfeed(data, service)
+    country = _required(data, "country", "Country")
+    device = _int(data, "device", "Device is required")
+    if device not in {1, 2, 3, 4, 5}:
+        raise OrderError("Incorrect device", "device")
+    traffic = _int(data, "type_of_traffic", "Type of traffic is required")
+    if traffic not in {1, 2, 3}:
+        raise OrderError("Incorrect type of traffic", "type_of_traffic")
+    params: dict[str, Any] = {"country": country, "device": device, "type_of_traffic": traffic}
+    if traffic == 1:
+        params["google_keyword"] = _required(data, "google_keyword", "Google keyword")
+    if traffic == 2:
+        params["referring_url"] = _required(data, "referring_url", "Referring URL")
+    return OrderInput(link, quantity, runs, interval, params)
+
+
+def upstream_params(order) -> dict[str, Any]:
+    """The `add` parameters to send to the provider for an order."""
+    params: dict[str, Any] = dict(order.params)
+    kind = order.service.type
+    if order.link:
+        params["link"] = order.link
+    if kind == T.SUBSCRIPTIONS:
+        return params
+    if kind not in QUANTITY_FROM_LINES:
+        params["quantity"] = order.quantity
+    if order.runs and kind in {T.DEFAULT, T.WEB_TRAFFIC}:
+        params["runs"] = order.runs
+        params["interval"] = order.interval
+    return params
