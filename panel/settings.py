@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "api",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -12,5 +12,6 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("healthz", healthz, name="healthz"),
-    path("", include("accounts.urls")),
+    path("api/", include("api.urls")),
+    path("", include("dashboard.urls")),
 ]

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from . import views
+from accounts import views
 
-app_name = "accounts"
+app_name = "dashboard"
 
 urlpatterns = [
     path("", views.home, name="home"),
