@@ -1,0 +1,13 @@
+from django.core.management.base import BaseCommand
+
+from upstream import simulator
+
+
+class Command(BaseCommand):
+    help = "Run an in-memory API v2 provider (the upstream simulator) until Ctrl-C or SIGTERM."
+
+    def add_arguments(self, parser):
+        simulator.add_arguments(parser)
+
+    def handle(self, *args, **options):
+        simulator.serve(options, stdout=self.stdout)
