@@ -39,7 +39,12 @@ class PricingSettings(models.Model):
         UP = "up", "Round up"
         HALF_UP = "half_up", "Round half up"
 
-    default_markup_percent = models.DecimalField(default=Decimal("50"), **PERCENT)
+    default_markup_percent = models.DecimalField(
+        default=Decimal("50"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Markup when neither the service, its category nor its provider sets one.",
+        **PERCENT,
+    )
     decimals = models.PositiveSmallIntegerField(
         default=4, validators=[MaxValueValidator(5)], help_text="Decimal places of our rates per 1,000."
     )
@@ -68,7 +73,12 @@ class ProviderImport(models.Model):
     category_prefix = models.CharField(
         max_length=50, blank=True, help_text="Prefix for our categories created from upstream category names."
     )
-    markup_percent = models.DecimalField(null=True, blank=True, **PERCENT)
+    markup_percent = models.DecimalField(
+        null=True,
+        blank=True,
+        help_text="Markup stored on each imported service; empty: the normal rules apply.",
+        **PERCENT,
+    )
 
     def __str__(self) -> str:
         return f"Import settings of {self.provider}"
@@ -108,7 +118,13 @@ class Category(models.Model):
     name = models.CharField(max_length=255, unique=True)
     position = models.IntegerField(default=0, db_index=True)
     hidden = models.BooleanField(default=False)
-    markup_percent = models.DecimalField(null=True, blank=True, **PERCENT)
+    markup_percent = models.DecimalField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Markup for this category's services, unless a service sets its own.",
+        **PERCENT,
+    )
 
     class Meta:
         ordering = ["position", "name"]
@@ -139,6 +155,12 @@ class Service(models.Model):
     markup_percent = models.DecimalField(null=True, blank=True, **PERCENT)
     fixed_rate = models.DecimalField(null=True, blank=True, **MONEY)
     allow_below_cost = models.BooleanField(default=False, help_text="Loss-leader: allow a price below cost.")
+    # True while the rules would price the service below cost and the rate was raised instead;
+    # the BELOW_COST change is logged when it turns True.
+    below_cost = models.BooleanField(default=False, editable=False)
+    # Created by sync's auto-import; at most one per upstream service, which the database
+    # enforces so that concurrent syncs cannot import the same service twice.
+    auto_imported = models.BooleanField(default=False, editable=False)
     # Set by sync when staff should look: the upstream service vanished, changed type, or its
     # cost rose above our price.
     flagged = models.BooleanField(default=False, db_index=True)
@@ -151,6 +173,9 @@ class Service(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(rate__gte=0), name="service_rate_not_negative"),
             models.CheckConstraint(condition=Q(min__lte=models.F("max")), name="service_min_not_above_max"),
+            models.UniqueConstraint(
+                fields=["upstream"], condition=Q(auto_imported=True), name="service_one_import_per_upstream"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -213,6 +238,7 @@ class ServiceChange(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["provider", "-id"], name="service_change_provider_recent")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.field} {self.old_value} -> {self.new_value}"

@@ -72,24 +72,25 @@ def customer_rate(service: Service, user, custom_rates: dict[int, Decimal] | Non
     """The rate this customer pays per 1,000 (or per package).
 
     `custom_rates` (service ID -> rate) lets list pages load every fixed price in one query.
+    Whatever the path (our rate, a fixed customer price or a discount), the result is never
+    below the current cost unless the service is a loss-leader: a stale stored rate or a deal
+    agreed before the provider raised its price cannot make us sell at a loss.
     """
+    rate = service.rate
     if user is not None and getattr(user, "pk", None):
         if custom_rates is None:
             custom = CustomerPrice.objects.filter(user_id=user.pk, service_id=service.pk).values_list("rate", flat=True)
             fixed = custom.first()
         else:
             fixed = custom_rates.get(service.pk)
+        discount = getattr(user, "discount_percent", None) or Decimal("0")
         if fixed is not None:
-            return fixed
-        discount = user.discount_percent or Decimal("0")
-        if discount:
-            discounted = (service.rate * (HUNDRED - discount) / HUNDRED).quantize(
-                settings.MONEY_PLACES, rounding=ROUND_UP
-            )
-            if service.allow_below_cost:
-                return discounted
-            return max(discounted, unit_cost(service))
-    return service.rate
+            rate = fixed
+        elif discount:
+            rate = (service.rate * (HUNDRED - discount) / HUNDRED).quantize(settings.MONEY_PLACES, rounding=ROUND_UP)
+    if service.allow_below_cost:
+        return rate
+    return max(rate, unit_cost(service))
 
 
 def custom_rates_for(user) -> dict[int, Decimal]:

@@ -1,0 +1,369 @@
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
+
+from upstream.admin import ProviderAdmin
+
+from .models import (
+    Category,
+    CustomerPrice,
+    PricingSettings,
+    ProviderImport,
+    Service,
+    ServiceChange,
+    SyncRun,
+    UpstreamService,
+)
+from .pricing import BelowCost, unit_cost
+from .services import (
+    customer_price_check,
+    customer_price_set,
+    prices_recompute,
+    service_price_check,
+    service_save_price,
+    services_clear_flag,
+    services_delete,
+    services_set_enabled,
+)
+from .sync import sync_provider_unless_running
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by sync: staff read them, nobody edits them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Providers: import settings inline, "Sync now" and "Recompute prices" actions -----------
+
+
+class ProviderImportInline(admin.StackedInline):
+    model = ProviderImport
+    can_delete = False
+    max_num = 1
+    verbose_name = verbose_name_plural = "catalog auto-import"
+
+
+@admin.action(description="Sync services now")
+def sync_services_now(modeladmin, request, queryset):
+    for provider in queryset:
+        run = sync_provider_unless_running(provider_id=provider.pk)
+        if run is None:
+            modeladmin.message_user(request, f"{provider.name}: a sync is already running.", messages.WARNING)
+        elif run.ok:
+            modeladmin.message_user(
+                request,
+                f"{provider.name}: {run.upstream_count} upstream services, {run.created} imported, "
+                f"{run.changes} changes logged in {run.duration_ms} ms.",
+                messages.SUCCESS,
+            )
+        else:
+            modeladmin.message_user(request, f"{provider.name}: sync failed: {run.error}", messages.ERROR)
+
+
+@admin.action(description="Recompute our prices of their services")
+def recompute_provider_prices(modeladmin, request, queryset):
+    service_ids = Service.objects.filter(upstream__provider__in=queryset).values_list("pk", flat=True)
+    changed = prices_recompute(service_ids=service_ids)
+    modeladmin.message_user(request, f"{changed} service rates changed.", messages.SUCCESS)
+
+
+ProviderAdmin.inlines = [*ProviderAdmin.inlines, ProviderImportInline]
+ProviderAdmin.actions = (*(ProviderAdmin.actions or ()), sync_services_now, recompute_provider_prices)
+
+
+@admin.register(ProviderImport)
+class ProviderImportAdmin(admin.ModelAdmin):
+    list_display = ("provider", "auto_import", "category_prefix", "markup_percent")
+    list_editable = ("auto_import", "category_prefix", "markup_percent")
+    list_select_related = ("provider",)
+
+
+# --- Pricing settings and categories ---------------------------------------------------------
+
+
+@admin.register(PricingSettings)
+class PricingSettingsAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "default_markup_percent", "decimals", "rounding", "refuse_duplicate_active_link")
+
+    def has_add_permission(self, request):
+        return not PricingSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if {"default_markup_percent", "decimals", "rounding"} & set(form.changed_data):
+            changed = prices_recompute()
+            self.message_user(request, f"Prices recomputed: {changed} service rates changed.")
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "position", "hidden", "markup_percent", "service_count")
+    list_editable = ("position", "hidden", "markup_percent")
+    list_filter = ("hidden",)
+    search_fields = ("name",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(service_total=Count("services"))
+
+    @admin.display(description="Services", ordering="service_total")
+    def service_count(self, obj):
+        return obj.service_total
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "markup_percent" in form.changed_data:
+            prices_recompute(service_ids=obj.services.values_list("pk", flat=True))
+
+
+# --- Services ---------------------------------------------------------------------------------
+
+
+class ServiceForm(forms.ModelForm):
+    class Meta:
+        model = Service
+        fields = (
+            "category",
+            "upstream",
+            "name",
+            "type",
+            "description",
+            "min",
+            "max",
+            "refill",
+            "refill_days",
+            "cancel",
+            "dripfeed",
+            "enabled",
+            "position",
+            "markup_percent",
+            "fixed_rate",
+            "allow_below_cost",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        upstream, category = cleaned.get("upstream"), cleaned.get("category")
+        if upstream is None or category is None:
+            return cleaned
+        probe = Service(
+            upstream=upstream,
+            category=category,
+            markup_percent=cleaned.get("markup_percent"),
+            fixed_rate=cleaned.get("fixed_rate"),
+            allow_below_cost=cleaned.get("allow_below_cost", False),
+        )
+        try:
+            rate = service_price_check(probe)
+        except BelowCost:
+            rate = None
+        if rate is None:
+            field = "fixed_rate" if probe.fixed_rate is not None else "markup_percent"
+            self.add_error(
+                field,
+                f"This prices the service below its cost of {unit_cost(probe)} (upstream rate x exchange rate). "
+                "Raise the price, or tick \u201callow below cost\u201d to sell it as a loss-leader.",
+            )
+        if cleaned.get("enabled") and not upstream.present:
+            self.add_error("enabled", "The provider no longer lists this upstream service.")
+        return cleaned
+
+
+class ServiceChangeInline(admin.TabularInline):
+    model = ServiceChange
+    fk_name = "service"
+    fields = ("created_at", "kind", "field", "old_value", "new_value", "sync_run")
+    readonly_fields = fields
+    ordering = ("-id",)
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name_plural = "change log"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    form = ServiceForm
+    list_display = (
+        "id",
+        "name",
+        "category",
+        "type",
+        "rate",
+        "cost",
+        "provider",
+        "upstream_service_id",
+        "enabled",
+        "flagged",
+        "flag_reason",
+    )
+    list_display_links = ("id", "name")
+    list_filter = ("enabled", "flagged", "below_cost", "auto_imported", "upstream__provider", "type", "category")
+    search_fields = ("name", "=id", "=upstream__upstream_id")
+    list_select_related = ("category", "upstream__provider")
+    autocomplete_fields = ("upstream",)
+    readonly_fields = (
+        "rate",
+        "cost",
+        "below_cost",
+        "flagged",
+        "flag_reason",
+        "auto_imported",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("name", "category", "type", "description", "upstream", "enabled", "position")}),
+        ("Limits and options", {"fields": ("min", "max", "refill", "refill_days", "cancel", "dripfeed")}),
+        (
+            "Price",
+            {
+                "fields": ("rate", "cost", "markup_percent", "fixed_rate", "allow_below_cost", "below_cost"),
+                "description": "Our rate comes from the most specific rule: a fixed rate, this service's markup, "
+                "its category's, its provider's, then the panel default. It is recomputed on save.",
+            },
+        ),
+        ("Review", {"fields": ("flagged", "flag_reason", "auto_imported", "created_at", "updated_at")}),
+    )
+    inlines = (ServiceChangeInline,)
+    actions = ("enable", "disable", "clear_flag", "recompute_prices")
+    show_full_result_count = False
+
+    @admin.display(description="Cost")
+    def cost(self, obj):
+        return unit_cost(obj) if obj.upstream_id else "-"
+
+    @admin.display(description="Provider", ordering="upstream__provider__name")
+    def provider(self, obj):
+        return obj.upstream.provider.name
+
+    @admin.display(description="Upstream ID", ordering="upstream__upstream_id")
+    def upstream_service_id(self, obj):
+        url = reverse("admin:catalog_upstreamservice_change", args=[obj.upstream_id])
+        return format_html('<a href="{}">{}</a>', url, obj.upstream.upstream_id)
+
+    def save_model(self, request, obj, form, change):
+        service_save_price(service=obj)
+
+    def delete_model(self, request, obj):
+        services_delete(service_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        services_delete(service_ids=queryset.values_list("pk", flat=True))
+
+    @admin.action(description="Enable selected services")
+    def enable(self, request, queryset):
+        changed, skipped = services_set_enabled(service_ids=queryset.values_list("pk", flat=True), enabled=True)
+        self.message_user(request, f"{changed} services enabled.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} not enabled: their provider no longer lists them.", messages.WARNING)
+
+    @admin.action(description="Disable selected services")
+    def disable(self, request, queryset):
+        changed, _ = services_set_enabled(service_ids=queryset.values_list("pk", flat=True), enabled=False)
+        self.message_user(request, f"{changed} services disabled.", messages.SUCCESS)
+
+    @admin.action(description="Mark reviewed (clear the flag)")
+    def clear_flag(self, request, queryset):
+        cleared = services_clear_flag(service_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{cleared} flags cleared.", messages.SUCCESS)
+
+    @admin.action(description="Recompute prices from the rules")
+    def recompute_prices(self, request, queryset):
+        changed = prices_recompute(service_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{changed} service rates changed.", messages.SUCCESS)
+
+
+# --- Per-customer prices -----------------------------------------------------------------------
+
+
+class CustomerPriceForm(forms.ModelForm):
+    class Meta:
+        model = CustomerPrice
+        fields = ("user", "service", "rate")
+
+    def clean(self):
+        cleaned = super().clean()
+        service, rate = cleaned.get("service"), cleaned.get("rate")
+        if service is not None and rate is not None:
+            try:
+                customer_price_check(service=service, rate=rate)
+            except BelowCost:
+                self.add_error(
+                    "rate",
+                    f"Below the service's cost of {unit_cost(service)}; "
+                    "only a loss-leader service (allow below cost) may be sold below cost.",
+                )
+        return cleaned
+
+
+@admin.register(CustomerPrice)
+class CustomerPriceAdmin(admin.ModelAdmin):
+    form = CustomerPriceForm
+    list_display = ("user", "service", "rate", "list_rate")
+    list_select_related = ("user", "service")
+    search_fields = ("user__username", "service__name", "=service__id")
+    autocomplete_fields = ("user", "service")
+
+    @admin.display(description="Our rate")
+    def list_rate(self, obj):
+        return obj.service.rate
+
+    def save_model(self, request, obj, form, change):
+        saved = customer_price_set(user_id=obj.user_id, service_id=obj.service_id, rate=obj.rate)
+        obj.pk = saved.pk
+
+
+# --- What sync recorded ------------------------------------------------------------------------
+
+
+@admin.register(UpstreamService)
+class UpstreamServiceAdmin(ReadOnlyAdmin):
+    list_display = ("upstream_id", "name", "provider", "type", "category", "rate", "min", "max", "present", "sold")
+    list_filter = ("present", "provider", "type")
+    search_fields = ("name", "=upstream_id", "category")
+    list_select_related = ("provider",)
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(sold_count=Count("services"))
+
+    @admin.display(description="Sold as", ordering="sold_count")
+    def sold(self, obj):
+        return obj.sold_count
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "provider", "ok", "upstream_count", "created", "changes", "duration_ms", "error")
+    list_filter = ("ok", "provider")
+    list_select_related = ("provider",)
+    date_hierarchy = "started_at"
+
+
+@admin.register(ServiceChange)
+class ServiceChangeAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "provider", "kind", "service", "upstream_service", "field", "old_value", "new_value")
+    list_filter = ("kind", "provider", "field")
+    search_fields = ("service__name", "=service__id", "=upstream_service__upstream_id")
+    list_select_related = ("provider", "service", "upstream_service__provider")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
