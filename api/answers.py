@@ -1,0 +1,120 @@
+"""The answers of API v2, shaped exactly as the protocol's reference shows them.
+
+Every answer the endpoint sends is built by one of these functions, and the documentation page
+and the OpenAPI document build their examples by calling the same functions, so the examples
+cannot drift from what is served.
+
+Numbers follow the reference: service IDs and new order IDs are JSON numbers; money, counts,
+min and max are strings; a single refill's ID is a string while the multi-refill list carries
+numbers.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+# Where the protocol has no text of its own, the words are the most common ones in the wild
+# (../shared/reference/api-v2-in-the-wild.md).
+INVALID_KEY = "Invalid API key"
+INCORRECT_REQUEST = "Incorrect request"
+INVALID_ACTION = "This action is invalid"
+INCORRECT_ORDER = "Incorrect order ID"
+REFILL_NOT_FOUND = "Refill not found"
+TOO_MANY_IDS = "Too many IDs: at most 100 per request"
+TOO_MANY_REQUESTS = "Too many requests"
+INTERNAL_ERROR = "Internal error: the outcome is unknown, retry with the same idempotency_key"
+
+# Service types whose orders may be split into drip-feed runs; only their entries carry `dripfeed`.
+DRIPFEED_TYPES = frozenset({"Default", "Web Traffic"})
+_FIVE = Decimal("0.00001")
+
+
+def error(message: str) -> dict[str, str]:
+    return {"error": message}
+
+
+def money(value: Decimal) -> str:
+    """Charges and balances: always five decimals, as in "0.27819"."""
+    return str(value.quantize(_FIVE))
+
+
+def rate_text(value: Decimal) -> str:
+    """A rate per 1,000 as the reference writes them: "8" when whole, else at least two
+    decimals with further trailing zeros stripped ("0.90", "1.25", "0.0125")."""
+    whole, _, fraction = str(value.quantize(_FIVE)).partition(".")
+    fraction = fraction.rstrip("0")
+    return f"{whole}.{fraction.ljust(2, '0')}" if fraction else whole
+
+
+def service_entry(
+    *,
+    service: int,
+    name: str,
+    type: str,
+    category: str,
+    rate: Decimal,
+    min: int,
+    max: int,
+    refill: bool,
+    cancel: bool,
+    dripfeed: bool,
+) -> dict[str, Any]:
+    entry = {
+        "service": service,
+        "name": name,
+        "type": type,
+        "category": category,
+        "rate": rate_text(rate),
+        "min": str(min),
+        "max": str(max),
+        "refill": refill,
+        "cancel": cancel,
+    }
+    if type in DRIPFEED_TYPES:
+        entry["dripfeed"] = dripfeed
+    return entry
+
+
+def order_placed(order_id: int) -> dict[str, int]:
+    return {"order": order_id}
+
+
+def order_status(
+    *, charge: Decimal, start_count: int | None, status: str, remains: int | None, units: int, currency: str
+) -> dict[str, str]:
+    """One order's status. An order not started yet shows start count "0" and all of it remaining."""
+    return {
+        "charge": money(charge),
+        "start_count": str(start_count if start_count is not None else 0),
+        "status": status,
+        "remains": str(remains if remains is not None else units),
+        "currency": currency,
+    }
+
+
+def echo_id(raw_id: str) -> int | str:
+    """An ID as the multi-ID lists echo it: a number when it is one, else the text sent."""
+    return int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18 else raw_id
+
+
+def refill_created(refill_id: int) -> dict[str, str]:
+    return {"refill": str(refill_id)}
+
+
+def refill_item(raw_order_id: str, refill_id: int | None, message: str | None) -> dict[str, Any]:
+    return {"order": echo_id(raw_order_id), "refill": refill_id if message is None else error(message)}
+
+
+def refill_state(status: str) -> dict[str, str]:
+    return {"status": status}
+
+
+def refill_state_item(raw_refill_id: str, status: str | None) -> dict[str, Any]:
+    return {"refill": echo_id(raw_refill_id), "status": status if status is not None else error(REFILL_NOT_FOUND)}
+
+
+def cancel_item(raw_order_id: str, cancel_id: int | None, message: str | None) -> dict[str, Any]:
+    return {"order": echo_id(raw_order_id), "cancel": cancel_id if message is None else error(message)}
+
+
+def balance(amount: Decimal, currency: str) -> dict[str, str]:
+    return {"balance": money(amount), "currency": currency}

@@ -1,0 +1,337 @@
+"""The downstream API v2 endpoint: /api/v2, answering as ../shared/reference/upstream-api-v2.txt.
+
+A plain Django view with a hand-written dispatcher rather than a DRF APIView: the protocol has
+one URL whose behaviour depends on a form field, errors are HTTP 200 with {"error": ...}, and the
+only credential is the `key` field. DRF's request wrapping, content negotiation, authentication
+and exception handling would each have to be turned off or worked around, and they cost about
+half the throughput of a bare view; here the per-request work is parsing the form, one Redis
+round trip for the rate limits and the queries the action needs (two for a 100-ID status).
+
+The view is thin: it parses, checks the key, and calls orders/ and catalog/ for the work. It
+never reads the session, so a logged-in browser's cookie authenticates nothing here.
+"""
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
+from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.models import User
+from accounts.services import user_by_api_key
+from catalog.selectors import catalog_for_customer
+from orders.models import Order, Refill
+from orders.refills import cancel_request, refill_request
+from orders.services import order_place
+from orders.validation import OrderError
+
+from . import answers as A
+from .throttling import over_limit
+
+logger = logging.getLogger(__name__)
+
+MAX_IDS = 100
+MAX_IDEMPOTENCY_KEY = 128
+RESERVED = frozenset({"key", "action", "idempotency_key"})
+
+
+class BadRequest(Exception):
+    """The request cannot be read; answered with the given error text."""
+
+    def __init__(self, message: str = A.INCORRECT_REQUEST):
+        super().__init__(message)
+        self.message = message
+
+
+def _json(payload: Any, status: int = 200) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(payload, separators=(",", ":")).encode(), content_type="application/json", status=status
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Reading the request --------------------------------------------------------------------
+
+
+def _scalar(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise BadRequest
+
+
+def _clean(value: Any) -> str | list[str] | None:
+    if isinstance(value, list):
+        items = [_scalar(item) for item in value]
+        return [item for item in items if item is not None]
+    return _scalar(value)
+
+
+def _body_params(request: HttpRequest) -> dict[str, Any]:
+    if request.method != "POST":
+        return {}
+    content_type = request.content_type or ""
+    if content_type == "application/json" or content_type.endswith("+json"):
+        if not request.body.strip():
+            return {}
+        try:
+            payload = json.loads(request.body)
+        except (ValueError, RecursionError):
+            raise BadRequest from None
+        if not isinstance(payload, dict):
+            raise BadRequest
+        return {str(name): _clean(value) for name, value in payload.items()}
+    return request.POST.dict()
+
+
+def _params(request: HttpRequest) -> tuple[dict[str, Any], bool]:
+    """The request's parameters (body over query string) and whether the key came in the URL."""
+    try:
+        body = _body_params(request)
+        query = request.GET.dict()
+    except (SuspiciousOperation, MultiPartParserError):
+        raise BadRequest from None
+    params = {**query, **body}
+    params = {name: value for name, value in params.items() if value is not None}
+    for value in params.values():
+        # PostgreSQL cannot store NUL characters; no legitimate parameter carries one.
+        if "\x00" in (value if isinstance(value, str) else "".join(value)):
+            raise BadRequest
+    return params, "key" in query
+
+
+def _text(params: dict[str, Any], name: str) -> str:
+    value = params.get(name)
+    if isinstance(value, list):
+        value = ",".join(value)
+    return (value or "").strip()
+
+
+def _is_id(raw: str) -> bool:
+    # Our IDs are positive integers written plainly; anything else cannot be one of ours, and
+    # bounding the length keeps every value inside PostgreSQL's bigint.
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18 and raw[0] != "0"
+
+
+def _id_list(params: dict[str, Any], name: str) -> list[str]:
+    value = params.get(name)
+    parts = value if isinstance(value, list) else str(value or "").split(",")
+    ids = [part.strip() for part in parts if part.strip()]
+    if not ids:
+        raise BadRequest
+    if len(ids) > MAX_IDS:
+        raise BadRequest(A.TOO_MANY_IDS)
+    return ids
+
+
+def _idempotency_key(request: HttpRequest, params: dict[str, Any]) -> str | None:
+    key = _text(params, "idempotency_key") or request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
+    if not key:
+        return None
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        # Hashed rather than cut, so that two long keys sharing a prefix stay distinct.
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+# --- Actions --------------------------------------------------------------------------------
+
+
+def services(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
+    return [
+        A.service_entry(
+            service=e.service,
+            name=e.name,
+            type=e.type,
+            category=e.category,
+            rate=e.rate,
+            min=e.min,
+            max=e.max,
+            refill=e.refill,
+            cancel=e.cancel,
+            dripfeed=e.dripfeed,
+        )
+        for e in catalog_for_customer(user)
+    ]
+
+
+def add(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
+    data = {name: value for name, value in params.items() if name not in RESERVED}
+    try:
+        placed = order_place(
+            user=user,
+            service_id=_text(params, "service"),
+            data=data,
+            source="api",
+            idempotency_key=_idempotency_key(request, params),
+        )
+    except OrderError as exc:
+        return A.error(exc.message)
+    return A.order_placed(placed.order.pk)
+
+
+_STATUS_FIELDS = ("id", "charge", "refunded", "start_count", "status", "remains", "quantity", "runs", "interval")
+
+
+def _statuses(user: User, ids: list[str]) -> dict[str, dict]:
+    wanted = {int(raw) for raw in ids if _is_id(raw)}
+    if not wanted:
+        return {}
+    currency = settings.PANEL_CURRENCY
+    found = {}
+    for pk, charge, refunded, start_count, status, remains, quantity, runs, interval in Order.objects.filter(
+        user_id=user.pk, pk__in=wanted
+    ).values_list(*_STATUS_FIELDS):
+        # A drip-feed order (runs with an interval) delivers quantity x runs in all.
+        units = quantity * runs if runs and interval else quantity
+        found[str(pk)] = A.order_status(
+            charge=charge - refunded,
+            start_count=start_count,
+            status=status,
+            remains=remains,
+            units=units,
+            currency=currency,
+        )
+    return found
+
+
+def status(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
+    if "orders" in params:
+        ids = _id_list(params, "orders")
+        found = _statuses(user, ids)
+        return {raw: found.get(raw) or A.error(A.INCORRECT_ORDER) for raw in ids}
+    if "order" in params:
+        raw = _text(params, "order")
+        return _statuses(user, [raw]).get(raw) or A.error(A.INCORRECT_ORDER)
+    raise BadRequest
+
+
+def _outcomes(ids: list[str], run: Callable[[list[str]], list]) -> list[tuple[str, int | None, str | None]]:
+    """(raw ID, new ID, error) per requested ID, in order; IDs that cannot be ours never reach `run`."""
+    valid = [raw for raw in ids if _is_id(raw)]
+    done = iter(run(valid) if valid else [])
+    answer = []
+    for raw in ids:
+        if _is_id(raw):
+            outcome = next(done)
+            answer.append((raw, outcome.id, outcome.error))
+        else:
+            answer.append((raw, None, A.INCORRECT_ORDER))
+    return answer
+
+
+def refill(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
+    def run(ids: list[str]) -> list:
+        return refill_request(user_id=user.pk, order_ids=ids)
+
+    if "orders" in params:
+        outcomes = _outcomes(_id_list(params, "orders"), run)
+        return [A.refill_item(raw, new_id, message) for raw, new_id, message in outcomes]
+    if "order" in params:
+        ((_, new_id, message),) = _outcomes([_text(params, "order")], run)
+        return A.error(message) if message else A.refill_created(new_id)
+    raise BadRequest
+
+
+def _refill_states(user: User, ids: list[str]) -> dict[str, str]:
+    wanted = {int(raw) for raw in ids if _is_id(raw)}
+    if not wanted:
+        return {}
+    rows = Refill.objects.filter(user_id=user.pk, pk__in=wanted).values_list("id", "status")
+    return {str(pk): state for pk, state in rows}
+
+
+def refill_status(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
+    if "refills" in params:
+        ids = _id_list(params, "refills")
+        found = _refill_states(user, ids)
+        return [A.refill_state_item(raw, found.get(raw)) for raw in ids]
+    if "refill" in params:
+        raw = _text(params, "refill")
+        state = _refill_states(user, [raw]).get(raw)
+        return A.refill_state(state) if state else A.error(A.REFILL_NOT_FOUND)
+    raise BadRequest
+
+
+def cancel(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
+    # The reference only shows `orders`; a lone `order` is accepted too and answered as a list.
+    name = "orders" if "orders" in params else "order"
+    ids = _id_list(params, name)
+
+    def run(valid: list[str]) -> list:
+        return cancel_request(user_id=user.pk, order_ids=valid)
+
+    return [A.cancel_item(raw, new_id, message) for raw, new_id, message in _outcomes(ids, run)]
+
+
+def balance(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
+    return A.balance(user.balance, settings.PANEL_CURRENCY)
+
+
+ACTIONS: dict[str, Callable[[HttpRequest, User, dict[str, Any]], Any]] = {
+    "services": services,
+    "add": add,
+    "status": status,
+    "refill": refill,
+    "refill_status": refill_status,
+    "cancel": cancel,
+    "balance": balance,
+}
+
+
+# --- The endpoint ---------------------------------------------------------------------------
+
+
+def _answer(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "POST"):
+        response = _json(A.error(A.INCORRECT_REQUEST), status=405)
+        response["Allow"] = "GET, POST"
+        return response
+    try:
+        params, key_in_url = _params(request)
+    except BadRequest as exc:
+        return _json(A.error(exc.message))
+    raw_key = _text(params, "key")
+    wait = over_limit(raw_key=raw_key, ip=request.META.get("REMOTE_ADDR", ""))
+    if wait is not None:
+        response = _json(A.error(A.TOO_MANY_REQUESTS), status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    action = _text(params, "action")
+    if action == "add" and key_in_url:
+        # A key in a URL ends up in proxy and server logs; refuse it where it can spend money.
+        return _json(A.error(A.INCORRECT_REQUEST))
+    user = user_by_api_key(raw_key)
+    if user is None:
+        return _json(A.error(A.INVALID_KEY))
+    if not action:
+        return _json(A.error(A.INCORRECT_REQUEST))
+    handler = ACTIONS.get(action)
+    if handler is None:
+        return _json(A.error(A.INVALID_ACTION))
+    try:
+        return _json(handler(request, user, params))
+    except BadRequest as exc:
+        return _json(A.error(exc.message))
+
+
+@csrf_exempt
+def api_v2(request: HttpRequest) -> HttpResponse:
+    try:
+        return _answer(request)
+    except Exception:
+        # Never Django's HTML error page. The status stays 5xx on purpose: after an unexpected
+        # failure the outcome of an `add` is unknown, and 5xx is what tells a client (ours
+        # included) not to treat it as a refusal.
+        logger.exception("api v2: unexpected error")
+        return _json(A.error(A.INTERNAL_ERROR), status=500)

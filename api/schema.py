@@ -1,0 +1,410 @@
+"""What API v2 accepts and answers, described once: for the documentation page, the OpenAPI
+document and the contract tests.
+
+Examples are built by the same functions in api/answers.py that build the live answers, and the
+JSON Schemas below are checked against live answers by the tests, so none of it can drift.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from . import answers as A
+
+ID_LIMIT = "separated by commas, up to 100 IDs"
+
+# add: the parameters of each service type (api-v2-in-the-wild.md); "?" marks optional ones.
+ADD_PARAMS: list[tuple[str, str]] = [
+    ("Default", "link, quantity, runs?, interval? (drip-feed: quantity per run, interval in minutes)"),
+    ("Package", "link"),
+    ("SEO", "link, quantity, keywords (one per line)"),
+    ("Custom Comments", "link, comments (one per line; the quantity is the number of lines)"),
+    ("Mentions", "link, quantity, usernames"),
+    ("Mentions with Hashtags", "link, quantity, usernames, hashtags"),
+    ("Mentions Custom List", "link, usernames (one per line)"),
+    ("Mentions Hashtag", "link, quantity, hashtag"),
+    ("Mentions User Followers", "link, quantity, username"),
+    ("Mentions Media Likers", "link, quantity, media"),
+    ("Custom Comments Package", "link, comments (one per line)"),
+    ("Comment Likes", "link, quantity, username (the comment's author)"),
+    ("Poll", "link, quantity, answer_number"),
+    ("Invites from Groups", "link, quantity, groups"),
+    (
+        "Subscriptions",
+        "username, min, max, posts, old_posts?, delay (minutes: 0 5 10 15 20 30 40 50 60 90 120 150 180 210 "
+        "240 270 300 360 420 480 540 600), expiry? (d/m/Y)",
+    ),
+    (
+        "Web Traffic",
+        "link, quantity, runs?, interval?, country, device (1 desktop, 2 Android, 3 iOS, 4 mixed mobile, "
+        "5 mixed), type_of_traffic (1 Google keyword, 2 referrer, 3 blank), google_keyword (if 1), "
+        "referring_url (if 2)",
+    ),
+]
+
+# Every error text, with when it is answered. Order and refill errors can also appear inside
+# the multi-ID answers, per ID.
+ERRORS: list[tuple[str, str]] = [
+    (A.INVALID_KEY, "the key is missing, unknown, rotated or its account is disabled"),
+    (
+        A.INCORRECT_REQUEST,
+        "no action, an ID parameter missing or empty, a body that cannot be read, "
+        "or `add` with the key in the URL's query string",
+    ),
+    (A.INVALID_ACTION, "an action this API does not have"),
+    (A.TOO_MANY_IDS, "more than 100 IDs in `orders` or `refills`"),
+    (A.TOO_MANY_REQUESTS, "a rate limit is exceeded (HTTP 429, with Retry-After)"),
+    ("Incorrect service ID", "add: the service does not exist or is not on sale"),
+    ("Bad link", "add: the link is missing or malformed"),
+    ("Incorrect quantity", "add: the quantity is missing or not a positive whole number"),
+    ("Quantity less than minimal 50", "add: below the service's min (the number is the min)"),
+    ("Quantity more than maximum 10000", "add: above the service's max (the number is the max)"),
+    ("Not enough funds on balance", "add: the charge exceeds the balance"),
+    (
+        "You have active order with this link. Please wait until order being completed.",
+        "add: an order for the same service and link is still running",
+    ),
+    ("This service does not support drip-feed", "add: runs/interval on a service without drip-feed"),
+    ("Runs is required / Interval is required", "add: one of the two drip-feed fields without the other"),
+    ("<Field> is required / Incorrect <field>", "add: a type's own parameter missing or invalid"),
+    (A.INCORRECT_ORDER, "status, refill, cancel: the order does not exist or is not yours"),
+    ("Refill is disabled for this service", "refill"),
+    ("The order is not completed", "refill"),
+    ("Order not eligible for refill", "refill: past the service's refill period"),
+    ("Refill already requested for this order", "refill: one is still open"),
+    ("Refill was requested less than 24 hours ago", "refill"),
+    (A.REFILL_NOT_FOUND, "refill_status: the refill does not exist or is not yours"),
+    ("Cancel is disabled for this service", "cancel"),
+    ("Order can not be canceled", "cancel: the order is already final"),
+    ("Cancel already requested for this order", "cancel"),
+    (A.INTERNAL_ERROR, "an unexpected server fault (HTTP 500); never for anything a request contains"),
+]
+
+
+def _service_examples() -> list[dict]:
+    return [
+        A.service_entry(
+            service=1,
+            name="Followers",
+            type="Default",
+            category="First Category",
+            rate=Decimal("0.9"),
+            min=50,
+            max=10000,
+            refill=True,
+            cancel=True,
+            dripfeed=False,
+        ),
+        A.service_entry(
+            service=2,
+            name="Comments",
+            type="Custom Comments",
+            category="Second Category",
+            rate=Decimal("8"),
+            min=10,
+            max=1500,
+            refill=False,
+            cancel=True,
+            dripfeed=False,
+        ),
+    ]
+
+
+def _status_example(charge: str, start_count: int, status: str, remains: int) -> dict:
+    return A.order_status(
+        charge=Decimal(charge),
+        start_count=start_count,
+        status=status,
+        remains=remains,
+        units=remains,
+        currency=settings.PANEL_CURRENCY,
+    )
+
+
+def actions() -> list[dict[str, Any]]:
+    """Every action and variant: its parameters and an example answer, in the reference's order."""
+    return [
+        {
+            "id": "services",
+            "title": "Service list",
+            "params": [("action", "services")],
+            "answer": _service_examples(),
+            "schema": "ServiceList",
+            "note": "Your own prices. `rate` is per 1,000 (per package for Package and Custom Comments "
+            "Package). `dripfeed` is present for the types that can drip-feed (Default, Web Traffic).",
+        },
+        {
+            "id": "add",
+            "title": "Add order",
+            "params": [
+                ("action", "add"),
+                ("service", "Service ID"),
+                ("...", "the service type's parameters, below"),
+                ("idempotency_key", "optional: retries with the same key return the same order"),
+            ],
+            "answer": A.order_placed(23501),
+            "schema": "Order",
+            "note": "Only by POST, with the key in the body. The `Idempotency-Key` header works like the parameter.",
+        },
+        {
+            "id": "status",
+            "title": "Order status",
+            "params": [("action", "status"), ("order", "Order ID")],
+            "answer": _status_example("0.27819", 3572, "Partial", 157),
+            "schema": "Status",
+            "note": "`charge` is what you paid, net of refunds. Status is one of Pending, In progress, "
+            "Processing, Completed, Partial, Canceled.",
+        },
+        {
+            "id": "status-multi",
+            "title": "Multiple orders status",
+            "params": [("action", "status"), ("orders", f"Order IDs ({ID_LIMIT})")],
+            "answer": {
+                "1": _status_example("0.27819", 3572, "Partial", 157),
+                "10": A.error(A.INCORRECT_ORDER),
+                "100": _status_example("1.44219", 234, "In progress", 10),
+            },
+            "schema": "StatusMap",
+            "note": "Keyed by the IDs as sent, in the order sent.",
+        },
+        {
+            "id": "refill",
+            "title": "Create refill",
+            "params": [("action", "refill"), ("order", "Order ID")],
+            "answer": A.refill_created(1),
+            "schema": "Refill",
+        },
+        {
+            "id": "refill-multi",
+            "title": "Create multiple refill",
+            "params": [("action", "refill"), ("orders", f"Order IDs ({ID_LIMIT})")],
+            "answer": [
+                A.refill_item("1", 1, None),
+                A.refill_item("2", 2, None),
+                A.refill_item("3", None, A.INCORRECT_ORDER),
+            ],
+            "schema": "RefillList",
+        },
+        {
+            "id": "refill_status",
+            "title": "Get refill status",
+            "params": [("action", "refill_status"), ("refill", "Refill ID")],
+            "answer": A.refill_state("Completed"),
+            "schema": "RefillStatus",
+            "note": "Status is one of Pending, In progress, Completed, Rejected.",
+        },
+        {
+            "id": "refill_status-multi",
+            "title": "Get multiple refill status",
+            "params": [("action", "refill_status"), ("refills", f"Refill IDs ({ID_LIMIT})")],
+            "answer": [
+                A.refill_state_item("1", "Completed"),
+                A.refill_state_item("2", "Rejected"),
+                A.refill_state_item("3", None),
+            ],
+            "schema": "RefillStatusList",
+        },
+        {
+            "id": "cancel",
+            "title": "Create cancel",
+            "params": [("action", "cancel"), ("orders", f"Order IDs ({ID_LIMIT})")],
+            "answer": [A.cancel_item("9", None, A.INCORRECT_ORDER), A.cancel_item("2", 1, None)],
+            "schema": "CancelList",
+        },
+        {
+            "id": "balance",
+            "title": "User balance",
+            "params": [("action", "balance")],
+            "answer": A.balance(Decimal("100.84292"), settings.PANEL_CURRENCY),
+            "schema": "Balance",
+        },
+    ]
+
+
+# --- JSON Schemas of the answers --------------------------------------------------------------
+
+_REF = "#/components/schemas/"
+_MONEY = {"type": "string", "pattern": r"^[0-9]+\.[0-9]{5}$"}
+_COUNT = {"type": "string", "pattern": r"^-?[0-9]+$"}
+_ECHO_ID = {"type": ["integer", "string"]}
+ORDER_STATUSES = ["Pending", "In progress", "Processing", "Completed", "Partial", "Canceled"]
+REFILL_STATUSES = ["Pending", "In progress", "Completed", "Rejected"]
+
+
+def _object(properties: dict, required: list[str] | None = None) -> dict:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+    }
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": _REF + name}
+
+
+def answer_schemas() -> dict[str, dict]:
+    error = _object({"error": {"type": "string"}})
+    service_fields = {
+        "service": {"type": "integer"},
+        "name": {"type": "string"},
+        "type": {"type": "string", "enum": [name for name, _ in ADD_PARAMS]},
+        "category": {"type": "string"},
+        "rate": {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{2,5})?$"},
+        "min": {"type": "string", "pattern": r"^[0-9]+$"},
+        "max": {"type": "string", "pattern": r"^[0-9]+$"},
+        "refill": {"type": "boolean"},
+        "cancel": {"type": "boolean"},
+        "dripfeed": {"type": "boolean"},
+    }
+    service = _object(service_fields, required=[name for name in service_fields if name != "dripfeed"])
+    status = _object(
+        {
+            "charge": _MONEY,
+            "start_count": _COUNT,
+            "status": {"type": "string", "enum": ORDER_STATUSES},
+            "remains": _COUNT,
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        }
+    )
+    return {
+        "Error": error,
+        "Service": service,
+        "ServiceList": {"type": "array", "items": _ref("Service")},
+        "Order": _object({"order": {"type": "integer"}}),
+        "Status": status,
+        "StatusMap": {"type": "object", "additionalProperties": {"oneOf": [_ref("Status"), _ref("Error")]}},
+        "Refill": _object({"refill": {"type": "string", "pattern": "^[0-9]+$"}}),
+        "RefillList": {
+            "type": "array",
+            "items": _object({"order": _ECHO_ID, "refill": {"oneOf": [{"type": "integer"}, _ref("Error")]}}),
+        },
+        "RefillStatus": _object({"status": {"type": "string", "enum": REFILL_STATUSES}}),
+        "RefillStatusList": {
+            "type": "array",
+            "items": _object(
+                {
+                    "refill": _ECHO_ID,
+                    "status": {"oneOf": [{"type": "string", "enum": REFILL_STATUSES}, _ref("Error")]},
+                }
+            ),
+        },
+        "CancelList": {
+            "type": "array",
+            "items": _object({"order": _ECHO_ID, "cancel": {"oneOf": [{"type": "integer"}, _ref("Error")]}}),
+        },
+        "Balance": _object({"balance": _MONEY, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}}),
+    }
+
+
+# Which answers each action may give besides {"error": ...}.
+ACTION_ANSWERS = {
+    "services": ["ServiceList"],
+    "add": ["Order"],
+    "status": ["Status", "StatusMap"],
+    "refill": ["Refill", "RefillList"],
+    "refill_status": ["RefillStatus", "RefillStatusList"],
+    "cancel": ["CancelList"],
+    "balance": ["Balance"],
+}
+
+REQUEST_FIELDS: dict[str, tuple[dict, str]] = {
+    "key": ({"type": "string"}, "Your API key"),
+    "action": ({"type": "string", "enum": list(ACTION_ANSWERS)}, "What to do"),
+    "service": ({"type": "string"}, "add: service ID"),
+    "link": ({"type": "string"}, "add: link"),
+    "quantity": ({"type": "string"}, "add: quantity (per run for drip-feed)"),
+    "runs": ({"type": "string"}, "add: drip-feed runs"),
+    "interval": ({"type": "string"}, "add: minutes between drip-feed runs"),
+    "comments": ({"type": "string"}, "add: one comment per line"),
+    "keywords": ({"type": "string"}, "add: one keyword per line"),
+    "usernames": ({"type": "string"}, "add: usernames"),
+    "username": ({"type": "string"}, "add: username"),
+    "hashtags": ({"type": "string"}, "add: hashtags"),
+    "hashtag": ({"type": "string"}, "add: hashtag"),
+    "media": ({"type": "string"}, "add: media URL"),
+    "answer_number": ({"type": "string"}, "add: poll answer number"),
+    "groups": ({"type": "string"}, "add: groups"),
+    "min": ({"type": "string"}, "add (Subscriptions): min per post"),
+    "max": ({"type": "string"}, "add (Subscriptions): max per post"),
+    "posts": ({"type": "string"}, "add (Subscriptions): future posts"),
+    "old_posts": ({"type": "string"}, "add (Subscriptions): old posts"),
+    "delay": ({"type": "string"}, "add (Subscriptions): delay in minutes"),
+    "expiry": ({"type": "string"}, "add (Subscriptions): d/m/Y"),
+    "country": ({"type": "string"}, "add (Web Traffic): country"),
+    "device": ({"type": "string"}, "add (Web Traffic): device 1-5"),
+    "type_of_traffic": ({"type": "string"}, "add (Web Traffic): 1-3"),
+    "google_keyword": ({"type": "string"}, "add (Web Traffic): keyword"),
+    "referring_url": ({"type": "string"}, "add (Web Traffic): referrer"),
+    "idempotency_key": ({"type": "string", "maxLength": 1000}, "add: retry-safe key"),
+    "order": ({"type": "string"}, "status, refill: one order ID"),
+    "orders": ({"type": "string"}, f"status, refill, cancel: order IDs ({ID_LIMIT})"),
+    "refill": ({"type": "string"}, "refill_status: one refill ID"),
+    "refills": ({"type": "string"}, f"refill_status: refill IDs ({ID_LIMIT})"),
+}
+
+
+def openapi(server_url: str = "/") -> dict[str, Any]:
+    """The OpenAPI 3.0 document of /api/v2."""
+    request_schema = {
+        "type": "object",
+        "required": ["key", "action"],
+        "properties": {name: {**schema, "description": text} for name, (schema, text) in REQUEST_FIELDS.items()},
+    }
+    answer_names = sorted({name for names in ACTION_ANSWERS.values() for name in names})
+    ok = {
+        "description": 'The action\'s answer, or {"error": "..."} (errors are HTTP 200, as in API v2).',
+        "content": {"application/json": {"schema": {"oneOf": [_ref(n) for n in [*answer_names, "Error"]]}}},
+    }
+    error = {"content": {"application/json": {"schema": _ref("Error")}}}
+    responses = {
+        "200": ok,
+        "429": {"description": "Too many requests", **error},
+        "500": {"description": "Unexpected server fault", **error},
+    }
+    description = "\n".join(
+        f"- `{a['id']}`: {', '.join(name + '=' + value for name, value in a['params'])} -> {a['schema']}"
+        for a in actions()
+    )
+    query_parameters = [
+        {"name": name, "in": "query", "required": name in ("key", "action"), "schema": schema, "description": text}
+        for name, (schema, text) in REQUEST_FIELDS.items()
+        if name != "idempotency_key"
+    ]
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": f"{settings.PANEL_NAME} API v2",
+            "version": "2",
+            "description": "The SMM panel API v2. Every call takes `key` and `action`.\n\n" + description,
+        },
+        "servers": [{"url": server_url}],
+        "paths": {
+            "/api/v2": {
+                "post": {
+                    "operationId": "apiV2Post",
+                    "summary": "Call an action (form-encoded or JSON body)",
+                    "parameters": [
+                        {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/x-www-form-urlencoded": {"schema": request_schema},
+                            "application/json": {"schema": request_schema},
+                        },
+                    },
+                    "responses": responses,
+                },
+                "get": {
+                    "operationId": "apiV2Get",
+                    "summary": "Call an action with query parameters (every action but add)",
+                    "parameters": query_parameters,
+                    "responses": responses,
+                },
+            }
+        },
+        "components": {"schemas": answer_schemas()},
+    }

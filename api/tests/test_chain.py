@@ -1,0 +1,197 @@
+"""Two panels of ours chained: panel A's provider is panel B's /api/v2, B's provider is the simulator.
+
+Both panels are this project, in one database: A's customer and provider "B" on one side, B's
+customer and provider "sim" on the other, are distinct rows. B's API runs in a live server over
+real HTTP; Celery runs eagerly, so forwarding happens inline after each commit.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts.ledger import ledger_credit, ledger_drift
+from accounts.models import User
+from accounts.services import api_key_rotate
+from catalog.models import Category, Service, UpstreamService
+from orders.forwarding import upstream_idempotency_key
+from orders.models import CancelRequest, ForwardState, Order, Refill
+from orders.polling import poll_batch
+from orders.refills import refills_poll
+from upstream.client import ApiV2Client
+from upstream.models import Provider
+from upstream.services import provider_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Chain:
+    def __init__(self, call, sim, provider_sim, provider_b, key_a, service_a, service_b, customer_a, customer_b):
+        self.call, self.sim = call, sim
+        self.provider_sim, self.provider_b = provider_sim, provider_b
+        self.key_a, self.service_a, self.service_b = key_a, service_a, service_b
+        self.customer_a, self.customer_b = customer_a, customer_b
+
+    def place(self, n: int) -> Order:
+        answer = self.call(
+            self.key_a, "add", service=self.service_a.pk, link=f"https://x.com/chain/{n}", quantity=self.service_a.min
+        )
+        assert set(answer.json) == {"order"}, answer.json
+        return Order.objects.get(pk=answer.json["order"])
+
+    def below(self, order_a: Order) -> Order:
+        """B's order for A's order."""
+        return Order.objects.get(user=self.customer_b, pk=int(Order.objects.get(pk=order_a.pk).upstream_order_id))
+
+    def poll(self) -> None:
+        """One poll pass of B (asks the simulator), then of A (asks B), as beat would run them."""
+        past = timezone.now() - timedelta(minutes=1)
+        for provider in (self.provider_sim, self.provider_b):
+            orders = Order.objects.filter(provider=provider, forward_state=ForwardState.SENT)
+            orders.update(next_check_at=past)
+            ids = list(orders.values_list("id", flat=True))
+            for start in range(0, len(ids), 100):
+                poll_batch(provider_id=provider.pk, order_ids=ids[start : start + 100])
+
+
+@pytest.fixture
+def _short_lived_connections():
+    # The live server answers each request on a new thread; with persistent connections those
+    # threads would keep sessions open and block dropping the test database at the end.
+    from django.db import connections
+
+    shared = connections.settings["default"]
+    before = shared["CONN_MAX_AGE"]
+    shared["CONN_MAX_AGE"] = 0
+    yield
+    shared["CONN_MAX_AGE"] = before
+
+
+@pytest.fixture
+def chain(_short_lived_connections, call, sim, provider, make_service, customer, live_server):
+    service_b = make_service("Default", refill=True, cancel=True, dripfeed=False)
+    key_b = api_key_rotate(user=customer)
+    url_b = live_server.url + "/api/v2"
+    provider_b = Provider.objects.create(name="B", api_url=url_b, api_key=key_b, read_timeout=Decimal("10"))
+    with ApiV2Client(url_b, key_b) as client:
+        listed = next(s for s in client.services() if s.service == str(service_b.pk))
+    upstream = UpstreamService.objects.create(
+        provider=provider_b,
+        upstream_id=listed.service,
+        name=listed.name,
+        type=listed.type,
+        category=listed.category,
+        rate=listed.rate,
+        min=listed.min,
+        max=listed.max,
+        refill=listed.refill,
+        cancel=listed.cancel,
+    )
+    service_a = Service.objects.create(
+        category=Category.objects.create(name="Resold"),
+        upstream=upstream,
+        name="Resold " + listed.name,
+        type=listed.type,
+        rate=listed.rate * 2,
+        min=listed.min,
+        max=listed.max,
+        refill=True,
+        cancel=True,
+    )
+    customer_a = User.objects.create(username="a-buyer")
+    ledger_credit(user_id=customer_a.pk, amount=Decimal("1000"), memo="test funds")
+    key_a = api_key_rotate(user=customer_a)
+    return Chain(call, sim, provider, provider_b, key_a, service_a, service_b, customer_a, customer)
+
+
+def _status(call, key, order_id):
+    return call(key, "status", order=order_id).json
+
+
+def test_orders_flow_down_and_statuses_and_refunds_come_back_up(chain):
+    orders_a = [chain.place(n) for n in range(16)]
+    for order_a in orders_a:
+        order_a.refresh_from_db()
+        assert order_a.forward_state == ForwardState.SENT, order_a.upstream_error
+        order_b = chain.below(order_a)
+        # Exactly once, end to end: B's order carries A's idempotency key and went to the simulator.
+        assert order_b.idempotency_key == upstream_idempotency_key(order_a.pk)
+        assert order_b.forward_state == ForwardState.SENT and order_b.upstream_order_id
+    assert chain.sim.stats()["orders_created"] == len(orders_a)
+
+    chain.sim.clock.advance(60)
+    chain.poll()
+    outcomes = set()
+    for order_a in orders_a:
+        order_a.refresh_from_db()
+        order_b = chain.below(order_a)
+        sim_view = chain.sim.sim.api(
+            {"key": chain.sim.sim.key, "action": "status", "order": order_b.upstream_order_id}
+        )[0]
+        assert order_a.status == order_b.status == sim_view["status"]
+        assert order_a.remains == order_b.remains == int(sim_view["remains"])
+        assert order_a.settled_at and order_b.settled_at
+        if order_a.status == "Canceled":
+            assert order_a.refunded == order_a.charge and order_b.refunded == order_b.charge
+        elif order_a.status == "Partial":
+            assert 0 < order_a.refunded < order_a.charge and 0 < order_b.refunded < order_b.charge
+        else:
+            assert order_a.refunded == order_b.refunded == 0
+        # What A's customer sees through A's API.
+        answer = _status(chain.call, chain.key_a, order_a.pk)
+        assert answer["status"] == order_a.status
+        assert Decimal(answer["charge"]) == order_a.charge - order_a.refunded
+        # A's cost is what B charged A, net of B's refunds.
+        assert order_a.cost_actual == order_b.charge - order_b.refunded
+        outcomes.add(order_a.status)
+    assert {"Completed", "Partial"} <= outcomes, outcomes
+    assert ledger_drift() == []
+
+
+def test_resending_an_add_through_the_chain_places_nothing_new(chain):
+    order_a = chain.place(0)
+    order_a.refresh_from_db()
+    client = provider_client(chain.provider_b)
+    again = client.add(
+        service=order_a.upstream_service_id,
+        idempotency_key=upstream_idempotency_key(order_a.pk),
+        link=order_a.link,
+        quantity=order_a.quantity,
+    )
+    assert again == order_a.upstream_order_id
+    assert Order.objects.filter(user=chain.customer_b).count() == 1
+    assert chain.sim.stats()["orders_created"] == 1
+
+
+def test_cancels_and_refills_travel_through_both_panels(chain):
+    to_cancel = chain.place(0)
+    to_refill = [chain.place(n) for n in range(1, 6)]
+
+    answer = chain.call(chain.key_a, "cancel", orders=str(to_cancel.pk)).json
+    assert answer == [{"order": to_cancel.pk, "cancel": CancelRequest.objects.get(order=to_cancel).pk}]
+    assert CancelRequest.objects.get(order=to_cancel).state == CancelRequest.State.CONFIRMED
+    assert CancelRequest.objects.get(order=chain.below(to_cancel)).state == CancelRequest.State.CONFIRMED
+
+    chain.sim.clock.advance(60)
+    chain.poll()
+    to_cancel.refresh_from_db()
+    assert to_cancel.status == "Canceled" and to_cancel.refunded == to_cancel.charge
+    assert chain.below(to_cancel).refunded == chain.below(to_cancel).charge
+
+    completed = [o for o in to_refill if Order.objects.get(pk=o.pk).status == "Completed"]
+    assert completed
+    ids = ",".join(str(o.pk) for o in completed)
+    answer = chain.call(chain.key_a, "refill", orders=ids).json
+    assert [item["order"] for item in answer] == [o.pk for o in completed]
+    assert all(isinstance(item["refill"], int) for item in answer), answer
+    refills_a = list(Refill.objects.filter(user=chain.customer_a))
+    refills_b = list(Refill.objects.filter(user=chain.customer_b))
+    assert all(r.state == Refill.State.SENT for r in refills_a + refills_b)
+
+    chain.sim.clock.advance(60)
+    refills_poll(provider_id=chain.provider_sim.pk, refill_ids=[r.pk for r in refills_b])
+    refills_poll(provider_id=chain.provider_b.pk, refill_ids=[r.pk for r in refills_a])
+    statuses = chain.call(chain.key_a, "refill_status", refills=",".join(str(r.pk) for r in refills_a)).json
+    assert statuses == [{"refill": r.pk, "status": "Completed"} for r in refills_a]
+    assert ledger_drift() == []
