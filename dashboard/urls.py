@@ -1,9 +1,30 @@
 from django.urls import path
 
-from accounts import views
+from .views import orders, pages
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", pages.home, name="home"),
+    path("order/", orders.order_new, name="order_new"),
+    path("order/services/", orders.order_services, name="order_services"),
+    path("order/form/", orders.order_service_form, name="order_service_form"),
+    path("order/quote/", orders.order_quote, name="order_quote"),
+    path("order/mass/", orders.order_mass, name="order_mass"),
+    path("orders/", orders.order_list, name="orders"),
+    path("orders/rows/", orders.order_rows, name="order_rows"),
+    path("orders/<int:pk>/", orders.order_detail, name="order"),
+    path("orders/<int:pk>/refill/", orders.order_refill, name="order_refill"),
+    path("orders/<int:pk>/cancel/", orders.order_cancel, name="order_cancel"),
+    path("refills/", orders.refill_list, name="refills"),
+    path("services/", pages.services, name="services"),
+    path("funds/", pages.funds, name="funds"),
+    path("funds/add/", pages.add_funds, name="add_funds"),
+    path("account/", pages.account, name="account"),
+    path("account/timezone/", pages.account_timezone, name="account_timezone"),
+    path("account/api-key/", pages.account_api_key, name="account_api_key"),
+    path("affiliates/", pages.affiliates, name="affiliates"),
+    path("r/<str:code>/", pages.referral, name="referral"),
+    path("tickets/", pages.tickets, name="tickets"),
+    path("tickets/<int:pk>/", pages.ticket, name="ticket"),
 ]

@@ -1,0 +1,241 @@
+"""Dashboard forms. They collect and shape input; orders/validation.py has the final word."""
+
+import uuid
+import zoneinfo
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from catalog.models import Service, ServiceType
+
+from .models import PaymentMethod, Ticket
+
+T = ServiceType
+_LINK = ("link",)
+_QTY = ("link", "quantity")
+# The fields each service type asks for, in the order they are shown.
+TYPE_FIELDS: dict[str, tuple[str, ...]] = {
+    T.DEFAULT: _QTY,
+    T.PACKAGE: _LINK,
+    T.SEO: (*_QTY, "keywords"),
+    T.CUSTOM_COMMENTS: (*_LINK, "comments"),
+    T.CUSTOM_COMMENTS_PACKAGE: (*_LINK, "comments"),
+    T.MENTIONS_CUSTOM_LIST: (*_LINK, "usernames"),
+    T.MENTIONS: (*_QTY, "usernames"),
+    T.MENTIONS_WITH_HASHTAGS: (*_QTY, "usernames", "hashtags"),
+    T.MENTIONS_HASHTAG: (*_QTY, "hashtag"),
+    T.MENTIONS_USER_FOLLOWERS: (*_QTY, "username"),
+    T.MENTIONS_MEDIA_LIKERS: (*_QTY, "media"),
+    T.COMMENT_LIKES: (*_QTY, "username"),
+    T.POLL: (*_QTY, "answer_number"),
+    T.INVITES_FROM_GROUPS: (*_QTY, "groups"),
+    T.SUBSCRIPTIONS: ("username", "min", "max", "posts", "old_posts", "delay", "expiry"),
+    T.WEB_TRAFFIC: (*_QTY, "country", "device", "type_of_traffic", "google_keyword", "referring_url"),
+}
+DRIPFEED_TYPES = {T.DEFAULT, T.WEB_TRAFFIC}
+DELAYS = [0, 5, 10, 15, 20, 30, 40, 50, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600]
+
+
+def _lines(label, help_text=""):
+    return forms.CharField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+    )
+
+
+def _number(label, help_text=""):
+    return forms.IntegerField(
+        label=label, required=False, help_text=help_text, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
+    )
+
+
+class OrderForm(forms.Form):
+    """Every field any service type may need; `fields_for(service)` says which ones to show."""
+
+    service = forms.IntegerField(widget=forms.HiddenInput)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    link = forms.CharField(
+        label=_("Link"), required=False, max_length=2000, widget=forms.TextInput(attrs={"placeholder": "https://"})
+    )
+    quantity = _number(_("Quantity"))
+    keywords = _lines(_("Keywords"), _("One per line."))
+    comments = _lines(_("Comments"), _("One per line; the quantity is the number of lines."))
+    usernames = _lines(_("Usernames"), _("One per line."))
+    hashtags = _lines(_("Hashtags"), _("One per line."))
+    hashtag = forms.CharField(label=_("Hashtag"), required=False, max_length=200)
+    username = forms.CharField(label=_("Username"), required=False, max_length=200)
+    media = forms.CharField(label=_("Media URL"), required=False, max_length=2000)
+    groups = _lines(_("Groups"), _("One per line."))
+    answer_number = _number(_("Answer number"))
+    min = _number(_("Min per post"))
+    max = _number(_("Max per post"))
+    posts = _number(_("New posts"))
+    old_posts = _number(_("Old posts"), _("Optional: recent posts to deliver to (0-100)."))
+    delay = forms.TypedChoiceField(
+        label=_("Delay (minutes)"), required=False, coerce=int, choices=[(d, d) for d in DELAYS], empty_value=None
+    )
+    expiry = forms.CharField(
+        label=_("Expiry"), required=False, max_length=10, widget=forms.TextInput(attrs={"placeholder": "dd/mm/yyyy"})
+    )
+    country = forms.CharField(label=_("Country"), required=False, max_length=100)
+    device = forms.TypedChoiceField(
+        label=_("Device"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[
+            (1, _("Desktop")),
+            (2, _("Mobile Android")),
+            (3, _("Mobile iOS")),
+            (4, _("Mixed mobile")),
+            (5, _("Mixed")),
+        ],
+    )
+    type_of_traffic = forms.TypedChoiceField(
+        label=_("Type of traffic"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[(1, _("Google keyword")), (2, _("Custom referrer")), (3, _("Blank referrer"))],
+    )
+    google_keyword = forms.CharField(label=_("Google keyword"), required=False, max_length=500)
+    referring_url = forms.CharField(label=_("Referring URL"), required=False, max_length=2000)
+    dripfeed = forms.BooleanField(
+        label=_("Drip-feed"), required=False, widget=forms.CheckboxInput(attrs={"data-toggle": "#dripfeed-fields"})
+    )
+    runs = _number(_("Runs"), _("How many times to deliver the quantity."))
+    interval = _number(_("Interval (minutes)"))
+
+    def __init__(self, *args, service: Service | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.service_obj = service
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
+            if service is not None:
+                self.initial.setdefault("service", service.pk)
+                if "quantity" in fields_for(service):
+                    self.initial.setdefault("quantity", service.min)
+        for name in ("quantity", "min", "max") if service is not None else ():
+            self.fields[name].widget.attrs.update({"min": service.min, "max": service.max})
+
+    def visible_names(self) -> tuple[str, ...]:
+        return fields_for(self.service_obj) if self.service_obj else ()
+
+    def type_fields(self):
+        return [self[name] for name in self.visible_names()]
+
+    def dripfeed_fields(self):
+        return [self["runs"], self["interval"]]
+
+    def order_data(self) -> dict:
+        """The parameters to hand to order_place, only those of the service's type."""
+        data = {}
+        for name in self.visible_names():
+            value = self.cleaned_data.get(name)
+            if value not in (None, ""):
+                data[name] = value
+        if self.service_obj and self.service_obj.dripfeed and self.cleaned_data.get("dripfeed"):
+            for name in ("runs", "interval"):
+                value = self.cleaned_data.get(name)
+                data[name] = "" if value is None else value
+        return data
+
+
+def fields_for(service: Service) -> tuple[str, ...]:
+    return TYPE_FIELDS.get(service.type, _QTY)
+
+
+def supports_dripfeed(service: Service) -> bool:
+    return service.dripfeed and service.type in DRIPFEED_TYPES
+
+
+class MassOrderForm(forms.Form):
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    orders = forms.CharField(
+        label=_("Orders"),
+        widget=forms.Textarea(
+            attrs={"rows": 12, "spellcheck": "false", "placeholder": "12 | https://example.com/post | 1000"}
+        ),
+        help_text=_("One order per line: service ID | link | quantity"),
+        max_length=100_000,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
+
+    def clean_orders(self):
+        lines = [line for line in self.cleaned_data["orders"].splitlines() if line.strip()]
+        if not lines:
+            raise forms.ValidationError(_("Enter at least one order."))
+        if len(lines) > 500:
+            raise forms.ValidationError(_("At most 500 orders at once."))
+        return lines
+
+
+class OrderFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200)
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def timezone_choices():
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class TimezoneForm(forms.Form):
+    timezone = forms.ChoiceField(label=_("Time zone"), choices=timezone_choices)
+
+
+class DepositForm(forms.Form):
+    method = forms.ModelChoiceField(
+        label=_("Method"), queryset=PaymentMethod.objects.filter(enabled=True), empty_label=None
+    )
+    amount = forms.DecimalField(label=_("Amount"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    reference = forms.CharField(
+        label=_("Payment reference"), required=False, max_length=255, help_text=_("Transaction ID or sender name.")
+    )
+
+    def clean(self):
+        data = super().clean()
+        method, amount = data.get("method"), data.get("amount")
+        if method and amount is not None:
+            if amount < method.min_amount:
+                self.add_error(
+                    "amount",
+                    _("The minimum for this method is %(min)s.") % {"min": format(method.min_amount.normalize(), "f")},
+                )
+            elif method.max_amount is not None and amount > method.max_amount:
+                self.add_error(
+                    "amount",
+                    _("The maximum for this method is %(max)s.") % {"max": format(method.max_amount.normalize(), "f")},
+                )
+        return data
+
+
+class TicketForm(forms.Form):
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    topic = forms.ChoiceField(label=_("About"), choices=Ticket.Topic.choices)
+    order_id = forms.IntegerField(label=_("Order ID"), required=False, min_value=1)
+    message = forms.CharField(label=_("Message"), max_length=10000, widget=forms.Textarea(attrs={"rows": 6}))
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self):
+        data = super().clean()
+        order_id = data.get("order_id")
+        if data.get("topic") == Ticket.Topic.ORDER and not order_id:
+            self.add_error("order_id", _("Which order is it about?"))
+        if order_id and not self.user.orders.filter(pk=order_id).exists():
+            self.add_error("order_id", _("You have no order with this ID."))
+        return data
+
+
+class ReplyForm(forms.Form):
+    message = forms.CharField(label=_("Reply"), max_length=10000, widget=forms.Textarea(attrs={"rows": 4}))

@@ -1,0 +1,161 @@
+"""What the customer dashboard adds: payment methods and deposit requests, tickets, affiliates."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+MONEY = {"max_digits": 18, "decimal_places": 5}
+
+
+class PaymentMethod(models.Model):
+    """A way to add funds. Manual methods show instructions; staff approve the deposit requests."""
+
+    class Kind(models.TextChoices):
+        MANUAL = "manual", _("Manual (staff approve)")
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.MANUAL)
+    instructions = models.TextField(_("instructions"), blank=True, help_text=_("Shown to the customer."))
+    min_amount = models.DecimalField(_("minimum amount"), default=Decimal("1"), **MONEY)
+    max_amount = models.DecimalField(_("maximum amount"), null=True, blank=True, **MONEY)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    position = models.IntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.CheckConstraint(condition=Q(min_amount__gt=0), name="payment_method_min_positive")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DepositRequest(models.Model):
+    """A customer's claim to have paid; approving it credits the balance once (key deposit:<id>)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deposit_requests")
+    method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="requests")
+    amount = models.DecimalField(_("amount"), **MONEY)
+    reference = models.CharField(
+        _("payment reference"), max_length=255, blank=True, help_text=_("Transaction ID, sender, or a note.")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    staff_note = models.CharField(_("staff note"), max_length=255, blank=True)
+    ledger_entry_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="deposit_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"Deposit {self.pk} ({self.user_id}, {self.amount})"
+
+
+class Affiliate(models.Model):
+    """A customer's referral code, who referred them, and the commission staff granted them."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="affiliate")
+    code = models.CharField(max_length=16, unique=True)
+    commission_percent = models.DecimalField(
+        _("commission percent"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("50"))],
+        help_text=_("Share of referred customers' deposits credited to this customer."),
+    )
+    referred_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(commission_percent__gte=0) & Q(commission_percent__lte=50),
+                name="affiliate_commission_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.code})"
+
+
+class Commission(models.Model):
+    """One commission credited to an affiliate for one approved deposit of a referred customer."""
+
+    affiliate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commissions")
+    referred = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    deposit = models.OneToOneField(DepositRequest, on_delete=models.PROTECT, related_name="commission")
+    amount = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Commission {self.amount} to {self.affiliate_id}"
+
+
+class Ticket(models.Model):
+    class Topic(models.TextChoices):
+        ORDER = "order", _("Order")
+        PAYMENT = "payment", _("Payment")
+        OTHER = "other", _("Other")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ANSWERED = "answered", _("Answered")
+        CLOSED = "closed", _("Closed")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets")
+    subject = models.CharField(_("subject"), max_length=200)
+    topic = models.CharField(_("topic"), max_length=10, choices=Topic.choices, default=Topic.OTHER)
+    order = models.ForeignKey(
+        "orders.Order",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tickets",
+        verbose_name=_("order"),
+    )
+    deposit = models.ForeignKey(
+        DepositRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [models.Index(fields=["user", "-updated_at"], name="ticket_user_recent")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+
+class TicketMessage(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    is_staff = models.BooleanField(default=False)
+    body = models.TextField(_("message"), max_length=10000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Message {self.pk} on ticket {self.ticket_id}"

@@ -1,0 +1,360 @@
+"""New order (with a live quote), mass order, the orders list with live statuses, refills."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from catalog.models import Category, Service, ServiceType
+from catalog.pricing import FLAT_TYPES, quote
+from orders.models import ACTIVE_STATUSES, ForwardState, Order, Refill, Source, Status
+from orders.refills import cancel_request, refill_request
+from orders.services import order_place
+from orders.validation import OrderError
+
+from ..forms import MassOrderForm, OrderFilterForm, OrderForm, supports_dripfeed
+from .common import customer_view, paginate
+
+STATUS_TABS = [
+    ("", gettext_lazy("All")),
+    (Status.PENDING, gettext_lazy("Pending")),
+    (Status.IN_PROGRESS, gettext_lazy("In progress")),
+    (Status.PROCESSING, gettext_lazy("Processing")),
+    (Status.COMPLETED, gettext_lazy("Completed")),
+    (Status.PARTIAL, gettext_lazy("Partial")),
+    (Status.CANCELED, gettext_lazy("Canceled")),
+]
+LINE_COUNTED = {
+    ServiceType.CUSTOM_COMMENTS: "comments",
+    ServiceType.CUSTOM_COMMENTS_PACKAGE: "comments",
+    ServiceType.MENTIONS_CUSTOM_LIST: "usernames",
+}
+MAX_MASS_LINES = 500
+
+
+def sellable_services():
+    return Service.objects.filter(
+        enabled=True, category__hidden=False, upstream__provider__enabled=True
+    ).select_related("category", "upstream__provider")
+
+
+def _service_or_none(raw) -> Service | None:
+    try:
+        pk = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return sellable_services().filter(pk=pk).first()
+
+
+def _services_for(category_id, q: str):
+    services = sellable_services()
+    q = (q or "").strip()
+    if q:
+        match = Q(name__icontains=q)
+        if q.isdigit():
+            match |= Q(pk=int(q))
+        return services.filter(match)[:200]
+    if category_id:
+        return services.filter(category_id=category_id)
+    return services.none()
+
+
+def _categories():
+    return Category.objects.filter(
+        hidden=False, services__enabled=True, services__upstream__provider__enabled=True
+    ).distinct()
+
+
+def _service_context(request, service: Service | None, form: OrderForm | None = None) -> dict:
+    if service is None:
+        return {"service": None, "form": None}
+    form = form or OrderForm(service=service)
+    price = quote(service, request.user, quantity=service.min)
+    return {
+        "service": service,
+        "form": form,
+        "rate": price.rate,
+        "flat": service.type in FLAT_TYPES,
+        "dripfeed": supports_dripfeed(service),
+        "quote_html": _quote_context(request, service, form.data if form.is_bound else form.initial),
+    }
+
+
+@customer_view
+def order_new(request):
+    placed = None
+    service = _service_or_none(request.POST.get("service") if request.method == "POST" else request.GET.get("service"))
+    form = None
+    if request.method == "POST":
+        if service is None:
+            messages.error(request, _("Choose a service."))
+            return redirect("dashboard:order_new")
+        form = OrderForm(request.POST, service=service)
+        if form.is_valid():
+            try:
+                result = order_place(
+                    user=request.user,
+                    service_id=service.pk,
+                    data=form.order_data(),
+                    source=Source.WEB,
+                    idempotency_key="web:" + form.cleaned_data["idempotency_key"],
+                )
+            except OrderError as exc:
+                field = exc.field if exc.field in form.visible_names() or exc.field in ("runs", "interval") else None
+                form.add_error(field, _(exc.message))
+            else:
+                return redirect(f"{reverse('dashboard:order_new')}?service={service.pk}&placed={result.order.pk}")
+    if request.GET.get("placed", "").isdigit():
+        placed = (
+            Order.objects.filter(user=request.user, pk=int(request.GET["placed"])).select_related("service").first()
+        )
+    category_id = service.category_id if service else request.GET.get("category")
+    categories = list(_categories())
+    if not category_id and categories and not service:
+        category_id = categories[0].pk
+        first = _services_for(category_id, "").first()
+        service = first
+    context = {
+        "categories": categories,
+        "category_id": int(category_id) if str(category_id or "").isdigit() else None,
+        "services": _services_for(category_id, ""),
+        "placed": placed,
+        **_service_context(request, service, form),
+    }
+    return render(request, "dashboard/order_new.html", context)
+
+
+@require_GET
+@customer_view
+def order_services(request):
+    """The service picker for a category or a search, plus the first service's form (out of band)."""
+    services = list(_services_for(request.GET.get("category"), request.GET.get("q", "")))
+    service = services[0] if services else None
+    context = {"services": services, "oob": True, **_service_context(request, service)}
+    return render(request, "dashboard/partials/service_picker.html", context)
+
+
+@require_GET
+@customer_view
+def order_service_form(request):
+    service = _service_or_none(request.GET.get("service_pick") or request.GET.get("service"))
+    return render(request, "dashboard/partials/order_fields.html", _service_context(request, service))
+
+
+def _int(value) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _estimate_units(service: Service, data) -> tuple[int | None, int | None]:
+    """Quantity and runs as the order would be charged, from what has been typed so far."""
+    if service.type in FLAT_TYPES:
+        return 1, None
+    if service.type in LINE_COUNTED:
+        text = data.get(LINE_COUNTED[service.type]) or ""
+        return len([line for line in str(text).splitlines() if line.strip()]) or None, None
+    if service.type == ServiceType.SUBSCRIPTIONS:
+        high, posts, old = _int(data.get("max")), _int(data.get("posts")), _int(data.get("old_posts")) or 0
+        if not high or not posts:
+            return None, None
+        return high, posts + max(old, 0)
+    quantity = _int(data.get("quantity"))
+    runs = _int(data.get("runs")) if data.get("dripfeed") and supports_dripfeed(service) else None
+    return quantity, runs if runs and runs > 1 else None
+
+
+def _quote_context(request, service: Service, data) -> dict:
+    quantity, runs = _estimate_units(service, data)
+    context = {"service": service, "quantity": quantity, "runs": runs, "balance": request.user.balance}
+    if quantity is None or quantity <= 0:
+        return context
+    price = quote(service, request.user, quantity=quantity, runs=runs)
+    context.update(
+        price=price,
+        short=price.charge > request.user.balance,
+        balance_after=request.user.balance - price.charge,
+        out_of_range=service.type not in FLAT_TYPES and not service.min <= quantity <= service.max,
+    )
+    return context
+
+
+@require_GET
+@customer_view
+def order_quote(request):
+    service = _service_or_none(request.GET.get("service"))
+    if service is None:
+        return HttpResponse("")
+    return render(request, "dashboard/partials/quote.html", {"q": _quote_context(request, service, request.GET)})
+
+
+@customer_view
+def order_mass(request):
+    results = None
+    if request.method == "POST":
+        form = MassOrderForm(request.POST)
+        if form.is_valid():
+            results = _place_lines(request.user, form.cleaned_data["orders"], form.cleaned_data["idempotency_key"])
+            request.user.refresh_from_db(fields=["balance"])
+            form = MassOrderForm()
+    else:
+        form = MassOrderForm()
+    summary = None
+    if results is not None:
+        placed = [r for r in results if r["order"]]
+        summary = {
+            "placed": len(placed),
+            "rejected": len(results) - len(placed),
+            "charged": sum((r["order"].charge for r in placed if r["created"]), start=0),
+        }
+    return render(request, "dashboard/order_mass.html", {"form": form, "results": results, "summary": summary})
+
+
+def _place_lines(user, lines: list[str], form_key: str) -> list[dict]:
+    results = []
+    for number, line in enumerate(lines, start=1):
+        parts = [part.strip() for part in line.split("|")]
+        row = {"line": number, "text": line.strip(), "order": None, "created": False, "error": None}
+        if len(parts) != 3:
+            row["error"] = _("Use the format: service ID | link | quantity")
+        else:
+            service_id, link, quantity = parts
+            try:
+                # One key per line of this form: submitting the same form twice places nothing new.
+                placed = order_place(
+                    user=user,
+                    service_id=service_id,
+                    data={"link": link, "quantity": quantity},
+                    source=Source.MASS,
+                    idempotency_key=f"mass:{form_key}:{number}",
+                )
+            except OrderError as exc:
+                row["error"] = _(exc.message)
+            else:
+                row["order"], row["created"] = placed.order, placed.created
+        results.append(row)
+    return results
+
+
+def _order_filters(request):
+    form = OrderFilterForm(request.GET or None)
+    orders = Order.objects.filter(user=request.user).select_related("service")
+    status = request.GET.get("status", "")
+    if status in Status.values:
+        orders = orders.filter(status=status)
+    if form.is_valid():
+        q = form.cleaned_data["q"].strip()
+        if q:
+            # A number is an order ID when the customer has that order; otherwise part of a link.
+            digits = q.lstrip("#")
+            if digits.isdigit() and orders.filter(pk=int(digits)).exists():
+                orders = orders.filter(pk=int(digits))
+            else:
+                orders = orders.filter(link__icontains=q)
+        if form.cleaned_data["date_from"]:
+            orders = orders.filter(created_at__date__gte=form.cleaned_data["date_from"])
+        if form.cleaned_data["date_to"]:
+            orders = orders.filter(created_at__date__lte=form.cleaned_data["date_to"])
+    return form, orders, status
+
+
+def annotate_actions(orders) -> None:
+    """Which buttons each row gets: refill and cancel only where the order allows them."""
+    now = timezone.now()
+    for order in orders:
+        service = order.service
+        order.can_refill = bool(
+            service.refill
+            and order.status == Status.COMPLETED
+            and order.completed_at
+            and now - order.completed_at <= timedelta(days=service.refill_days)
+        )
+        order.can_cancel = bool(
+            service.cancel
+            and order.status in ACTIVE_STATUSES
+            and order.forward_state in (ForwardState.QUEUED, ForwardState.SENT)
+        )
+
+
+def _orders_context(request) -> dict:
+    form, orders, status = _order_filters(request)
+    page = paginate(request, orders)
+    annotate_actions(page.object_list)
+    return {
+        "filter_form": form,
+        "page": page,
+        "status": status,
+        "tabs": STATUS_TABS,
+        "live": any(o.status in ACTIVE_STATUSES for o in page.object_list),
+    }
+
+
+@customer_view
+def order_list(request):
+    return render(request, "dashboard/orders.html", _orders_context(request))
+
+
+@require_GET
+@customer_view
+def order_rows(request):
+    """The polled part of the orders list: the rows of the current page."""
+    return render(request, "dashboard/partials/order_rows.html", _orders_context(request))
+
+
+def _action_response(request, order_id: int, outcome, done: str):
+    if outcome.error:
+        level, text = messages.ERROR, _(outcome.error)
+    else:
+        level, text = messages.SUCCESS, done
+    if request.htmx:
+        order = Order.objects.select_related("service").get(pk=order_id)
+        annotate_actions([order])
+        return render(
+            request,
+            "dashboard/partials/order_action.html",
+            {"o": order, "toast": text, "toast_level": "error" if outcome.error else "success"},
+        )
+    messages.add_message(request, level, text)
+    return redirect(request.POST.get("next") or "dashboard:orders")
+
+
+def _own_order(request, pk: int) -> Order:
+    return get_object_or_404(Order, pk=pk, user=request.user)
+
+
+@require_POST
+@customer_view
+def order_refill(request, pk: int):
+    order = _own_order(request, pk)
+    outcome = refill_request(user_id=request.user.pk, order_ids=[order.pk])[0]
+    return _action_response(request, order.pk, outcome, _("Refill requested for order %(id)s.") % {"id": order.pk})
+
+
+@require_POST
+@customer_view
+def order_cancel(request, pk: int):
+    order = _own_order(request, pk)
+    outcome = cancel_request(user_id=request.user.pk, order_ids=[order.pk])[0]
+    return _action_response(request, order.pk, outcome, _("Cancel requested for order %(id)s.") % {"id": order.pk})
+
+
+@customer_view
+def order_detail(request, pk: int):
+    order = get_object_or_404(Order.objects.select_related("service"), pk=pk, user=request.user)
+    annotate_actions([order])
+    refills = order.refills.all()
+    return render(request, "dashboard/order_detail.html", {"o": order, "refills": refills})
+
+
+@customer_view
+def refill_list(request):
+    refills = Refill.objects.filter(user=request.user).select_related("order__service")
+    return render(request, "dashboard/refills.html", {"page": paginate(request, refills)})

@@ -1,0 +1,189 @@
+"""Home, services, funds, add funds, account, affiliates, tickets."""
+
+from django.contrib import messages
+from django.db.models import Count, Q, Sum
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import LedgerEntry
+from accounts.services import api_key_rotate
+from catalog.pricing import FLAT_TYPES, custom_rates_for, customer_rate
+from orders.models import ACTIVE_STATUSES, Order
+
+from ..forms import DepositForm, ReplyForm, TicketForm, TimezoneForm
+from ..models import Commission, DepositRequest, PaymentMethod, Ticket
+from ..services import affiliate_get, deposit_request_create, ticket_close, ticket_open, ticket_reply
+from .common import customer_view, paginate
+from .orders import annotate_actions, sellable_services
+
+
+@customer_view
+def home(request):
+    orders = Order.objects.filter(user=request.user)
+    stats = orders.aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(status__in=ACTIVE_STATUSES)),
+        spent=Sum("charge"),
+        refunded=Sum("refunded"),
+    )
+    recent = list(orders.select_related("service")[:6])
+    annotate_actions(recent)
+    context = {
+        "stats": stats,
+        "spent": (stats["spent"] or 0) - (stats["refunded"] or 0),
+        "recent": recent,
+        "open_tickets": Ticket.objects.filter(user=request.user, status=Ticket.Status.ANSWERED).count(),
+    }
+    return render(request, "dashboard/home.html", context)
+
+
+@customer_view
+def services(request):
+    q = request.GET.get("q", "").strip()
+    rows = sellable_services()
+    if q:
+        match = Q(name__icontains=q) | Q(category__name__icontains=q)
+        if q.isdigit():
+            match |= Q(pk=int(q))
+        rows = rows.filter(match)
+    rows = list(rows.order_by("category__position", "category__name", "position", "id"))
+    custom = custom_rates_for(request.user)
+    for service in rows:
+        service.customer_rate = customer_rate(service, request.user, custom)
+        service.flat = service.type in FLAT_TYPES
+    return render(request, "dashboard/services.html", {"services": rows, "q": q})
+
+
+@customer_view
+def funds(request):
+    entries = LedgerEntry.objects.filter(user=request.user)
+    kind = request.GET.get("kind", "")
+    if kind in LedgerEntry.Kind.values:
+        entries = entries.filter(kind=kind)
+    return render(
+        request,
+        "dashboard/funds.html",
+        {"page": paginate(request, entries), "kind": kind, "kinds": LedgerEntry.Kind.choices},
+    )
+
+
+@customer_view
+def add_funds(request):
+    methods = list(PaymentMethod.objects.filter(enabled=True))
+    if request.method == "POST":
+        form = DepositForm(request.POST)
+        if form.is_valid():
+            deposit = deposit_request_create(
+                user=request.user,
+                method=form.cleaned_data["method"],
+                amount=form.cleaned_data["amount"],
+                reference=form.cleaned_data["reference"],
+            )
+            messages.success(
+                request,
+                _("Deposit request %(id)s received. Your balance is credited once we confirm the payment.")
+                % {"id": deposit.pk},
+            )
+            return redirect("dashboard:add_funds")
+    else:
+        initial = {"method": request.GET.get("method")} if request.GET.get("method") else {}
+        form = DepositForm(initial=initial)
+    deposits = DepositRequest.objects.filter(user=request.user).select_related("method")[:20]
+    return render(request, "dashboard/add_funds.html", {"form": form, "methods": methods, "deposits": deposits})
+
+
+@customer_view
+def account(request):
+    return render(request, "dashboard/account.html", _account_context(request))
+
+
+def _account_context(request, **extra) -> dict:
+    return {"tz_form": TimezoneForm(initial={"timezone": request.user.timezone}), "new_key": None, **extra}
+
+
+@require_POST
+@customer_view
+def account_timezone(request):
+    form = TimezoneForm(request.POST)
+    if not form.is_valid():
+        return render(request, "dashboard/account.html", {**_account_context(request), "tz_form": form}, status=400)
+    request.user.timezone = form.cleaned_data["timezone"]
+    request.user.save(update_fields=["timezone"])
+    messages.success(request, _("Time zone saved."))
+    return redirect("dashboard:account")
+
+
+@require_POST
+@customer_view
+def account_api_key(request):
+    """Rotate the key and show it in this response only: it is stored as a hash and never again shown."""
+    new_key = api_key_rotate(user=request.user)
+    response = render(request, "dashboard/account.html", _account_context(request, new_key=new_key))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@customer_view
+def affiliates(request):
+    affiliate = affiliate_get(user=request.user)
+    link = request.build_absolute_uri(reverse("dashboard:referral", args=[affiliate.code]))
+    commissions = Commission.objects.filter(affiliate=request.user)
+    context = {
+        "affiliate": affiliate,
+        "link": link,
+        "referrals": request.user.referrals.count(),
+        "earned": commissions.aggregate(total=Sum("amount"))["total"] or 0,
+        "commissions": commissions.select_related("referred")[:50],
+    }
+    return render(request, "dashboard/affiliates.html", context)
+
+
+def referral(request, code: str):
+    """A referral link: remember the code for the sign-up that follows."""
+    request.session["referral_code"] = code[:16]
+    return redirect("account_signup")
+
+
+@customer_view
+def tickets(request):
+    if request.method == "POST":
+        form = TicketForm(request.POST, user=request.user)
+        if form.is_valid():
+            ticket = ticket_open(
+                user=request.user,
+                subject=form.cleaned_data["subject"],
+                body=form.cleaned_data["message"],
+                topic=form.cleaned_data["topic"],
+                order_id=form.cleaned_data["order_id"],
+            )
+            messages.success(
+                request, _("Ticket %(id)s opened. We usually answer within a few hours.") % {"id": ticket.pk}
+            )
+            return redirect("dashboard:ticket", pk=ticket.pk)
+    else:
+        initial = {}
+        if request.GET.get("order", "").isdigit():
+            initial = {"topic": Ticket.Topic.ORDER, "order_id": request.GET["order"]}
+        form = TicketForm(initial=initial, user=request.user)
+    rows = Ticket.objects.filter(user=request.user).annotate(count=Count("messages"))
+    return render(request, "dashboard/tickets.html", {"form": form, "page": paginate(request, rows)})
+
+
+@customer_view
+def ticket(request, pk: int):
+    item = get_object_or_404(Ticket, pk=pk, user=request.user)
+    if request.method == "POST":
+        if request.POST.get("action") == "close":
+            ticket_close(ticket=item)
+            messages.success(request, _("Ticket closed."))
+            return redirect("dashboard:ticket", pk=item.pk)
+        form = ReplyForm(request.POST)
+        if form.is_valid():
+            ticket_reply(ticket=item, author=request.user, body=form.cleaned_data["message"])
+            return redirect("dashboard:ticket", pk=item.pk)
+    else:
+        form = ReplyForm()
+    thread = item.messages.select_related("author")
+    return render(request, "dashboard/ticket.html", {"ticket": item, "thread": thread, "form": form})
