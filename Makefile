@@ -12,13 +12,12 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# Demo: SQLite + the embedded filesystem broker unless DATABASE_URL / REDIS_URL are set.
+# Demo: SQLite + the embedded filesystem broker unless DATABASE_URL / REDIS_URL are set; the
+# upstream provider is our simulator on SIM_PORT (8081).
 run: export DEBUG ?= true
+run: export ORDER_POLL_MIN_SECONDS ?= 5
 run: $(BIN)/.installed
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	@echo "Panel: http://127.0.0.1:$(PORT)/   admin: http://127.0.0.1:$(PORT)/admin/   (Ctrl-C stops everything)"
-	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile.dev start
+	./scripts/run_demo.sh
 
 check-services:
 	@$(BIN)/python scripts/check_services.py

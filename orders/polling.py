@@ -12,7 +12,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, Value, When
 from django.utils import timezone
 
@@ -36,6 +36,18 @@ POLL_FIELDS = (
     "upstream_runs",
     "upstream_posts",
     "provider_id",
+    "last_checked_at",
+    "completed_at",
+)
+WRITE_COLUMNS = (
+    ("status", "varchar"),
+    ("start_count", "bigint"),
+    ("remains", "bigint"),
+    ("cost_actual", "numeric"),
+    ("upstream_runs", "integer"),
+    ("upstream_posts", "integer"),
+    ("last_checked_at", "timestamptz"),
+    ("completed_at", "timestamptz"),
 )
 
 
@@ -169,23 +181,40 @@ def poll_batch(*, provider_id: int, order_ids: list[int]) -> int:
     if not changed:
         return 0
 
-    fields = [
-        "status",
-        "start_count",
-        "remains",
-        "cost_actual",
-        "upstream_runs",
-        "upstream_posts",
-        "last_checked_at",
-        "completed_at",
-    ]
     with transaction.atomic():
-        Order.objects.bulk_update(changed, fields, batch_size=BATCH)
+        _write(changed)
         if events:
             OrderEvent.objects.bulk_create(events, batch_size=BATCH)
     for order_id in finals:
         order_settle(order_id=order_id)
     return len(changed)
+
+
+def _write(orders: list[Order]) -> None:
+    """One UPDATE for the whole batch.
+
+    On PostgreSQL it is UPDATE ... FROM (VALUES ...), several times faster than the CASE
+    expressions of bulk_update, which the SQLite demo still uses.
+    """
+    fields = [name for name, _ in WRITE_COLUMNS]
+    if connection.vendor != "postgresql":
+        Order.objects.bulk_update(orders, fields, batch_size=BATCH)
+        return
+    row = "(" + ", ".join(["%s::bigint"] + [f"%s::{kind}" for _, kind in WRITE_COLUMNS]) + ")"
+    table = Order._meta.db_table
+    sql = (
+        f"UPDATE {table} AS o SET "
+        + ", ".join(f"{name} = v.{name}" for name in fields)
+        + ", updated_at = v.last_checked_at"
+        + f" FROM (VALUES {', '.join([row] * len(orders))}) AS v(id, {', '.join(fields)})"
+        + " WHERE o.id = v.id"
+    )
+    params = []
+    for order in orders:
+        params.append(order.pk)
+        params.extend(getattr(order, name) for name in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def order_recheck(*, order_id: int) -> Order:

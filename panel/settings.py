@@ -109,7 +109,7 @@ except ValueError:
 UPSTREAM_ALLOW_PRIVATE = _bool("UPSTREAM_ALLOW_PRIVATE", DEBUG)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "backoffice.apps.PanelAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -128,6 +128,8 @@ INSTALLED_APPS = [
     "orders",
     "api",
     "dashboard",
+    # Last: its admin registrations extend those of the apps above.
+    "backoffice",
 ]
 
 MIDDLEWARE = [

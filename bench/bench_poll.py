@@ -1,0 +1,184 @@
+"""Polling benchmark: N active orders, one full pass with real Celery workers, PostgreSQL, Redis.
+
+The simulator runs in its own process with its clock frozen a few seconds after the orders
+were created, so every order answers "In progress" and every batch has 100 changes to write
+(the heaviest pass). Prints, per size: the pass time, the number of `status` calls
+(must be ceil(N / 100)), the writes per batch, and the workers' peak memory.
+
+    python bench/bench_poll.py [--orders 100000] [--also 20000] [--workers 2]
+"""
+
+import argparse
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/panel_bench_poll")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+ENV = {
+    **os.environ,
+    "DATABASE_URL": DB_URL,
+    "REDIS_URL": REDIS_URL,
+    "DEBUG": "false",
+    "SECRET_KEY": "bench-secret",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "FIELD_ENCRYPTION_KEY": "0cTBgyJy0vdR6OfmBGm0dn4gUjJ0zbpHdsDvM_L6Ikk=",
+    "UPSTREAM_ALLOW_PRIVATE": "true",
+    "LOG_LEVEL": "WARNING",
+    "PANEL_VAR_DIR": str(ROOT / "var" / "bench"),
+}
+os.environ.update(ENV)
+os.environ["DJANGO_SETTINGS_MODULE"] = "panel.settings"
+
+SIMULATOR = """
+import sys, threading
+from upstream.simulator import Simulator, make_server
+n = int(sys.argv[1])
+frozen = [1000.0]
+sim = Simulator(key="bench", services=50, seed=3, balance=10**9, clock=lambda: frozen[0])
+sid = next(i for i, s in sim._catalog.items() if s["type"] == "Default" and s["max"] >= 1000 and not s["dripfeed"])
+svc = sim._catalog[sid]
+for i in range(n):
+    sim.api({"key": "bench", "action": "add", "service": str(sid), "link": f"https://x.com/{i}",
+             "quantity": str(svc["min"] * 10)})
+frozen[0] += 5.0  # every order is now In progress, and stays so
+server = make_server(sim, "127.0.0.1", 0)
+print(server.server_address[1], sid, svc["min"] * 10, flush=True)
+server.serve_forever()
+"""
+
+
+def create_database() -> None:
+    import psycopg
+
+    name = DB_URL.rsplit("/", 1)[1]
+    with psycopg.connect(DB_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=ENV, check=True)
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/status").read_text().split("VmHWM:")[1].split()[0])
+        except (FileNotFoundError, IndexError):
+            pass
+    return total / 1024
+
+
+def worker_pids(parent: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout.split()
+    return [parent, *map(int, out)]
+
+
+def run(n: int, workers: int) -> dict:
+    create_database()
+    sim_proc = subprocess.Popen(
+        [sys.executable, "-c", SIMULATOR, str(n)], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True
+    )
+    port, sid, quantity = sim_proc.stdout.readline().split()
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts.models import User
+    from catalog.models import Category, Service, UpstreamService
+    from orders.models import ForwardState, Order, Status
+    from panel.celery import app
+    from upstream.models import Provider
+
+    connection.close()
+    provider = Provider.objects.create(name="bench", api_url=f"http://127.0.0.1:{port}/api/v2", api_key="bench")
+    up = UpstreamService.objects.create(
+        provider=provider, upstream_id=sid, name="s", type="Default", rate=Decimal("1"), min=1, max=10**6
+    )
+    service = Service.objects.create(
+        category=Category.objects.create(name="c"), upstream=up, name="s", rate=Decimal("2"), min=1, max=10**6
+    )
+    user = User.objects.create(username="bench")
+    past = timezone.now() - timezone.timedelta(minutes=1)
+    batch = []
+    for i in range(n):
+        batch.append(
+            Order(
+                user=user,
+                service=service,
+                provider=provider,
+                upstream_service_id=sid,
+                link=f"https://x.com/{i}",
+                quantity=int(quantity),
+                charge=Decimal("1"),
+                cost_expected=Decimal("0.5"),
+                forward_state=ForwardState.SENT,
+                upstream_order_id=str(10001 + i),
+                next_check_at=past,
+            )
+        )
+        if len(batch) == 5000:
+            Order.objects.bulk_create(batch)
+            batch = []
+    Order.objects.bulk_create(batch)
+    with app.connection_for_write() as conn:
+        conn.default_channel.client.flushdb()
+
+    worker = subprocess.Popen(
+        ["celery", "-A", "panel", "worker", "-Q", "poll", "-c", str(workers), "--loglevel", "WARNING"],
+        cwd=ROOT,
+        env={**ENV, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(4)  # worker start-up is not part of the pass
+    base = f"http://127.0.0.1:{port}/_sim/stats"
+    status_before = json.load(urllib.request.urlopen(base))["requests"].get("status", 0)
+    started = time.monotonic()
+    app.send_task("orders.poll_orders")
+    done = False
+    while time.monotonic() - started < 300:
+        if not Order.objects.filter(status=Status.PENDING).exists():
+            done = True
+            break
+        time.sleep(0.25)
+    elapsed = time.monotonic() - started
+    peak = rss_mb(worker_pids(worker.pid))
+    calls = json.load(urllib.request.urlopen(base))["requests"].get("status", 0) - status_before
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(30)
+    sim_proc.terminate()
+    sim_proc.wait(10)
+    connection.close()
+    return {"orders": n, "seconds": elapsed, "done": done, "status_calls": calls, "peak_mb": peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--also", type=int, default=20_000, help="a smaller size, to show memory stays flat")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    for n in [args.also, args.orders] if args.also else [args.orders]:
+        r = run(n, args.workers)
+        expected = math.ceil(n / 100)
+        print(
+            f"poll pass: {r['orders']} active orders in {r['seconds']:.1f} s with {args.workers} worker processes, "
+            f"{r['status_calls']} status calls (expected {expected}), one UPDATE + one INSERT per batch, "
+            f"workers' peak memory {r['peak_mb']:.0f} MB" + ("" if r["done"] else "  [DID NOT FINISH]"),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
