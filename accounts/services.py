@@ -30,12 +30,16 @@ def api_key_rotate(*, user: User) -> str:
     return raw_key
 
 
+# What API calls read of the caller; loading only these keeps the per-call lookup light.
+API_USER_FIELDS = ("id", "username", "balance", "discount_percent", "api_key_hash", "is_active", "timezone")
+
+
 def user_by_api_key(raw_key: str | None) -> User | None:
     """The active user owning this API key, or None."""
     if not raw_key or len(raw_key) > 256:
         return None
     digest = api_key_hash(raw_key)
-    user = User.objects.filter(api_key_hash=digest, is_active=True).first()
+    user = User.objects.filter(api_key_hash=digest, is_active=True).only(*API_USER_FIELDS).first()
     # The lookup is by hash, so timing reveals nothing about the key; the comparison is
     # repeated in constant time so a collation quirk can never match a near-miss.
     if user is None or not hmac.compare_digest(user.api_key_hash, digest):

@@ -26,8 +26,9 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.models import User
 from accounts.services import user_by_api_key
 from catalog.selectors import catalog_for_customer
-from orders.models import Order, Refill
+from orders.models import Refill
 from orders.refills import cancel_request, refill_request
+from orders.selectors import order_status_rows
 from orders.services import order_place
 from orders.validation import OrderError
 
@@ -180,18 +181,13 @@ def add(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
     return A.order_placed(placed.order.pk)
 
 
-_STATUS_FIELDS = ("id", "charge", "refunded", "start_count", "status", "remains", "quantity", "runs", "interval")
-
-
 def _statuses(user: User, ids: list[str]) -> dict[str, dict]:
     wanted = {int(raw) for raw in ids if _is_id(raw)}
-    if not wanted:
-        return {}
     currency = settings.PANEL_CURRENCY
     found = {}
-    for pk, charge, refunded, start_count, status, remains, quantity, runs, interval in Order.objects.filter(
-        user_id=user.pk, pk__in=wanted
-    ).values_list(*_STATUS_FIELDS):
+    for pk, charge, refunded, start_count, status, remains, quantity, runs, interval in order_status_rows(
+        user_id=user.pk, order_ids=wanted
+    ):
         # A drip-feed order (runs with an interval) delivers quantity x runs in all.
         units = quantity * runs if runs and interval else quantity
         found[str(pk)] = A.order_status(

@@ -202,13 +202,10 @@ def _write(orders: list[Order]) -> None:
         return
     row = "(" + ", ".join(["%s::bigint"] + [f"%s::{kind}" for _, kind in WRITE_COLUMNS]) + ")"
     table = Order._meta.db_table
-    sql = (
-        f"UPDATE {table} AS o SET "
-        + ", ".join(f"{name} = v.{name}" for name in fields)
-        + ", updated_at = v.last_checked_at"
-        + f" FROM (VALUES {', '.join([row] * len(orders))}) AS v(id, {', '.join(fields)})"
-        + " WHERE o.id = v.id"
-    )
+    # Identifiers come from constants above; every value is a bound parameter.
+    assignments = ", ".join(f"{name} = v.{name}" for name in fields)
+    values = ", ".join([row] * len(orders))
+    sql = f"UPDATE {table} AS o SET {assignments}, updated_at = v.last_checked_at FROM (VALUES {values}) AS v(id, {', '.join(fields)}) WHERE o.id = v.id"  # noqa: E501, S608
     params = []
     for order in orders:
         params.append(order.pk)
