@@ -1,11 +1,17 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.db.models.signals import post_migrate
 
 
 class BackofficeConfig(AppConfig):
     default = True
     default_auto_field = "django.db.models.BigAutoField"
     name = "backoffice"
+
+    def ready(self) -> None:
+        from .roles import ensure_roles
+
+        post_migrate.connect(ensure_roles, sender=self, dispatch_uid="backoffice.ensure_roles")
 
 
 class PanelAdminConfig(admin_apps.AdminConfig):

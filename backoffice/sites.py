@@ -1,6 +1,107 @@
+"""The panel's AdminSite: staff two-factor enforcement, the home page, and the purpose-built pages.
+
+Two-factor: a staff member gets in only with a TOTP authenticator and a session in which it
+was used (allauth records an "mfa" authentication when the code is entered at login or on
+re-authentication). Without an authenticator they are sent to set one up; with one but a
+session that never used it (logged in before enabling it, or through a form that skips the
+code), they are asked for a code. STAFF_REQUIRE_2FA=false turns this off for the demo and tests.
+"""
+
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+
+
+def staff_2fa_required() -> bool:
+    return getattr(settings, "STAFF_REQUIRE_2FA", True)
+
+
+def two_factor_redirect(request: HttpRequest) -> str | None:
+    """Where a logged-in staff member must go before the backoffice lets them in, or None."""
+    if not staff_2fa_required():
+        return None
+    from allauth.account.authentication import get_authentication_records
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.utils import is_mfa_enabled
+
+    user = request.user
+    if not is_mfa_enabled(user, [Authenticator.Type.TOTP]):
+        return reverse("mfa_activate_totp")
+    records = get_authentication_records(request, user)
+    if not any(record.get("method") == "mfa" for record in records):
+        return reverse("mfa_reauthenticate") + "?" + urlencode({"next": request.get_full_path()})
+    return None
 
 
 class PanelAdminSite(admin.AdminSite):
     site_header = "Panel backoffice"
     site_title = "Panel backoffice"
+    index_title = "Home"
+    index_template = "backoffice/home.html"
+    enable_nav_sidebar = True
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        context["site_header"] = f"{settings.PANEL_NAME} backoffice"
+        return context
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        if not super().has_permission(request):
+            return False
+        return two_factor_redirect(request) is None
+
+    def login(self, request, extra_context=None):
+        # Everyone logs in through allauth, which asks for the TOTP code; the admin's own form
+        # would skip it (and has_permission would then ask for a code anyway).
+        next_url = request.GET.get("next") or reverse("admin:index", current_app=self.name)
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(next_url, settings.LOGIN_URL)
+        if user.is_active and user.is_staff:
+            target = two_factor_redirect(request)
+            if target is not None:
+                return HttpResponseRedirect(target)
+            return HttpResponseRedirect(next_url)
+        return super().login(request, extra_context)
+
+    def index(self, request, extra_context=None):
+        from . import selectors
+
+        extra_context = {**(extra_context or {}), "home": selectors.home()}
+        return super().index(request, extra_context)
+
+    def get_urls(self):
+        from . import views
+
+        urls = [
+            path("backoffice/reports/", self.admin_view(views.reports), name="bo_reports"),
+            path("backoffice/reports.csv", self.admin_view(views.reports_csv), name="bo_reports_csv"),
+            path("backoffice/import/<int:provider_id>/", self.admin_view(views.import_services), name="bo_import"),
+            path(
+                "backoffice/providers/<int:provider_id>/<str:action>/",
+                self.admin_view(views.provider_action),
+                name="bo_provider_action",
+            ),
+            path(
+                "backoffice/orders/<int:order_id>/<str:action>/",
+                self.admin_view(views.order_action),
+                name="bo_order_action",
+            ),
+            path(
+                "backoffice/customers/<int:user_id>/<str:action>/",
+                self.admin_view(views.customer_action),
+                name="bo_customer_action",
+            ),
+            path(
+                "backoffice/refills/<int:refill_id>/retry/", self.admin_view(views.refill_retry), name="bo_refill_retry"
+            ),
+            path(
+                "backoffice/cancels/<int:cancel_id>/retry/", self.admin_view(views.cancel_retry), name="bo_cancel_retry"
+            ),
+            path("backoffice/services/markup/", self.admin_view(views.services_markup), name="bo_services_markup"),
+        ]
+        return urls + super().get_urls()

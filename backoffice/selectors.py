@@ -1,0 +1,171 @@
+"""Reads for the staff pages: the home page's figures and the reports, summed in the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from catalog.models import Service, SyncRun
+from orders.models import ForwardState, Order, ReconciliationReport, Status
+from upstream.models import Provider
+
+MONEY_FIELD = DecimalField(max_digits=18, decimal_places=5)
+ZERO = Value(Decimal("0"), output_field=MONEY_FIELD)
+
+# Revenue is what customers paid and kept paying: the charge less refunds.
+REVENUE = ExpressionWrapper(F("charge") - F("refunded"), output_field=MONEY_FIELD)
+# Upstream cost: the provider's reported charge when known; otherwise the expected cost, scaled
+# down to the delivered share for a Partial order, and nothing for a Canceled one.
+_UNITS = F("quantity") * Coalesce(F("runs"), 1)
+COST = Case(
+    When(status=Status.CANCELED, then=ZERO),
+    When(cost_actual__isnull=False, then=F("cost_actual")),
+    When(
+        status=Status.PARTIAL,
+        then=ExpressionWrapper(
+            F("cost_expected") * (_UNITS - Coalesce(F("remains"), 0)) / _UNITS, output_field=MONEY_FIELD
+        ),
+    ),
+    default=F("cost_expected"),
+    output_field=MONEY_FIELD,
+)
+
+
+@dataclass(frozen=True)
+class Totals:
+    orders: int
+    revenue: Decimal
+    cost: Decimal
+
+    @property
+    def profit(self) -> Decimal:
+        return self.revenue - self.cost
+
+
+def totals(orders: QuerySet[Order]) -> Totals:
+    row = orders.aggregate(n=Count("id"), revenue=Coalesce(Sum(REVENUE), ZERO), cost=Coalesce(Sum(COST), ZERO))
+    return Totals(row["n"], row["revenue"], row["cost"].quantize(Decimal("0.00001")))
+
+
+def local_day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def orders_between(start: date, end: date) -> QuerySet[Order]:
+    """Orders placed from the start of `start` to the end of `end`, in the panel's time zone."""
+    return Order.objects.filter(
+        created_at__gte=local_day_start(start), created_at__lt=local_day_start(end + timedelta(days=1))
+    )
+
+
+def needs_attention() -> QuerySet[Order]:
+    return Order.objects.filter(needs_attention=True).select_related("user", "provider", "service").order_by("id")
+
+
+@dataclass(frozen=True)
+class Home:
+    today: Totals
+    month: Totals
+    providers: list[Provider]
+    attention: list[Order]
+    attention_count: int
+    stuck: int
+    failed_syncs: list[SyncRun]
+    flagged_services: int
+    reconciliation: ReconciliationReport | None
+    periodic: list[dict]
+
+
+def periodic_tasks(now: datetime | None = None) -> list[dict]:
+    """Each beat task with its last run and whether it looks overdue (3 intervals late)."""
+    from django_celery_beat.models import PeriodicTask
+
+    now = now or timezone.now()
+    rows = []
+    for task in PeriodicTask.objects.select_related("interval").order_by("name"):
+        every = None
+        if task.interval is not None:
+            every = timedelta(**{task.interval.period: task.interval.every})
+        late = task.enabled and (
+            (task.last_run_at is None and task.date_changed < now - timedelta(minutes=5))
+            or (
+                every is not None
+                and task.last_run_at is not None
+                and now - task.last_run_at > max(every * 3, timedelta(minutes=2))
+            )
+        )
+        rows.append(
+            {
+                "name": task.name,
+                "task": task.task,
+                "enabled": task.enabled,
+                "every": every,
+                "last_run_at": task.last_run_at,
+                "late": late,
+            }
+        )
+    return rows
+
+
+def home(now: datetime | None = None) -> Home:
+    now = timezone.localtime(now or timezone.now())
+    today = now.date()
+    attention = needs_attention()
+    return Home(
+        today=totals(orders_between(today, today)),
+        month=totals(orders_between(today.replace(day=1), today)),
+        providers=list(Provider.objects.order_by("-low_balance", "name")),
+        attention=list(attention[:20]),
+        attention_count=attention.count(),
+        stuck=Order.objects.filter(forward_state=ForwardState.QUEUED, created_at__lt=now - timedelta(hours=1)).count(),
+        failed_syncs=list(
+            SyncRun.objects.filter(ok=False, started_at__gte=now - timedelta(days=7))
+            .select_related("provider")
+            .order_by("-started_at")[:10]
+        ),
+        flagged_services=Service.objects.filter(flagged=True).count(),
+        reconciliation=ReconciliationReport.objects.order_by("-id").first(),
+        periodic=periodic_tasks(now),
+    )
+
+
+GROUPINGS = {
+    "day": ("Day", TruncDate("created_at"), None),
+    "provider": ("Provider", F("provider__name"), "provider_id"),
+    "service": ("Service", F("service__name"), "service_id"),
+    "customer": ("Customer", F("user__username"), "user_id"),
+}
+
+
+def report(start: date, end: date, by: str) -> list[dict]:
+    """Orders, revenue, cost and profit per day, provider, service or customer, one query."""
+    _, label, key = GROUPINGS[by]
+    rows = orders_between(start, end).annotate(label=label)
+    fields = ["label"] + ([key] if key else [])
+    rows = (
+        rows.values(*fields)
+        .annotate(orders=Count("id"), revenue=Coalesce(Sum(REVENUE), ZERO), cost=Coalesce(Sum(COST), ZERO))
+        .annotate(profit=F("revenue") - F("cost"))
+        .order_by("label" if by == "day" else "-revenue", *([key] if key else []))
+    )
+    result = []
+    for row in rows:
+        row["cost"] = row["cost"].quantize(Decimal("0.00001"))
+        row["profit"] = row["profit"].quantize(Decimal("0.00001"))
+        result.append(row)
+    return result

@@ -1,0 +1,586 @@
+"""Staff actions: one function per action, each writing its AuditLog row in the same transaction
+as the change it records.
+
+Every action is safe to submit twice: a compare-and-set on the current state (or, for balance
+adjustments, a ledger idempotency key derived from the form's one-time token) turns the second
+submit into a no-op that writes nothing and reports "nothing to do". Refunds always go through
+orders.services.order_settle, whose ledger keys make a second refund impossible.
+
+Remote calls (resend, re-check, retrying refills and cancels) run outside any transaction: the
+state change and its audit row commit first, then the provider is asked.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.ledger import InsufficientFunds, LedgerError, ledger_post, money
+from accounts.models import LedgerEntry, User
+from accounts.services import api_key_rotate
+from catalog import services as catalog_services
+from catalog.models import Category, CustomerPrice, PricingSettings, Service, ServiceChange, UpstreamService
+from catalog.pricing import quote
+from catalog.sync import known_type
+from dashboard import services as dashboard_services
+from dashboard.models import DepositRequest, Ticket
+from orders.forwarding import order_forward
+from orders.models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, Refill, Status
+from orders.polling import order_recheck
+from orders.refills import cancels_forward, refills_forward
+from orders.services import order_event, order_settle, refund_due
+
+from .models import AuditLog
+
+
+class ActionError(ValueError):
+    """The action is not possible in the object's current state; the message is for staff."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    done: bool  # False: nothing to do (already in that state, e.g. a double submit)
+    message: str
+    extra: Any = None
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def audit(
+    *,
+    actor_id: int | None,
+    action: str,
+    obj: Any,
+    before: dict | None = None,
+    after: dict | None = None,
+    reason: str = "",
+) -> AuditLog:
+    return AuditLog.objects.create(
+        actor_id=actor_id,
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        before={k: _json(v) for k, v in (before or {}).items()},
+        after={k: _json(v) for k, v in (after or {}).items()},
+        reason=reason,
+    )
+
+
+# --- Orders -------------------------------------------------------------------------------------
+
+ORDER_FIELDS = (
+    "status",
+    "forward_state",
+    "upstream_order_id",
+    "remains",
+    "refunded",
+    "needs_attention",
+    "provider_id",
+    "service_id",
+    "upstream_service_id",
+)
+
+
+def _order_state(order: Order) -> dict:
+    return {name: getattr(order, name) for name in ORDER_FIELDS}
+
+
+def _locked_order(order_id: int) -> Order:
+    return Order.objects.select_for_update().get(pk=order_id)
+
+
+def order_resend(*, order_id: int, by: int) -> Outcome:
+    """Send an order whose outcome is unknown again. The provider may then have it twice:
+    staff confirm that they checked. The upstream idempotency key still goes with it."""
+    with transaction.atomic():
+        order = _locked_order(order_id)
+        if order.forward_state != ForwardState.UNKNOWN or order.is_final:
+            return Outcome(
+                False, f"Order {order_id} is not waiting for a decision ({order.get_forward_state_display()})."
+            )
+        before = _order_state(order)
+        Order.objects.filter(pk=order.pk).update(
+            forward_state=ForwardState.QUEUED,
+            next_attempt_at=None,
+            lease_until=None,
+            send_started_at=None,
+            needs_attention=False,
+            attention_reason="",
+        )
+        order_event(order.pk, "staff", "Resent by staff (may duplicate at the provider)", by=by)
+        order.refresh_from_db()
+        audit(actor_id=by, action="order.resend", obj=order, before=before, after=_order_state(order))
+    result = order_forward(order_id=order_id)
+    return Outcome(True, f"Order {order_id} resent: {result}.", result)
+
+
+def order_mark_sent(*, order_id: int, upstream_order_id: str, by: int) -> Outcome:
+    """Record the upstream ID staff found at the provider; polling takes over from there."""
+    upstream_order_id = upstream_order_id.strip()
+    if not upstream_order_id or len(upstream_order_id) > 64:
+        raise ActionError("Enter the provider's order ID (up to 64 characters).")
+    with transaction.atomic():
+        order = _locked_order(order_id)
+        if order.forward_state == ForwardState.SENT and order.upstream_order_id == upstream_order_id:
+            return Outcome(False, f"Order {order_id} is already sent as {upstream_order_id}.")
+        if order.forward_state not in (ForwardState.UNKNOWN, ForwardState.QUEUED) or order.is_final:
+            raise ActionError(
+                f"Order {order_id} is {order.get_forward_state_display()}; only unknown or queued orders."
+            )
+        before = _order_state(order)
+        Order.objects.filter(pk=order.pk).update(
+            forward_state=ForwardState.SENT,
+            upstream_order_id=upstream_order_id,
+            next_attempt_at=None,
+            lease_until=None,
+            next_check_at=timezone.now(),
+            needs_attention=False,
+            attention_reason="",
+            upstream_error="",
+        )
+        order_event(order.pk, "staff", f"Marked sent by staff as upstream order {upstream_order_id}", by=by)
+        order.refresh_from_db()
+        audit(actor_id=by, action="order.mark_sent", obj=order, before=before, after=_order_state(order))
+    return Outcome(True, f"Order {order_id} marked sent as {upstream_order_id}.")
+
+
+def partial_refund(order: Order, remains: int) -> Decimal:
+    """What marking the order Partial with these remains refunds in total (shown before confirming)."""
+    probe = copy.copy(order)
+    probe.status, probe.remains = Status.PARTIAL, remains
+    return refund_due(probe)
+
+
+def order_mark_final(*, order_id: int, status: str, by: int, remains: int | None = None, reason: str = "") -> Outcome:
+    """Mark an order Canceled (full refund), Partial (refund of the remains' share) or Completed.
+
+    The refund is order_settle's, so it is exactly what the customer is owed and is paid once.
+    A refund already paid is never taken back: an order refunded more than the new outcome
+    owes is refused (adjust the balance instead, with a reason).
+    """
+    if status not in (Status.CANCELED, Status.PARTIAL, Status.COMPLETED):
+        raise ActionError("Unknown final status.")
+    with transaction.atomic():
+        order = _locked_order(order_id)
+        if status == Status.PARTIAL:
+            if remains is None or not 0 < remains < order.units:
+                raise ActionError(f"Remains must be between 1 and {order.units - 1} (the order has {order.units}).")
+        elif status == Status.COMPLETED:
+            remains = 0
+        else:
+            remains = order.units if order.remains is None else order.remains
+        if order.status == status and (status != Status.PARTIAL or order.remains == remains):
+            return Outcome(False, f"Order {order_id} is already {status}.")
+        if order.forward_state == ForwardState.SENDING:
+            raise ActionError(f"Order {order_id} is being sent right now; wait for the outcome.")
+        if status != Status.CANCELED and order.forward_state not in (ForwardState.SENT, ForwardState.UNKNOWN):
+            raise ActionError(f"Order {order_id} never reached the provider; it can only be canceled.")
+        probe = copy.copy(order)
+        probe.status, probe.remains = status, remains
+        if refund_due(probe) < order.refunded:
+            raise ActionError(
+                f"Order {order_id} was already refunded {order.refunded}; refunds are never taken back. "
+                "Adjust the customer's balance instead."
+            )
+        before = _order_state(order)
+        forward_state = ForwardState.CANCELED if order.forward_state == ForwardState.QUEUED else order.forward_state
+        Order.objects.filter(pk=order.pk).update(
+            status=status,
+            remains=remains,
+            forward_state=forward_state,
+            completed_at=timezone.now(),
+            next_attempt_at=None,
+            lease_until=None,
+            needs_attention=False,
+            attention_reason="",
+        )
+        order_event(order.pk, "staff", f"Marked {status} by staff" + (f": {reason}" if reason else ""), by=by)
+        refunded = order_settle(order_id=order.pk, by=by)
+        order.refresh_from_db()
+        after = {**_order_state(order), "refund": refunded}
+        audit(actor_id=by, action=f"order.mark_{status.lower()}", obj=order, before=before, after=after, reason=reason)
+    return Outcome(True, f"Order {order_id} marked {status}; refunded {refunded}.", refunded)
+
+
+def order_recheck_now(*, order_id: int, by: int) -> Outcome:
+    """Ask the provider for the order's status now (outside any transaction), then audit."""
+    order = Order.objects.get(pk=order_id)
+    before = _order_state(order)
+    order = order_recheck(order_id=order_id)
+    after = _order_state(order)
+    with transaction.atomic():
+        audit(actor_id=by, action="order.recheck", obj=order, before=before, after=after)
+    changed = before != after
+    return Outcome(changed, f"Order {order_id}: {order.status}" + ("" if changed else " (no change)."))
+
+
+def order_move(*, order_id: int, service_id: int, by: int) -> Outcome:
+    """Move an order the provider does not have (queued, or unknown and checked) to another
+    provider's equivalent service, and send it there. The customer's charge stays as agreed."""
+    target = Service.objects.select_related("upstream__provider").filter(pk=service_id).first()
+    if target is None or not target.enabled or not target.upstream.provider.enabled:
+        raise ActionError("Pick an enabled service of an enabled provider.")
+    with transaction.atomic():
+        order = _locked_order(order_id)
+        if order.service_id == target.pk:
+            return Outcome(False, f"Order {order_id} is already on service {target.pk}.")
+        if (
+            order.forward_state not in (ForwardState.QUEUED, ForwardState.UNKNOWN)
+            or order.status not in ACTIVE_STATUSES
+        ):
+            raise ActionError(f"Order {order_id} is {order.get_forward_state_display()}; only unsent orders can move.")
+        if target.type != order.service.type:
+            raise ActionError(f"Service {target.pk} is of type {target.type}, the order's is {order.service.type}.")
+        if not target.min <= order.quantity <= target.max:
+            raise ActionError(
+                f"Service {target.pk} takes {target.min} to {target.max}; the order has {order.quantity}."
+            )
+        before = _order_state(order)
+        cost = quote(target, order.user, quantity=order.quantity, runs=order.runs).cost
+        Order.objects.filter(pk=order.pk).update(
+            service=target,
+            provider_id=target.upstream.provider_id,
+            upstream_service_id=target.upstream.upstream_id,
+            cost_expected=cost,
+            forward_state=ForwardState.QUEUED,
+            next_attempt_at=None,
+            lease_until=None,
+            send_started_at=None,
+            attempts=0,
+            needs_attention=False,
+            attention_reason="",
+            upstream_error="",
+        )
+        order_event(
+            order.pk, "staff", f"Moved by staff to service {target.pk} at {target.upstream.provider.name}", by=by
+        )
+        order.refresh_from_db()
+        audit(actor_id=by, action="order.move", obj=order, before=before, after=_order_state(order))
+    result = order_forward(order_id=order_id)
+    return Outcome(True, f"Order {order_id} moved to {target.upstream.provider.name}: {result}.", result)
+
+
+# --- Refills and cancels -------------------------------------------------------------------------
+
+
+def refill_retry(*, refill_id: int, by: int) -> Outcome:
+    with transaction.atomic():
+        refill = Refill.objects.select_for_update().get(pk=refill_id)
+        if refill.state == Refill.State.SENT:
+            return Outcome(False, f"Refill {refill_id} was sent; its status is polled.")
+        before = {"state": refill.state, "status": refill.status, "error": refill.error}
+        try:
+            with transaction.atomic():
+                Refill.objects.filter(pk=refill.pk).update(
+                    state=Refill.State.QUEUED, status=Refill.Status.PENDING, error="", next_attempt_at=None
+                )
+        except IntegrityError:
+            raise ActionError(f"Order {refill.order_id} already has an open refill.") from None
+        order_event(refill.order_id, "staff", f"Refill {refill.pk} retried by staff", by=by)
+        audit(
+            actor_id=by,
+            action="refill.retry",
+            obj=refill,
+            before=before,
+            after={"state": Refill.State.QUEUED, "status": Refill.Status.PENDING},
+        )
+    sent = refills_forward(refill_ids=[refill_id])
+    return Outcome(True, f"Refill {refill_id} {'sent' if sent else 'queued'}.")
+
+
+def cancel_retry(*, cancel_id: int, by: int) -> Outcome:
+    with transaction.atomic():
+        cancel = CancelRequest.objects.select_for_update().get(pk=cancel_id)
+        if cancel.state in (CancelRequest.State.CONFIRMED, CancelRequest.State.DONE):
+            return Outcome(False, f"Cancel {cancel_id} is already {cancel.get_state_display()}.")
+        before = {"state": cancel.state, "error": cancel.error}
+        try:
+            with transaction.atomic():
+                CancelRequest.objects.filter(pk=cancel.pk).update(state=CancelRequest.State.QUEUED, error="")
+        except IntegrityError:
+            raise ActionError(f"Order {cancel.order_id} already has an open cancel request.") from None
+        order_event(cancel.order_id, "staff", f"Cancel {cancel.pk} retried by staff", by=by)
+        audit(
+            actor_id=by, action="cancel.retry", obj=cancel, before=before, after={"state": CancelRequest.State.QUEUED}
+        )
+    confirmed = cancels_forward(cancel_ids=[cancel_id])
+    return Outcome(True, f"Cancel {cancel_id} {'confirmed by the provider' if confirmed else 'queued'}.")
+
+
+# --- Customers -----------------------------------------------------------------------------------
+
+TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def balance_adjust(*, user_id: int, amount: Decimal, reason: str, token: str, by: int) -> Outcome:
+    """A signed correction of a customer's balance, through the ledger.
+
+    `token` is the one-time value the form was rendered with: it becomes the ledger key, so a
+    double submit (or a replayed request) adjusts once. Never takes a balance below zero.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ActionError("A reason is required.")
+    if not TOKEN.match(token or ""):
+        raise ActionError("The form expired; open it again.")
+    amount = Decimal(amount)
+    if amount == 0 or amount != money(amount):
+        raise ActionError("Enter a non-zero amount with at most 5 decimal places.")
+    with transaction.atomic():
+        try:
+            posting = ledger_post(
+                user_id=user_id,
+                amount=amount,
+                kind=LedgerEntry.Kind.ADJUSTMENT,
+                memo=f"Staff adjustment: {reason}",
+                created_by_id=by,
+                idempotency_key=f"staff-adjust:{token}",
+            )
+        except InsufficientFunds:
+            raise ActionError("That would take the balance below zero.") from None
+        except LedgerError as exc:
+            raise ActionError(str(exc)) from None
+        if not posting.created:
+            return Outcome(False, "This adjustment was already recorded.", posting.entry)
+        entry = posting.entry
+        audit(
+            actor_id=by,
+            action="customer.balance_adjust",
+            obj=User(pk=user_id),
+            before={"balance": entry.balance_after - entry.amount},
+            after={"balance": entry.balance_after, "amount": entry.amount, "ledger_entry": entry.pk},
+            reason=reason,
+        )
+    return Outcome(True, f"Balance adjusted by {amount}; now {entry.balance_after}.", entry)
+
+
+def customer_set_active(*, user_id: int, active: bool, by: int, reason: str = "") -> Outcome:
+    """Ban (inactive: logins, sessions and the API key stop working at once) or unban."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        if user.is_active == active:
+            return Outcome(False, f"{user} is already {'active' if active else 'banned'}.")
+        if not active and (user.pk == by or user.is_superuser):
+            raise ActionError("You cannot ban yourself or a superuser.")
+        User.objects.filter(pk=user.pk).update(is_active=active)
+        audit(
+            actor_id=by,
+            action="customer.unban" if active else "customer.ban",
+            obj=user,
+            before={"is_active": not active},
+            after={"is_active": active},
+            reason=reason,
+        )
+    return Outcome(True, f"{user} {'unbanned' if active else 'banned'}.")
+
+
+def customer_api_key_reset(*, user_id: int, by: int) -> Outcome:
+    """Issue a new API key; the old one stops working. The key is returned once, in `extra`."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        before = {"api_key_prefix": user.api_key_prefix}
+        raw_key = api_key_rotate(user=user)
+        audit(
+            actor_id=by, action="customer.api_key_reset", obj=user, before=before, after={"api_key_prefix": raw_key[:8]}
+        )
+    return Outcome(True, f"New API key issued for {user}.", raw_key)
+
+
+def customer_discount_change(*, user_id: int, percent: Decimal, by: int) -> Outcome:
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        if user.discount_percent == percent:
+            return Outcome(False, f"{user} already has {percent}% discount.")
+        try:
+            catalog_services.customer_discount_set(user_id=user_id, percent=percent)
+        except ValueError as exc:
+            raise ActionError(str(exc)) from None
+        audit(
+            actor_id=by,
+            action="customer.discount",
+            obj=user,
+            before={"discount_percent": user.discount_percent},
+            after={"discount_percent": percent},
+        )
+    return Outcome(True, f"{user}: discount {percent}%.")
+
+
+def customer_price_change(*, user_id: int, service_id: int, rate: Decimal | None, by: int) -> Outcome:
+    """Set (rate) or remove (None) a customer's fixed price for one service."""
+    with transaction.atomic():
+        old = (
+            CustomerPrice.objects.filter(user_id=user_id, service_id=service_id).values_list("rate", flat=True).first()
+        )
+        if old == rate:
+            return Outcome(False, "No change.")
+        if rate is None:
+            catalog_services.customer_price_remove(user_id=user_id, service_id=service_id)
+        else:
+            try:
+                catalog_services.customer_price_set(user_id=user_id, service_id=service_id, rate=rate)
+            except ValueError as exc:
+                raise ActionError(str(exc)) from None
+        audit(
+            actor_id=by,
+            action="customer.price",
+            obj=User(pk=user_id),
+            before={"service": service_id, "rate": old},
+            after={"service": service_id, "rate": rate},
+        )
+    return Outcome(True, "Customer price saved.")
+
+
+# --- Payments and tickets ------------------------------------------------------------------------
+
+
+def deposit_decide(*, deposit_id: int, approve: bool, by: int, note: str = "") -> Outcome:
+    """Approve (credit once, key deposit:<id>) or reject a pending manual deposit."""
+    with transaction.atomic():
+        deposit = DepositRequest.objects.select_for_update().get(pk=deposit_id)
+        before = {"status": deposit.status}
+        if approve:
+            done = dashboard_services.deposit_approve(deposit_id=deposit_id, staff_id=by, note=note)
+        else:
+            done = dashboard_services.deposit_reject(deposit_id=deposit_id, staff_id=by, note=note)
+        if not done:
+            return Outcome(False, f"Deposit {deposit_id} was already {deposit.get_status_display().lower()}.")
+        deposit.refresh_from_db()
+        audit(
+            actor_id=by,
+            action="deposit.approve" if approve else "deposit.reject",
+            obj=deposit,
+            before=before,
+            after={"status": deposit.status, "amount": deposit.amount, "ledger_entry": deposit.ledger_entry_id},
+            reason=note,
+        )
+    return Outcome(True, f"Deposit {deposit_id} {deposit.status}.")
+
+
+def ticket_close_by_staff(*, ticket_id: int, by: int) -> Outcome:
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+        if ticket.status == Ticket.Status.CLOSED:
+            return Outcome(False, "Already closed.")
+        dashboard_services.ticket_close(ticket=ticket)
+        audit(
+            actor_id=by, action="ticket.close", obj=ticket, before={"status": ticket.status}, after={"status": "closed"}
+        )
+    return Outcome(True, f"Ticket {ticket_id} closed.")
+
+
+# --- Catalog -------------------------------------------------------------------------------------
+
+
+def services_import(
+    *,
+    provider_id: int,
+    upstream_ids: Iterable[int],
+    by: int,
+    category_id: int | None = None,
+    new_category: str = "",
+    markup_percent: Decimal | None = None,
+    enabled: bool = True,
+) -> Outcome:
+    """Create our services for the chosen upstream services of one provider, in bulk.
+
+    The category is an existing one, a new one by name, or (neither given) one per upstream
+    category name, created as needed. Upstream services we already sell are skipped, so a
+    double submit creates nothing. Rates come from the pricing rules, never below cost.
+    """
+    upstream_ids = sorted({int(i) for i in upstream_ids})
+    with transaction.atomic():
+        catalog_services.lock_providers([provider_id])
+        rows = list(
+            UpstreamService.objects.select_related("provider")
+            .filter(provider_id=provider_id, pk__in=upstream_ids, present=True)
+            .exclude(services__isnull=False)
+            .order_by("pk")
+        )
+        rows = [row for row in rows if known_type(row.type)]
+        if not rows:
+            return Outcome(False, "Nothing to import: those services are already sold or cannot be sold.")
+        fixed: Category | None = None
+        if category_id:
+            fixed = Category.objects.get(pk=category_id)
+        elif new_category.strip():
+            fixed, _ = Category.objects.get_or_create(name=new_category.strip()[:255])
+        by_name: dict[str, Category] = {}
+        pricing = PricingSettings.load()
+        changes: list[ServiceChange] = []
+        created: list[Service] = []
+        for row in rows:
+            category = fixed
+            if category is None:
+                name = (row.category or "Other")[:255]
+                if name not in by_name:
+                    by_name[name], _ = Category.objects.get_or_create(name=name)
+                category = by_name[name]
+            service = Service(
+                category=category,
+                upstream=row,
+                name=row.name,
+                type=known_type(row.type),
+                description=row.desc,
+                rate=Decimal(0),
+                min=row.min,
+                max=max(row.min, row.max),
+                refill=row.refill,
+                cancel=row.cancel,
+                dripfeed=row.dripfeed,
+                enabled=enabled,
+                markup_percent=markup_percent,
+            )
+            catalog_services.apply_price(service, pricing, changes, provider_id=provider_id, upstream_service=row)
+            created.append(service)
+        Service.objects.bulk_create(created)
+        ServiceChange.objects.bulk_create(
+            [
+                ServiceChange(
+                    provider_id=provider_id,
+                    upstream_service=s.upstream,
+                    service=s,
+                    kind=ServiceChange.Kind.IMPORTED,
+                    field="rate",
+                    new_value=str(s.rate),
+                )
+                for s in created
+            ]
+        )
+        audit(
+            actor_id=by,
+            action="catalog.import",
+            obj=rows[0].provider,
+            after={"services": [s.pk for s in created], "markup_percent": markup_percent},
+        )
+    return Outcome(True, f"{len(created)} services imported.", created)
+
+
+def services_set_markup(*, service_ids: Iterable[int], markup_percent: Decimal | None, by: int) -> Outcome:
+    """Bulk markup change: set each service's own markup (None: back to the rules) and reprice."""
+    service_ids = list(service_ids)
+    with transaction.atomic():
+        before = dict(Service.objects.filter(pk__in=service_ids).values_list("pk", "rate"))
+        Service.objects.filter(pk__in=service_ids).update(markup_percent=markup_percent, fixed_rate=None)
+        changed = catalog_services.prices_recompute(service_ids=service_ids)
+        after = dict(Service.objects.filter(pk__in=service_ids).values_list("pk", "rate"))
+        audit(
+            actor_id=by,
+            action="catalog.markup",
+            obj=PricingSettings(pk=1),
+            before={"rates": {str(k): str(v) for k, v in before.items()}},
+            after={"markup_percent": markup_percent, "rates": {str(k): str(v) for k, v in after.items()}},
+        )
+    return Outcome(True, f"Markup set on {len(before)} services; {changed} rates changed.")

@@ -1,0 +1,200 @@
+"""Browser tests: Debian's chromium driven by Playwright against the live server, writing
+screenshots of the backoffice's main pages to screenshots/backoffice-*.png."""
+
+import os
+import re
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import LedgerEntry
+from catalog.models import Service, UpstreamService
+from orders.forwarding import order_forward
+from orders.models import ForwardState, Order, ReconciliationReport, Status
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+DESKTOP = {"width": 1440, "height": 900}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
+]
+
+
+@pytest.fixture
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as p:
+        instance = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def staff_page(browser, live_server, admin_staff):
+    client = Client()
+    client.force_login(admin_staff)
+    context = browser.new_context(viewport=DESKTOP)
+    context.add_cookies(
+        [
+            {
+                "name": django_settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"backoffice-{name}.png"), full_page=True)
+
+
+def bo(live_server, path: str) -> str:
+    return f"{live_server.url}/{django_settings.ADMIN_URL}{path}"
+
+
+def test_import_screen_creates_services(staff_page, live_server, provider):
+    page = staff_page
+    page.goto(bo(live_server, f"upstream/provider/{provider.pk}/change/"))
+    shot(page, "provider")
+    page.click("text=Sync services now")
+    page.wait_for_selector(".messagelist .success")
+    page.click("text=Import services…")
+    page.wait_for_selector("#bo-import-rows")
+    page.select_option("#bo-cat", label="Instagram Followers")
+    page.click("input[value=Filter]")
+    page.wait_for_url(re.compile(r".*category=Instagram.*"))
+    boxes = page.locator("#bo-import-rows tbody input[type=checkbox]")
+    count = min(boxes.count(), 4)
+    for index in range(count):
+        boxes.nth(index).check()
+    page.fill("input[name=new_category]", "Instagram · Followers")
+    page.fill("input[name=markup_percent]", "40")
+    assert page.inner_text("#bo-count") == f"{count} selected"
+    shot(page, "import")
+    page.click("#bo-import-submit")
+    page.wait_for_selector(".messagelist .success")
+    assert f"{count} services imported" in page.inner_text(".messagelist")
+    shot(page, "services")
+    assert Service.objects.filter(category__name="Instagram · Followers", markup_percent=Decimal("40")).count() == count
+
+
+def test_resend_then_partial_refund_flow(staff_page, live_server, place, sim, customer):
+    page = staff_page
+    # The live server commits, so placing forwards at once (Celery runs eagerly in tests).
+    sim.faults(drop_after_accept_rate=1.0)
+    order = place()
+    order_forward(order_id=order.pk)
+    sim.faults(drop_after_accept_rate=0.0)
+    order.refresh_from_db()
+    assert order.forward_state == ForwardState.UNKNOWN
+    for _ in range(3):
+        order_forward(order_id=place().pk)
+    ReconciliationReport.objects.create(ok=True, summary="0 balance(s) drift, 0 refund(s) applied, 0 cost mismatch(es)")
+
+    page.goto(bo(live_server, ""))
+    shot(page, "home")
+    page.click(f"text=#{order.pk}")
+    page.wait_for_selector(".bo-actionbar")
+    assert "Needs attention" in page.inner_text(".bo-actionbar")
+    shot(page, "order-needs-attention")
+
+    page.click("a[data-action=resend]")
+    assert "may duplicate" in page.inner_text("#bo-action-form")
+    page.check("input[name=confirm]")
+    shot(page, "order-resend")
+    page.click("input[name=confirm_action]")
+    page.wait_for_selector(".messagelist .success")
+    order.refresh_from_db()
+    assert order.forward_state == ForwardState.SENT
+
+    page.click("a[data-action=partial]")
+    remains = order.units // 4
+    page.fill("input[name=remains]", str(remains))
+    page.click("input[name=preview]")
+    expected = (order.charge * remains / order.units).quantize(Decimal("0.00001"), rounding="ROUND_DOWN")
+    assert page.inner_text("#bo-preview") == str(expected)
+    page.fill("input[name=reason]", "provider delivered 75%")
+    shot(page, "order-partial")
+    page.click("input[name=confirm_action]")
+    page.wait_for_selector(".messagelist .success")
+    shot(page, "order-after-partial")
+    order.refresh_from_db()
+    assert order.status == Status.PARTIAL and order.refunded == expected
+    assert LedgerEntry.objects.filter(order_id=order.pk, kind="refund").count() == 1
+    timeline = page.inner_text("#timeline")
+    for text in ("Placed via", "Resent by staff", "Marked Partial", f"Refunded {expected}"):
+        assert text in timeline, text
+
+    # Confirming the same refund again (a second tab, an impatient click) refunds nothing more.
+    page.goto(bo(live_server, f"backoffice/orders/{order.pk}/partial/"))
+    page.fill("input[name=remains]", str(remains))
+    page.click("input[name=preview]")
+    page.click("input[name=confirm_action]")
+    page.wait_for_selector(".messagelist .info")
+    assert "already Partial" in page.inner_text(".messagelist")
+    assert LedgerEntry.objects.filter(order_id=order.pk, kind="refund").count() == 1
+
+    page.goto(bo(live_server, f"accounts/user/{customer.pk}/change/"))
+    shot(page, "customer")
+    page.goto(bo(live_server, "orders/order/"))
+    shot(page, "orders")
+    page.goto(bo(live_server, "backoffice/auditlog/"))
+    shot(page, "audit-log")
+
+
+def test_reports_page_draws_the_chart(staff_page, live_server, make_service, provider, customer):
+    service = make_service("Default")
+    now = timezone.now()
+    for days in range(14):
+        for n in range(days % 4 + 1):
+            o = Order.objects.create(
+                user=customer,
+                service=service,
+                provider=provider,
+                upstream_service_id="1",
+                quantity=1000,
+                charge=Decimal(10 + n * 3 + days),
+                refunded=Decimal(0),
+                status=Status.COMPLETED,
+                cost_expected=Decimal(6 + n + days / 2),
+                forward_state=ForwardState.SENT,
+            )
+            Order.objects.filter(pk=o.pk).update(created_at=now - timedelta(days=days))
+    page = staff_page
+    page.goto(bo(live_server, "backoffice/reports/"))
+    page.wait_for_function("window.Chart && Chart.getChart('bo-chart')")
+    rows = page.locator("#bo-report-table tbody tr").count()
+    assert rows == 14
+    assert page.evaluate("Chart.getChart('bo-chart').data.datasets.length") == 3
+    shot(page, "reports")
+    page.select_option("select[name=by]", "customer")
+    page.click("input[value=Show]")
+    page.wait_for_selector("#bo-report-table")
+    with page.expect_download() as download:
+        page.click("#bo-csv")
+    assert download.value.suggested_filename.startswith("report-customer-")
+    assert UpstreamService.objects.exists()
