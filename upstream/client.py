@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -178,7 +178,7 @@ def normalize_refill_status(value: Any) -> str | None:
 # --- Results --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Service:
     service: str
     name: str
@@ -194,7 +194,7 @@ class Service:
     raw: dict = field(compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrderStatus:
     order: str
     status: str | None
@@ -208,14 +208,14 @@ class OrderStatus:
     raw: dict = field(compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RefillResult:
     order: str
     refill: str | None
     error: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RefillStatus:
     refill: str
     status: str | None
@@ -223,14 +223,14 @@ class RefillStatus:
     raw: dict = field(compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CancelResult:
     order: str
     cancel: str | None
     error: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Balance:
     balance: Decimal
     currency: str  # "" when the provider does not say
@@ -561,8 +561,11 @@ class ApiV2Client:
             self.host = f"{self.host}:{parts.port}"
         self._timeout = (connect_timeout, read_timeout)
         self._url_guard = url_guard
-        self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
-        self._owns_session = session is None
+        self._headers = {
+            "User-Agent": user_agent,
+            "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
         if session is None:
             session = requests.Session()
             # max_retries=0: the client never resends anything; retrying is the caller's call.
@@ -588,8 +591,8 @@ class ApiV2Client:
         self.close()
 
     def close(self) -> None:
-        if self._owns_session:
-            self._session.close()
+        """Close the session and its pooled connections, also a session passed in."""
+        self._session.close()
 
     # --- actions ---
 
@@ -813,10 +816,11 @@ class ApiV2Client:
         try:
             if self._url_guard is not None:
                 self._url_guard(self.url)
+            # Encoded here rather than by requests, whose generic form encoding costs more.
             response = self._session.post(
                 self.url,
-                data=form,
-                headers={**self._headers, **(headers or {})},
+                data=urlencode(form).encode(),
+                headers={**self._headers, **headers} if headers else self._headers,
                 timeout=self._timeout,
                 allow_redirects=False,
             )

@@ -22,10 +22,22 @@ How it behaves, where the protocol leaves a choice:
 - Refills: for Completed orders of refill services; Pending (~2 s) -> In progress (~5 s) ->
   Completed. Cancels: for non-final orders of cancel services; the order turns Canceled at once
   and is refunded in full.
+- `idempotency_key` (form field, or the Idempotency-Key header): the same key answers the same
+  order and creates nothing.
 - Money goes out as strings with five decimals.
 
+Faults apply to /api/v2 only and are drawn from a generator seeded by `seed`: latency_ms plus
+0..jitter_ms of delay; then at most one of timeout_rate (hold without answering for 60 s or
+until shutdown), http_500_rate, html_rate (an HTML page with status 200), error_rate
+({"error": "Service temporarily unavailable"}) and, for `add` only, drop_after_accept_rate
+(create the order, then close the connection without answering); out_of_funds refuses adds.
+
 Control endpoints (no key; they only listen where the simulator listens, loopback by default):
-GET/POST /_sim/faults, GET /_sim/stats, POST /_sim/reset, POST /_sim/services.
+GET/POST /_sim/faults (POST merges keys), GET /_sim/stats, POST /_sim/reset (forgets orders,
+refills, idempotency keys and counters and restores the balance; keeps catalog and faults),
+POST /_sim/services ({"remove": [ids], "update": {id: {field: value}}, "add": [services]}).
+
+Tests can pass `clock=` (a callable returning monotonic seconds) to move time by hand.
 """
 
 from __future__ import annotations
@@ -197,10 +209,12 @@ class _Order:
     __slots__ = (
         "canceled_at",
         "charge",
+        "charge_text",
         "created",
         "final_view",
         "id",
         "outcome",
+        "pending_view",
         "posts",
         "quantity",
         "refund_due",
@@ -216,7 +230,9 @@ class _Order:
     def __init__(self, **values: Any) -> None:
         for name, value in values.items():
             setattr(self, name, value)
+        self.charge_text = _money(self.charge)
         self.canceled_at = None
+        self.pending_view = None
         self.final_view = None
         self.settled = False
 
@@ -519,28 +535,36 @@ class Simulator:
                 self._balance += order.refund_due
 
     def _view(self, order: _Order, now: float) -> dict[str, Any]:
-        """The order's status answer at `now`."""
+        """The order's status answer at `now`. This is the hot path of every poll: Pending
+        and final answers are built once per order, In progress ones cost one small dict."""
         if order.final_view is not None:
             return order.final_view
-        runs_done = None
-        # The start count is taken when delivery starts; an order canceled before has none.
-        started = min(now, order.canceled_at or now) >= order.t_start
-        if order.canceled_at is not None:
-            status, remains, kept = "Canceled", order.quantity, Decimal(0)
-        elif now < order.t_start:
-            status, remains, kept = "Pending", order.quantity, order.charge
-        elif now < order.t_end:
-            share = (now - order.t_start) / (order.t_end - order.t_start)
-            target = order.quantity - order.remains_final
-            status, remains, kept = "In progress", order.quantity - int(target * share), order.charge
-            runs_done = int(order.runs * share) if order.runs else None
+        if order.canceled_at is None:
+            if now < order.t_start:
+                if order.pending_view is None:
+                    order.pending_view = self._build_view(order, "Pending", order.quantity, order.charge, False, 0)
+                return order.pending_view
+            if now < order.t_end:
+                share = (now - order.t_start) / (order.t_end - order.t_start)
+                delivered = int((order.quantity - order.remains_final) * share)
+                runs_done = int(order.runs * share) if order.runs else 0
+                return self._build_view(order, "In progress", order.quantity - delivered, order.charge, True, runs_done)
+            view = self._build_view(
+                order, order.outcome, order.remains_final, order.charge - order.refund_due, True, order.runs
+            )
         else:
-            status, remains = order.outcome, order.remains_final
-            kept = order.charge - order.refund_due
-            runs_done = order.runs
+            # The start count is taken when delivery starts; an order canceled before has none.
+            started = order.canceled_at >= order.t_start
+            view = self._build_view(order, "Canceled", order.quantity, Decimal(0), started, 0)
+        order.final_view = view
+        return view
+
+    def _build_view(
+        self, order: _Order, status: str, remains: int, kept: Decimal, started: bool, runs_done: int | None
+    ) -> dict[str, Any]:
         view = {
-            "charge": _money(kept),
-            "start_count": str(order.start_count if started else 0),
+            "charge": order.charge_text if kept is order.charge else _money(kept),
+            "start_count": str(order.start_count) if started else "0",
             "status": status,
             "remains": str(remains),
             "currency": self.currency,
@@ -549,13 +573,13 @@ class Simulator:
             view["runs"] = str(runs_done or 0)
         if order.posts:
             view["posts"] = str(order.posts - (order.posts * remains) // order.quantity)
-        if status in {"Completed", "Partial", "Canceled"}:
-            order.final_view = view
         return view
 
     def _order_for(self, raw_id: str) -> _Order | None:
         raw_id = raw_id.strip()
-        return self._orders.get(int(raw_id)) if _DIGITS.fullmatch(raw_id) else None
+        if raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 12:
+            return self._orders.get(int(raw_id))
+        return None
 
     @staticmethod
     def _id_list(value: str) -> list[str] | None:

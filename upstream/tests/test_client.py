@@ -61,7 +61,7 @@ def client() -> Iterator[ApiV2Client]:
 
 
 def form(call) -> dict[str, str]:
-    return {name: values[-1] for name, values in parse_qs(call.request.body, keep_blank_values=True).items()}
+    return form_of(call.request)
 
 
 # --- every action against the simulator -------------------------------------------------------
@@ -532,7 +532,8 @@ def test_statuses_split_250_ids_into_three_calls(provider, client):
 
 
 def form_of(request) -> dict[str, str]:
-    return {name: values[-1] for name, values in parse_qs(request.body).items()}
+    body = request.body.decode() if isinstance(request.body, bytes) else request.body
+    return {name: values[-1] for name, values in parse_qs(body, keep_blank_values=True).items()}
 
 
 def test_statuses_with_errors_extra_ids_and_list_answers(provider, client):
