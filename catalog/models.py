@@ -87,7 +87,8 @@ class ProviderImport(models.Model):
 class UpstreamService(models.Model):
     """A service as a provider lists it, with its raw attributes, recorded by sync."""
 
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="upstream_services")
+    # No index of its own: the unique (provider, upstream_id) index serves lookups by provider.
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="upstream_services", db_index=False)
     upstream_id = models.CharField(max_length=64)
     name = models.CharField(max_length=500)
     type = models.CharField(max_length=64)
@@ -100,6 +101,8 @@ class UpstreamService(models.Model):
     dripfeed = models.BooleanField(default=False)
     desc = models.TextField(blank=True)
     raw = models.JSONField(default=dict)
+    # SHA-256 of `raw` as canonical JSON: sync compares it instead of loading every raw item.
+    raw_digest = models.CharField(max_length=64, blank=True, editable=False)
     present = models.BooleanField(default=True, help_text="Listed by the provider at the last sync.")
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
@@ -226,7 +229,8 @@ class ServiceChange(models.Model):
         RESTORED = "restored", "Back upstream"
         BELOW_COST = "below_cost", "Cost above our price"
 
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: service_change_provider_recent (provider, -id) serves it.
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+", db_index=False)
     upstream_service = models.ForeignKey(UpstreamService, null=True, on_delete=models.CASCADE, related_name="+")
     service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.CASCADE, related_name="changes")
     sync_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

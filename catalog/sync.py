@@ -17,6 +17,7 @@ service. Nothing is ever deleted: orders keep pointing at the services they boug
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -27,6 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from upstream.client import NotSent, UpstreamError
@@ -48,7 +50,22 @@ from .services import apply_price, flag_reason_add, services_write
 
 logger = logging.getLogger(__name__)
 
-UPSTREAM_FIELDS = ("name", "type", "category", "rate", "min", "max", "refill", "cancel", "dripfeed", "desc", "raw")
+# Compared with what we stored to tell whether a service changed; `raw` itself is compared
+# through its digest, so that a sync need not load 10,000 JSON documents.
+COMPARED_FIELDS = (
+    "name",
+    "type",
+    "category",
+    "rate",
+    "min",
+    "max",
+    "refill",
+    "cancel",
+    "dripfeed",
+    "desc",
+    "raw_digest",
+)
+UPSTREAM_FIELDS = (*COMPARED_FIELDS, "raw")
 FLAGS = ("refill", "cancel", "dripfeed")
 SERVICE_SYNC_FIELDS = [
     "rate",
@@ -64,6 +81,14 @@ SERVICE_SYNC_FIELDS = [
     "below_cost",
     "updated_at",
 ]
+MAX_UNITS = 2**63 - 1
+MAX_RATE = Decimal(10) ** 13  # what a DecimalField(max_digits=18, decimal_places=5) holds
+WRITE_BATCH = 1000
+
+REASON_REMOVED = "removed upstream"
+REASON_RESTORED = "back upstream: re-enable after review"
+
+
 # Providers spell types with varying case ("Custom comments"); ours are the protocol's.
 KNOWN_TYPES = {value.lower(): value for value in ServiceType.values}
 
@@ -71,14 +96,6 @@ KNOWN_TYPES = {value.lower(): value for value in ServiceType.values}
 def known_type(upstream_type: str) -> str | None:
     """Our ServiceType for a provider's type name, or None when we cannot sell that type."""
     return KNOWN_TYPES.get(upstream_type.strip().lower())
-
-
-MAX_UNITS = 2**63 - 1
-MAX_RATE = Decimal(10) ** 13  # what a DecimalField(max_digits=18, decimal_places=5) holds
-WRITE_BATCH = 1000
-
-REASON_REMOVED = "removed upstream"
-REASON_RESTORED = "back upstream: re-enable after review"
 
 
 class SyncRefused(Exception):
@@ -99,10 +116,16 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _raw(value: dict) -> dict:
-    # The json module's C encoder and decoder do the common case ten times faster than _clean.
-    text = json.dumps(value, default=str)
-    return _clean(value) if "\\u0000" in text else json.loads(text)
+def _raw(value: dict) -> tuple[dict, str]:
+    """The item as we store it, and the SHA-256 of its canonical JSON."""
+    # The json module's C encoder and decoder do the common case far faster than _clean.
+    text = json.dumps(value, default=str, sort_keys=True, separators=(",", ":"))
+    if "\\u0000" in text:
+        value = _clean(value)
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    else:
+        value = json.loads(text)
+    return value, hashlib.sha256(text.encode()).hexdigest()
 
 
 def _text(value: str, length: int) -> str:
@@ -123,6 +146,7 @@ def normalize(item: Listed) -> dict[str, Any] | None:
         rate = rate.quantize(settings.MONEY_PLACES, rounding=ROUND_UP)
     except InvalidOperation:
         return None
+    raw, digest = _raw(item.raw)
     return {
         "upstream_id": upstream_id,
         "name": _text(item.name, 500),
@@ -135,7 +159,8 @@ def normalize(item: Listed) -> dict[str, Any] | None:
         "cancel": item.cancel,
         "dripfeed": item.dripfeed,
         "desc": _text(item.desc, 100_000),
-        "raw": _raw(item.raw),
+        "raw": raw,
+        "raw_digest": digest,
     }
 
 
@@ -210,7 +235,8 @@ class _Pass:
     # --- upstream services ---
 
     def record_upstream(self) -> None:
-        existing = {row.upstream_id: row for row in UpstreamService.objects.filter(provider=self.provider)}
+        rows = UpstreamService.objects.filter(provider=self.provider).defer("raw")
+        existing = {row.upstream_id: row for row in rows}
         if not self.listing and any(row.present for row in existing.values()):
             raise SyncRefused("the provider listed no services; nothing was changed")
         upserts: list[UpstreamService] = []
@@ -222,7 +248,7 @@ class _Pass:
             current = existing.get(upstream_id)
             if current is not None:
                 diff = {
-                    name: getattr(current, name) for name in UPSTREAM_FIELDS if getattr(current, name) != values[name]
+                    name: getattr(current, name) for name in COMPARED_FIELDS if getattr(current, name) != values[name]
                 }
                 if not diff and current.present:
                     current.provider = self.provider
@@ -253,7 +279,10 @@ class _Pass:
             row.provider = self.provider
         if self.removed:
             UpstreamService.objects.filter(pk__in=[row.pk for row in self.removed]).update(present=False)
-        UpstreamService.objects.filter(provider=self.provider, present=True).update(last_seen_at=self.now)
+        # Listed but unchanged; the rows upserted above already carry this run's time.
+        UpstreamService.objects.filter(
+            Q(last_seen_at__lt=self.now) | Q(last_seen_at__isnull=True), provider=self.provider, present=True
+        ).update(last_seen_at=self.now)
         self.by_pk = {row.pk: row for row in self.by_id.values()}
         self.by_pk.update((row.pk, row) for row in existing.values() if row.pk not in self.by_pk)
         for row in self.by_pk.values():

@@ -13,8 +13,10 @@ D = Decimal
 
 
 @pytest.fixture(autouse=True)
-def plain_static_files(settings):
-    # Tests run with DEBUG=false, whose manifest storage needs `collectstatic` first.
+def admin_settings(settings):
+    # Tests run with DEBUG=false: staff would need a TOTP device, and the manifest storage
+    # `collectstatic`; neither is what these tests are about.
+    settings.STAFF_REQUIRE_2FA = False
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -108,8 +108,11 @@ def test_sync_twice_changes_nothing_the_second_time(pricing, simulator, provider
     sync(provider)
     before = list(Service.objects.order_by("pk").values())
     upstream_before = list(UpstreamService.objects.order_by("pk").values_list("pk", "name", "rate", "present", "raw"))
+    UpstreamService.objects.filter(provider=provider, upstream_id="1").update(last_seen_at=None)
     second = sync(provider)
     assert (second.changes, second.created) == (0, 0)
+    assert not UpstreamService.objects.filter(provider=provider, last_seen_at__lt=second.started_at).exists()
+    assert not UpstreamService.objects.filter(provider=provider, last_seen_at=None).exists()
     assert not ServiceChange.objects.filter(sync_run=second).exists()
     assert list(Service.objects.order_by("pk").values()) == before
     assert (
