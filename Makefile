@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench lint format check-services migrate
+.PHONY: run test bench lint format check-services migrate soak
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,8 @@ lint: $(BIN)/.installed
 format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Load and chaos against a real local stack (gunicorn, 2 Celery workers, beat, PostgreSQL, a
+# Redis of its own, the simulator with faults); about 5 minutes; not part of `make test`.
+soak: $(BIN)/.installed check-services
+	$(BIN)/python scripts/soak.py

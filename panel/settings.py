@@ -7,6 +7,7 @@ names it instead of failing later inside a request or a task.
 import hashlib
 import os
 import zoneinfo
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -71,6 +72,35 @@ if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required unless DEBUG=true (comma-separated host names).")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- Transport security -------------------------------------------------------------------
+# Production is served over HTTPS only. These are off in DEBUG so that `make run` works on plain
+# http://127.0.0.1; `manage.py check --deploy` with production settings reports nothing.
+# Behind a reverse proxy that terminates TLS, set SECURE_PROXY_SSL_HEADER=true so that Django
+# believes its X-Forwarded-Proto header; only do so when the proxy always sets (or strips) it.
+if _bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Probes and scrapers talk plain HTTP to the process itself, inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+# Number of reverse proxies in front of gunicorn that append to X-Forwarded-For. 0 (the
+# default) trusts REMOTE_ADDR alone, so a client cannot pick its own IP for rate limits and
+# lockouts by sending the header itself.
+TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
+# Staff (the backoffice) must have two-factor authentication set up in production.
+STAFF_REQUIRE_2FA = _bool("STAFF_REQUIRE_2FA", not DEBUG)
+
 PANEL_NAME = os.environ.get("PANEL_NAME", "SMM Panel")
 PANEL_CURRENCY = os.environ.get("PANEL_CURRENCY", "USD")
 if len(PANEL_CURRENCY) != 3 or not PANEL_CURRENCY.isalpha() or not PANEL_CURRENCY.isupper():
@@ -122,6 +152,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "axes",
     "accounts",
     "upstream",
     "catalog",
@@ -133,6 +164,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "panel.security.ClientIPMiddleware",
+    "panel.observability.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -143,6 +176,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "panel.urls"
@@ -194,6 +229,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username + IP before any password is checked.
+    "panel.security.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -205,6 +242,38 @@ ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optio
 if ACCOUNT_EMAIL_VERIFICATION not in {"none", "optional", "mandatory"}:
     raise ImproperlyConfigured("ACCOUNT_EMAIL_VERIFICATION must be none, optional or mandatory.")
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+# Rate limits of sign-up, login and password reset, counted by allauth in the cache (Redis in
+# production, so they hold across every web process and machine).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "confirm_email": "1/3m/key",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+}
+
+# django-axes: after AXES_FAILURE_LIMIT failed logins for one username from one IP, that
+# combination is refused for AXES_COOLOFF_MINUTES. Locking the pair, never the username alone,
+# means an attacker elsewhere cannot lock a customer out; the lock lapses on its own, and a
+# success resets the count. Failures during a lockout do not extend it.
+AXES_ENABLED = _bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = _int("AXES_FAILURE_LIMIT", 10, 1)
+AXES_COOLOFF_TIME = timedelta(minutes=_int("AXES_COOLOFF_MINUTES", 15, 1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "panel.security.login_name"
+AXES_CLIENT_IP_CALLABLE = "panel.security.client_ip"
+AXES_VERBOSE = False
+AXES_HTTP_RESPONSE_CODE = 429
+# The downstream API's own limits (api/throttling.py): (requests, window in seconds).
+API_RATE_LIMITS = {
+    "key": (_int("API_RATE_LIMIT_PER_KEY", 1200, 1), _int("API_RATE_LIMIT_WINDOW", 60, 1)),
+    "ip": (_int("API_RATE_LIMIT_PER_IP", 3000, 1), _int("API_RATE_LIMIT_WINDOW", 60, 1)),
+}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = os.environ.get("PANEL_NAME", "SMM Panel")
 
@@ -214,9 +283,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG else "panel.storage.StaticStorage"
     },
 }
 
@@ -268,7 +335,10 @@ CELERY_TASK_ROUTES = {
     "orders.forward_*": {"queue": "forward"},
     "orders.poll_*": {"queue": "poll"},
 }
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's database scheduler, plus a heartbeat that /readyz reads.
+CELERY_BEAT_SCHEDULER = "panel.health:HeartbeatScheduler"
+# Django's LOGGING (JSON in production) also formats the worker's and beat's lines.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 REST_FRAMEWORK = {
@@ -297,11 +367,33 @@ MONEY_PLACES = Decimal("0.00001")
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+# json: one JSON object a line (production default), for a log shipper; plain: for people.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json").lower()
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Adds order_id, provider and request_id from the current context to every record.
+    "filters": {"context": {"()": "panel.observability.ContextFilter"}},
+    "formatters": {
+        "plain": {"()": "panel.observability.PlainFormatter"},
+        "json": {"()": "panel.observability.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per login failure is enough; axes' own lines repeat what the request log says.
+        "axes": {"level": "WARNING"},
+    },
 }
+
+# Prometheus metrics at /metrics. Without METRICS_TOKEN only loopback and private addresses may
+# read them (a scraper inside the network); with it, a matching "Authorization: Bearer" header.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# /readyz: the beat heartbeat and the last poll pass must be younger than these (seconds).
+READY_BEAT_MAX_AGE = _int("READY_BEAT_MAX_AGE", 120, 5)
+READY_POLL_MAX_AGE = _int("READY_POLL_MAX_AGE", 300, 5)

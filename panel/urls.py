@@ -1,17 +1,42 @@
+import hmac
+import ipaddress
+
 from django.conf import settings
 from django.contrib import admin
-from django.http import JsonResponse
+from django.http import HttpResponse, HttpResponseForbidden
 from django.urls import include, path
+from django.views.decorators.cache import never_cache
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from . import metrics
+from .health import healthz, readyz
 
 
-def healthz(request):
-    return JsonResponse({"status": "ok"})
+@never_cache
+def metrics_view(request):
+    """Prometheus scrape endpoint: a bearer token when METRICS_TOKEN is set, else only from
+    loopback and private addresses (a scraper inside the network)."""
+    token = settings.METRICS_TOKEN
+    if token:
+        sent = request.META.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            return HttpResponseForbidden("forbidden\n", content_type="text/plain")
+    else:
+        try:
+            address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        except ValueError:
+            address = None
+        if address is None or not (address.is_private or address.is_loopback):
+            return HttpResponseForbidden("forbidden\n", content_type="text/plain")
+    return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/", include("api.urls")),
     path("", include("dashboard.urls")),
 ]

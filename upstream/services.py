@@ -1,22 +1,32 @@
 import contextlib
 import logging
+import os
+import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 
+import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from .client import ApiV2Client, NotSent, UpstreamError
+from panel import metrics
+
+from .client import ApiV2Client, NotSent, Rejected, Unknown, UpstreamError
 from .models import Provider
-from .urlguard import UnsafeURL, check_url
+from .urlguard import UnsafeURL, check_url, resolve_allowed
 
 logger = logging.getLogger(__name__)
 
-_clients: dict[int, tuple[object, ApiV2Client]] = {}
+_clients: dict[int, tuple[object, ApiV2Client, requests.Session]] = {}
 _clients_lock = threading.Lock()
 
 
@@ -26,11 +36,127 @@ def provider_url_check(url: str) -> None:
 
 
 def _guard(url: str) -> None:
-    # Checked again before every request: DNS may have changed since the provider was saved.
+    # Checked again before every request, for a clear message when DNS has changed since the
+    # provider was saved. The connection itself enforces the rule (see _CheckedConnectMixin).
     try:
         check_url(url, allow_private=settings.UPSTREAM_ALLOW_PRIVATE)
     except UnsafeURL as exc:
         raise NotSent("request", str(exc)) from None
+
+
+# --- Connect-time SSRF check ----------------------------------------------------------------
+
+
+class _CheckedConnectMixin:
+    """Opens the socket only to addresses that were checked, resolving the name once.
+
+    urllib3 normally resolves the host inside socket.create_connection; a name whose DNS answer
+    changes between our check and that lookup (DNS rebinding) could then reach an internal
+    address. Here the one lookup is checked and its addresses are the ones connected to. The
+    host name itself is left alone, so the Host header, TLS SNI and certificate verification
+    still use the provider's name.
+    """
+
+    def _new_conn(self) -> socket.socket:
+        if settings.UPSTREAM_ALLOW_PRIVATE:
+            return super()._new_conn()
+        try:
+            infos = resolve_allowed(self._dns_host, self.port)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        except UnsafeURL as exc:
+            logger.warning("upstream connection refused: %s", exc)
+            raise NewConnectionError(self, f"Refused by the SSRF guard: {exc}") from None
+        error: OSError | None = None
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                for option in self.socket_options or ():
+                    sock.setsockopt(*option)
+                if isinstance(self.timeout, int | float):
+                    sock.settimeout(self.timeout)
+                if self.source_address:
+                    sock.bind(self.source_address)
+                sock.connect(address)
+            except TimeoutError as exc:
+                sock.close()
+                raise ConnectTimeoutError(
+                    self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+                ) from exc
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            sys.audit("http.client.connect", self, self.host, self.port)
+            return sock
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+
+class _CheckedHTTPConnection(_CheckedConnectMixin, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_CheckedConnectMixin, HTTPSConnection):
+    pass
+
+
+class _CheckedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class CheckedAdapter(HTTPAdapter):
+    """requests adapter whose connections go through the SSRF check at connect time."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
+
+
+def upstream_session(pool_size: int) -> requests.Session:
+    """A session for one provider: connect-time checks, no retries, no redirects followed (the
+    client passes allow_redirects=False), and no proxy from the environment: through a proxy the
+    proxy would pick the address, and the check could not hold."""
+    session = requests.Session()
+    # max_retries=0: the client never resends anything; retrying is the caller's call.
+    adapter = CheckedAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.trust_env = False
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    return session
+
+
+# --- The client, with metrics ---------------------------------------------------------------
+
+
+class MeteredClient(ApiV2Client):
+    """The API v2 client, counting each call's latency and outcome per provider."""
+
+    provider_name = "?"
+
+    def _call(self, action, *args, **kwargs):
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            return super()._call(action, *args, **kwargs)
+        except Rejected:
+            outcome = "rejected"
+            raise
+        except NotSent:
+            outcome = "not_sent"
+            raise
+        except (Unknown, UpstreamError):
+            outcome = "unknown"
+            raise
+        finally:
+            metrics.UPSTREAM_SECONDS.labels(self.provider_name, action).observe(time.monotonic() - started)
+            metrics.UPSTREAM_CALLS.labels(self.provider_name, action, outcome).inc()
 
 
 def provider_client(provider: Provider) -> ApiV2Client:
@@ -39,17 +165,22 @@ def provider_client(provider: Provider) -> ApiV2Client:
         cached = _clients.get(provider.pk)
         if cached and cached[0] == provider.updated_at:
             return cached[1]
-        client = ApiV2Client(
+        pool_size = max(provider.max_concurrency, 2)
+        session = upstream_session(pool_size)
+        client = MeteredClient(
             provider.api_url,
             provider.api_key,
             connect_timeout=float(provider.connect_timeout),
             read_timeout=float(provider.read_timeout),
-            pool_size=max(provider.max_concurrency, 2),
+            pool_size=pool_size,
+            session=session,
             url_guard=_guard,
         )
+        client.provider_name = provider.name
         if cached:
             cached[1].close()
-        _clients[provider.pk] = (provider.updated_at, client)
+            cached[2].close()
+        _clients[provider.pk] = (provider.updated_at, client, session)
         return client
 
 

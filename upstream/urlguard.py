@@ -1,37 +1,77 @@
-"""Which provider URLs the panel may call.
+"""Which provider URLs the panel may call, and at which addresses it may connect.
 
 A provider URL is typed in by staff; without a check it could point the panel at internal
-services (SSRF). Outside development, addresses that are private, loopback, link-local
-(cloud metadata lives there), reserved or multicast are refused, including host names that
-resolve to them. The check runs when a provider is saved and again before every request.
+services (SSRF). Outside development, only globally routable addresses may be called: private,
+loopback, link-local (cloud metadata at 169.254.169.254), shared (100.64.0.0/10, where some
+clouds put theirs), reserved, multicast and unspecified addresses are refused, also when they
+hide inside an IPv6 address (IPv4-mapped, 6to4, NAT64).
+
+Three layers:
+
+- `check_url` when a provider is saved and again before every request (clear messages for staff);
+- `resolve_allowed`, called by the upstream connection itself when it opens a socket
+  (upstream/services.py): it resolves the name once, refuses the connection if any address is
+  forbidden, and connects only to the addresses it checked. A DNS answer that changes between
+  the check and the connection (DNS rebinding) therefore cannot slip through;
+- redirects are never followed (the client sends with allow_redirects=False).
 """
 
 import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
 
 class UnsafeURL(ValueError):
     pass
 
 
-def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    )
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def forbidden(address: Address) -> bool:
+    """True for any address that is not globally routable unicast."""
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(address)
+        if inner is not None and forbidden(inner):
+            return True
+    return not address.is_global or address.is_multicast or address.is_unspecified
+
+
+def _parse_address(text: str) -> Address:
+    # Scoped IPv6 literals ("fe80::1%eth0") carry their zone after a percent sign.
+    return ipaddress.ip_address(text.split("%", 1)[0])
+
+
+def resolve_allowed(host: str, port: int, family: int = socket.AF_UNSPEC) -> list[tuple]:
+    """getaddrinfo() results for host:port, or UnsafeURL if any address is forbidden.
+
+    Refusing when any address is forbidden (not just skipping it) is on purpose: a name that
+    resolves partly to an internal address is not a provider we want to talk to.
+    Raises socket.gaierror when the name does not resolve.
+    """
+    infos = socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM)
+    for info in infos:
+        address = _parse_address(info[4][0])
+        if forbidden(address):
+            raise UnsafeURL(f"{host} points at a private or reserved address ({address}), which is not allowed.")
+    return infos
 
 
 def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
     """Raise UnsafeURL when the URL may not be called."""
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         raise UnsafeURL("The URL cannot be parsed.") from None
     if parts.scheme not in {"http", "https"}:
@@ -44,20 +84,17 @@ def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
         return
     host = parts.hostname
     try:
-        literal = ipaddress.ip_address(host)
+        literal = _parse_address(host)
     except ValueError:
         literal = None
     if literal is not None:
-        addresses = [literal]
-    elif not resolve:
+        if forbidden(literal):
+            raise UnsafeURL(f"{host} is a private or reserved address, which is not allowed.")
         return
-    else:
-        try:
-            infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80))
-        except (socket.gaierror, UnicodeError):
-            # Unresolvable now: the client classifies the failure as "not sent" when it connects.
-            return
-        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
-    for address in addresses:
-        if _forbidden(address):
-            raise UnsafeURL(f"{host} points at a private or reserved address ({address}), which is not allowed.")
+    if not resolve:
+        return
+    try:
+        resolve_allowed(host, port or (443 if parts.scheme == "https" else 80))
+    except (socket.gaierror, UnicodeError):
+        # Unresolvable now: the connection is refused (and classified "not sent") when it is tried.
+        return
