@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from panel.metrics import FORWARD_OUTCOMES
+from panel.observability import bind_log_context, current_context, log_context
 from upstream.client import NotSent, Rejected, Unknown, UpstreamError
 from upstream.models import Provider
 from upstream.services import provider_client, provider_slot
@@ -88,6 +90,13 @@ def upstream_idempotency_key(order_id: int) -> str:
 
 def order_forward(*, order_id: int) -> str:
     """Send one queued order to its provider. Safe to call twice or concurrently. Returns the outcome."""
+    with log_context(order_id=order_id):
+        outcome = _forward(order_id)
+        FORWARD_OUTCOMES.labels(current_context().get("provider", "-"), outcome).inc()
+    return outcome
+
+
+def _forward(order_id: int) -> str:
     now = timezone.now()
     claimed = (
         Order.objects.filter(pk=order_id, forward_state=ForwardState.QUEUED)
@@ -98,6 +107,7 @@ def order_forward(*, order_id: int) -> str:
         return "skipped"
     order = Order.objects.select_related("service", "provider").get(pk=order_id)
     provider: Provider = order.provider
+    bind_log_context(provider=provider.name)
     breaker = CircuitBreaker(provider.pk)
     if not provider.enabled or breaker.is_open():
         _release(order.pk, timedelta(seconds=CircuitBreaker.OPEN_FOR), undo_attempt=True)

@@ -16,11 +16,14 @@ from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, Value, When
 from django.utils import timezone
 
+from panel.health import heartbeat
+from panel.metrics import POLL_BATCHES, POLL_ORDERS_CHANGED
+from panel.observability import bind_log_context, log_context
 from upstream.client import UpstreamError, normalize_status
 from upstream.models import Provider
 from upstream.services import provider_client, provider_slot
 
-from .models import ACTIVE_STATUSES, FINAL_STATUSES, ForwardState, Order, OrderEvent
+from .models import ACTIVE_STATUSES, FINAL_STATUSES, CancelRequest, ForwardState, Order, OrderEvent
 from .services import order_settle
 
 logger = logging.getLogger(__name__)
@@ -116,6 +119,7 @@ def poll_pass(*, enqueue, max_batches: int | None = None) -> PassResult:
             enqueue(provider_id, ids)
             result.batches += 1
             result.orders += len(ids)
+    heartbeat("poll")
     return result
 
 
@@ -127,7 +131,13 @@ def _charge_in_panel_currency(charge: Decimal | None, provider: Provider) -> Dec
 
 def poll_batch(*, provider_id: int, order_ids: list[int]) -> int:
     """One `status` call for up to 100 orders and one bulk write of the changes. Returns changes."""
+    with log_context():
+        return _poll_batch(provider_id, order_ids)
+
+
+def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
     provider = Provider.objects.get(pk=provider_id)
+    bind_log_context(provider=provider.name)
     orders = list(
         Order.objects.filter(id__in=order_ids, forward_state=ForwardState.SENT, status__in=ACTIVE_STATUSES).only(
             *POLL_FIELDS
@@ -143,7 +153,9 @@ def poll_batch(*, provider_id: int, order_ids: list[int]) -> int:
     except UpstreamError as exc:
         # No information: the lease lapses and the orders are claimed again by a later pass.
         logger.warning("provider %s: status of %d orders failed: %s", provider.name, len(orders), exc)
+        POLL_BATCHES.labels(provider.name, "failed").inc()
         return 0
+    POLL_BATCHES.labels(provider.name, "ok").inc()
 
     now = timezone.now()
     changed: list[Order] = []
@@ -185,8 +197,14 @@ def poll_batch(*, provider_id: int, order_ids: list[int]) -> int:
         _write(changed)
         if events:
             OrderEvent.objects.bulk_create(events, batch_size=BATCH)
+    if finals:
+        CancelRequest.objects.filter(order_id__in=finals, state=CancelRequest.State.CONFIRMED).update(
+            state=CancelRequest.State.DONE
+        )
+    POLL_ORDERS_CHANGED.labels(provider.name).inc(len(changed))
     for order_id in finals:
-        order_settle(order_id=order_id)
+        with log_context(order_id=order_id):
+            order_settle(order_id=order_id)
     return len(changed)
 
 

@@ -12,6 +12,7 @@ from accounts.ledger import InsufficientFunds, ledger_credit, ledger_debit
 from accounts.models import LedgerEntry, User
 from catalog.models import PricingSettings, Service
 from catalog.pricing import quote, refund_for_remains
+from panel.observability import log_context
 
 from .models import ACTIVE_STATUSES, ForwardState, Order, OrderEvent, Source, Status
 from .validation import OrderError, validate_order
@@ -124,7 +125,9 @@ def order_place(
                     idempotency_key=f"charge:{order.pk}",
                 )
             order_event(order.pk, "placed", f"Placed via {source}, charged {price.charge}", by=created_by_id)
-            transaction.on_commit(lambda: _enqueue_forward(order.pk))
+            # robust: if the broker is down the order still stands (it is committed and charged);
+            # the sweeper enqueues it within a minute, and the caller gets its order ID.
+            transaction.on_commit(lambda: _enqueue_forward(order.pk), robust=True)
     except InsufficientFunds:
         raise OrderError(NOT_ENOUGH_FUNDS) from None
     except IntegrityError:
@@ -133,7 +136,8 @@ def order_place(
         if earlier is None:
             raise
         return Placed(earlier, created=False)
-    logger.info("order %s placed by user %s: service %s, charge %s", order.pk, user.pk, service.pk, price.charge)
+    with log_context(order_id=order.pk, provider=service.upstream.provider.name):
+        logger.info("order %s placed by user %s: service %s, charge %s", order.pk, user.pk, service.pk, price.charge)
     return Placed(order, created=True)
 
 

@@ -12,7 +12,7 @@ from accounts.ledger import ledger_drift
 from accounts.models import LedgerEntry
 from orders.forwarding import order_forward
 from orders.maintenance import reconcile
-from orders.models import ForwardState, Order, Refill, Status
+from orders.models import CancelRequest, ForwardState, Order, Refill, Status
 from orders.polling import claim_batch, poll_batch, poll_pass
 from orders.refills import cancel_request, refill_request, refills_forward, refills_poll
 from orders.services import order_place, order_settle
@@ -197,6 +197,7 @@ def test_cancel_through_the_provider_ends_canceled_with_refund(customer, make_se
     run_pass()
     order.refresh_from_db()
     assert order.status == Status.CANCELED and order.refunded == order.charge
+    assert CancelRequest.objects.get(pk=outcome.id).state == CancelRequest.State.DONE
     assert ledger_drift() == []
 
 
