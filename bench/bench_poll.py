@@ -9,6 +9,7 @@ were created, so every order answers "In progress" and every batch has 100 chang
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -70,10 +71,8 @@ def create_database() -> None:
 def rss_mb(pids: list[int]) -> float:
     total = 0
     for pid in pids:
-        try:
+        with contextlib.suppress(FileNotFoundError, IndexError):
             total += int(Path(f"/proc/{pid}/status").read_text().split("VmHWM:")[1].split()[0])
-        except (FileNotFoundError, IndexError):
-            pass
     return total / 1024
 
 
