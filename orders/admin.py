@@ -61,3 +61,7 @@ class CancelRequestAdmin(admin.ModelAdmin):
 class ReconciliationReportAdmin(admin.ModelAdmin):
     list_display = ("created_at", "ok", "summary")
     readonly_fields = ("created_at", "ok", "summary", "data")
+
+    # Reports are written by the reconciler only.
+    def has_add_permission(self, request):
+        return False
