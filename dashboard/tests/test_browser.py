@@ -28,11 +28,12 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser():
+def browser(monkeypatch):
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     # Playwright's sync API refuses to run inside an asyncio loop; Django's async-unsafe check
     # then needs to be told that the test thread only talks to the database synchronously.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # monkeypatch: the variable must not leak into later tests (check --deploy refuses it).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as p:
         instance = p.chromium.launch(
             executable_path=CHROMIUM,

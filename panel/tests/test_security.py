@@ -19,7 +19,8 @@ def test_check_deploy_reports_nothing_with_production_settings():
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SECURE_", "SESSION_", "CSRF_")) and k not in {"DEBUG", "REDIS_URL"}
+        if not k.startswith(("SECURE_", "SESSION_", "CSRF_"))
+        and k not in {"DEBUG", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     env.update(
         DEBUG="false",
