@@ -577,7 +577,13 @@ def test_shutdown_is_quick_while_requests_hang():
     assert time.monotonic() - started < 1
     for connection in [*hanging, idle]:
         connection.settimeout(2)
-        assert connection.recv(100) == b""  # closed without an answer
+        # Closed without an answer: an orderly close, or a reset when the server closed the
+        # socket before reading a request that was still in its buffer (seen under load).
+        try:
+            answer = connection.recv(100)
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b""
         connection.close()
     server.shutdown()  # a second call is harmless
 
