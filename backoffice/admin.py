@@ -16,7 +16,7 @@ from accounts.models import LedgerEntry, User
 from catalog import admin as catalog_admin
 from catalog.models import CustomerPrice, Service
 from dashboard import admin as dashboard_admin
-from dashboard.models import DepositRequest, Ticket
+from dashboard.models import DepositRequest, GatewayEvent, GatewayPayment, Ticket
 from orders import admin as orders_admin
 from orders.models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, Refill, Status
 from upstream import admin as upstream_admin
@@ -370,6 +370,7 @@ class UserAdmin(accounts_admin.PanelUserAdmin):
                 "recent_orders": Order.objects.filter(user=user).select_related("service").order_by("-id")[:10],
                 "recent_ledger": LedgerEntry.objects.filter(user=user).order_by("-id")[:10],
                 "custom_prices": CustomerPrice.objects.filter(user=user).select_related("service")[:50],
+                "recent_payments": GatewayPayment.objects.filter(user=user).order_by("-id")[:10],
                 "can_money": request.user.has_perm(PERM_MONEY),
                 "can_customers": request.user.has_perm(PERM_CUSTOMERS),
             }
@@ -441,6 +442,23 @@ class DepositRequestAdmin(dashboard_admin.DepositRequestAdmin):
     @admin.action(description="Reject the selected deposits", permissions=["money"])
     def reject(self, request, queryset):
         self._decide(request, queryset, False)
+
+
+# Gateway payments and their raw events are written only by the webhook: staff read them here.
+admin.site.unregister(GatewayPayment)
+
+
+@admin.register(GatewayPayment)
+class GatewayPaymentAdmin(dashboard_admin.GatewayPaymentAdmin):
+    list_filter = (CustomerFilter, "status", "needs_review", "provider", "created_at")
+
+
+admin.site.unregister(GatewayEvent)
+
+
+@admin.register(GatewayEvent)
+class GatewayEventAdmin(dashboard_admin.GatewayEventAdmin):
+    pass
 
 
 class TicketForm(forms.ModelForm):

@@ -24,6 +24,8 @@ SUPPORT_PERMISSIONS = [
     "dashboard.view_ticketmessage",
     "dashboard.add_ticketmessage",
     "dashboard.view_depositrequest",
+    "dashboard.view_gatewaypayment",
+    "dashboard.view_gatewayevent",
     "backoffice.view_ticketassignment",
     "backoffice.add_ticketassignment",
     "backoffice.change_ticketassignment",

@@ -1,7 +1,19 @@
+import json
+
 from django.contrib import admin, messages
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Affiliate, Commission, DepositRequest, PaymentMethod, Ticket, TicketMessage
+from .models import (
+    Affiliate,
+    Commission,
+    DepositRequest,
+    GatewayEvent,
+    GatewayPayment,
+    PaymentMethod,
+    Ticket,
+    TicketMessage,
+)
 from .services import deposit_approve, deposit_reject, ticket_reply
 
 
@@ -48,13 +60,80 @@ class AffiliateAdmin(admin.ModelAdmin):
 
 @admin.register(Commission)
 class CommissionAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "affiliate", "referred", "deposit", "amount")
+    list_display = ("id", "created_at", "affiliate", "referred", "deposit", "gateway_payment", "amount")
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by the payment services: staff look, nobody edits or deletes."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def pretty_payload(obj) -> str:
+    return format_html(
+        '<pre style="white-space:pre-wrap;max-height:40em;overflow:auto">{}</pre>',
+        json.dumps(obj.payload, indent=2, sort_keys=True),
+    )
+
+
+class GatewayEventInline(admin.StackedInline):
+    model = GatewayEvent
+    extra = 0
+    can_delete = False
+    fields = ("event_id", "type", "received_at", "processed", "outcome", "raw_payload")
+    readonly_fields = fields
+    ordering = ("id",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("payload"))
+    def raw_payload(self, obj):
+        return pretty_payload(obj)
+
+
+@admin.register(GatewayPayment)
+class GatewayPaymentAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "user", "provider", "amount", "currency", "status", "needs_review", "paid_at")
+    list_filter = ("status", "needs_review", "provider", "created_at")
+    search_fields = ("=id", "user__username", "user__email", "=external_id")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    inlines = [GatewayEventInline]
+
+
+@admin.register(GatewayEvent)
+class GatewayEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "received_at", "event_id", "type", "payment", "processed", "outcome")
+    list_filter = ("type", "processed", "provider", "received_at")
+    search_fields = ("=event_id", "=payment__id", "payment__user__username")
+    list_select_related = ("payment",)
+    date_hierarchy = "received_at"
+    fields = ("event_id", "provider", "type", "payment", "received_at", "processed", "processed_at", "outcome")
+    readonly_fields = (*fields, "raw_payload")
+
+    def get_fields(self, request, obj=None):
+        return [*self.fields, "raw_payload"]
+
+    @admin.display(description=_("payload"))
+    def raw_payload(self, obj):
+        return pretty_payload(obj)
 
 
 class TicketMessageInline(admin.TabularInline):

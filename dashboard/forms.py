@@ -5,6 +5,7 @@ import zoneinfo
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import DecimalValidator
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Service, ServiceType
@@ -193,7 +194,9 @@ class TimezoneForm(forms.Form):
 
 class DepositForm(forms.Form):
     method = forms.ModelChoiceField(
-        label=_("Method"), queryset=PaymentMethod.objects.filter(enabled=True), empty_label=None
+        label=_("Method"),
+        queryset=PaymentMethod.objects.filter(enabled=True, kind=PaymentMethod.Kind.MANUAL),
+        empty_label=None,
     )
     amount = forms.DecimalField(label=_("Amount"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
     reference = forms.CharField(
@@ -215,6 +218,30 @@ class DepositForm(forms.Form):
                     _("The maximum for this method is %(max)s.") % {"max": format(method.max_amount.normalize(), "f")},
                 )
         return data
+
+
+class CardPaymentForm(forms.Form):
+    """The amount of a card payment through Stripe Checkout, within the Stripe method's limits."""
+
+    amount = forms.DecimalField(label=_("Amount"), max_digits=12, min_value=Decimal("0.01"))
+
+    def __init__(self, *args, limits: tuple[Decimal, Decimal | None], decimals: int = 2, **kwargs):
+        super().__init__(*args, prefix="card", **kwargs)
+        self.low, self.high = limits
+        field = self.fields["amount"]
+        field.decimal_places = decimals
+        field.validators.append(DecimalValidator(12, decimals))
+        field.widget.attrs.update({"min": str(self.low), "step": "1" if decimals == 0 else "0.01"})
+        if self.high is not None:
+            field.widget.attrs["max"] = str(self.high)
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount < self.low:
+            raise forms.ValidationError(_("The minimum is %(min)s.") % {"min": format(self.low.normalize(), "f")})
+        if self.high is not None and amount > self.high:
+            raise forms.ValidationError(_("The maximum is %(max)s.") % {"max": format(self.high.normalize(), "f")})
+        return amount
 
 
 class TicketForm(forms.Form):

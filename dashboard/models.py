@@ -16,6 +16,7 @@ class PaymentMethod(models.Model):
 
     class Kind(models.TextChoices):
         MANUAL = "manual", _("Manual (staff approve)")
+        STRIPE = "stripe", _("Card via Stripe Checkout")
 
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.MANUAL)
@@ -27,7 +28,11 @@ class PaymentMethod(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
-        constraints = [models.CheckConstraint(condition=Q(min_amount__gt=0), name="payment_method_min_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(min_amount__gt=0), name="payment_method_min_positive"),
+            # One Stripe method: its settings (limits, name, position) live on that one row.
+            models.UniqueConstraint(fields=["kind"], condition=Q(kind="stripe"), name="payment_method_one_stripe"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -95,19 +100,96 @@ class Affiliate(models.Model):
 
 
 class Commission(models.Model):
-    """One commission credited to an affiliate for one approved deposit of a referred customer."""
+    """One commission credited to an affiliate for one deposit of a referred customer: an approved
+    manual deposit request or a paid gateway payment (exactly one of the two)."""
 
     affiliate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commissions")
     referred = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    deposit = models.OneToOneField(DepositRequest, on_delete=models.PROTECT, related_name="commission")
+    deposit = models.OneToOneField(
+        DepositRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="commission"
+    )
+    gateway_payment = models.OneToOneField(
+        "GatewayPayment", null=True, blank=True, on_delete=models.PROTECT, related_name="commission"
+    )
     amount = models.DecimalField(**MONEY)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(deposit__isnull=False, gateway_payment__isnull=True)
+                | Q(deposit__isnull=True, gateway_payment__isnull=False),
+                name="commission_one_source",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Commission {self.amount} to {self.affiliate_id}"
+
+
+class GatewayPayment(models.Model):
+    """One online payment: created here, paid at the provider (Stripe Checkout), credited once
+    through the ledger (key stripe:<session id>) when the provider's signed event says it is paid.
+    The amount credited is always ours, never the event's."""
+
+    class Provider(models.TextChoices):
+        STRIPE = "stripe", _("Stripe")
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("Created")  # our row exists; the provider has not answered yet
+        PENDING = "pending", _("Pending")  # the customer is (or was) on the provider's page
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gateway_payments")
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices, default=Provider.STRIPE)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.CREATED)
+    external_id = models.CharField(_("provider session ID"), max_length=255, null=True, blank=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    needs_review = models.BooleanField(
+        _("needs review"), default=False, help_text=_("The provider reported something we did not credit.")
+    )
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    ledger_entry_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="gateway_payment_amount_positive"),
+            models.UniqueConstraint(fields=["provider", "external_id"], name="gateway_payment_external_unique"),
+        ]
+        indexes = [models.Index(fields=["user", "-id"], name="gateway_payment_user_recent")]
+
+    def __str__(self) -> str:
+        return f"Payment {self.pk} ({self.provider}, {self.amount} {self.currency}, {self.status})"
+
+
+class GatewayEvent(models.Model):
+    """Every verified event the provider sent, stored raw before it is acted on. The provider's
+    event ID is unique, so a redelivered event is recognised and acknowledged without effect."""
+
+    provider = models.CharField(max_length=16, default=GatewayPayment.Provider.STRIPE)
+    event_id = models.CharField(_("event ID"), max_length=255, unique=True)
+    type = models.CharField(_("type"), max_length=100, db_index=True)
+    payload = models.JSONField(_("payload"))
+    payment = models.ForeignKey(GatewayPayment, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    processed = models.BooleanField(_("processed"), default=False)
+    outcome = models.CharField(_("outcome"), max_length=255, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type}"
 
 
 class Ticket(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import orders, pages
+from .views import orders, pages, payments
 
 app_name = "dashboard"
 
@@ -20,6 +20,9 @@ urlpatterns = [
     path("services/", pages.services, name="services"),
     path("funds/", pages.funds, name="funds"),
     path("funds/add/", pages.add_funds, name="add_funds"),
+    path("funds/add/card/", payments.card_checkout, name="card_checkout"),
+    path("funds/payments/<int:pk>/", payments.payment_return, name="payment_return"),
+    path("payments/stripe/webhook/", payments.stripe_webhook, name="stripe_webhook"),
     path("account/", pages.account, name="account"),
     path("account/timezone/", pages.account_timezone, name="account_timezone"),
     path("account/api-key/", pages.account_api_key, name="account_api_key"),

@@ -347,6 +347,16 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# Card payments through Stripe Checkout: both set, or neither (then the card method is hidden).
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+try:
+    STRIPE_MIN_AMOUNT = Decimal(os.environ.get("STRIPE_MIN_AMOUNT", "1"))
+except ArithmeticError:
+    raise ImproperlyConfigured("STRIPE_MIN_AMOUNT must be a number such as 1 or 5.00.") from None
+if bool(STRIPE_SECRET_KEY) != bool(STRIPE_WEBHOOK_SECRET):
+    raise ImproperlyConfigured("Set both STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or neither.")
+
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",

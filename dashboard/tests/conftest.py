@@ -9,6 +9,7 @@ from django.core.cache import cache
 from accounts.ledger import ledger_credit
 from accounts.models import User
 from catalog.models import Category, Service, UpstreamService
+from dashboard.models import PaymentMethod
 from upstream.client import ApiV2Client
 from upstream.models import Provider
 from upstream.simulator import start_in_thread
@@ -141,3 +142,20 @@ def client_for(client):
 def logged_in(client, customer):
     client.force_login(customer)
     return client
+
+
+WEBHOOK_SECRET = "whsec_test_secret"
+SECRET_KEY = "sk_test_not_a_real_key"
+
+
+@pytest.fixture
+def stripe_on(settings, db):
+    """Stripe configured (fake keys: every call to Stripe is faked by `responses`), USD, limits 5-500."""
+    settings.STRIPE_SECRET_KEY = SECRET_KEY
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_MIN_AMOUNT = "2"
+    settings.PANEL_CURRENCY = "USD"
+    PaymentMethod.objects.filter(kind=PaymentMethod.Kind.STRIPE).update(
+        enabled=True, min_amount=Decimal("5"), max_amount=Decimal("500")
+    )
+    return settings

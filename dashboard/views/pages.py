@@ -14,9 +14,11 @@ from orders.models import ACTIVE_STATUSES, Order
 
 from ..forms import DepositForm, ReplyForm, TicketForm, TimezoneForm
 from ..models import Commission, DepositRequest, PaymentMethod, Ticket
+from ..selectors import card_limits, gateway_payments_for, stripe_method
 from ..services import affiliate_get, deposit_request_create, ticket_close, ticket_open, ticket_reply
 from .common import customer_view, paginate
 from .orders import annotate_actions, sellable_services
+from .payments import card_form
 
 
 @customer_view
@@ -71,7 +73,6 @@ def funds(request):
 
 @customer_view
 def add_funds(request):
-    methods = list(PaymentMethod.objects.filter(enabled=True))
     if request.method == "POST":
         form = DepositForm(request.POST)
         if form.is_valid():
@@ -90,8 +91,25 @@ def add_funds(request):
     else:
         initial = {"method": request.GET.get("method")} if request.GET.get("method") else {}
         form = DepositForm(initial=initial)
-    deposits = DepositRequest.objects.filter(user=request.user).select_related("method")[:20]
-    return render(request, "dashboard/add_funds.html", {"form": form, "methods": methods, "deposits": deposits})
+    return add_funds_page(request, form=form)
+
+
+def add_funds_page(request, *, form: DepositForm | None = None, card=None, status: int = 200):
+    """The add-funds page: manual methods with their request form, and card payments when Stripe is set up."""
+    methods = list(PaymentMethod.objects.filter(enabled=True, kind=PaymentMethod.Kind.MANUAL))
+    stripe = stripe_method()
+    if stripe is not None and card is None:
+        card = card_form(stripe)
+    context = {
+        "form": form or DepositForm(),
+        "methods": methods,
+        "stripe": stripe,
+        "card_form": card,
+        "card_limits": card_limits(stripe) if stripe is not None else None,
+        "deposits": DepositRequest.objects.filter(user=request.user).select_related("method")[:20],
+        "payments": gateway_payments_for(request.user.pk),
+    }
+    return render(request, "dashboard/add_funds.html", context, status=status)
 
 
 @customer_view
