@@ -3,6 +3,9 @@
 import pytest
 from django.conf import settings
 
+# The simulator, provider, catalog and customer fixtures every app's tests share.
+pytest_plugins = ["testing.fixtures"]
+
 
 def pytest_sessionstart(session):
     if not session.config.pluginmanager.hasplugin("django"):

@@ -1,5 +1,6 @@
-"""Fixtures for the API tests: the order engine's (a real simulator over HTTP, a provider, a
-catalog, a customer), plus the customer's API key and a caller that checks every answer is JSON."""
+"""Fixtures for the API tests beyond the shared ones of testing/fixtures.py (a real simulator over
+HTTP, a provider, a catalog, a customer): the customer's API key and a caller that checks every
+answer is JSON."""
 
 import json
 
@@ -7,7 +8,6 @@ import pytest
 
 from accounts.services import api_key_rotate
 from api import throttling
-from orders.tests.conftest import customer, make_service, provider, sim, upstream_services  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +20,7 @@ def _fresh_rate_limits(settings):
 
 
 @pytest.fixture
-def key(customer):  # noqa: F811
+def key(customer):
     return api_key_rotate(user=customer)
 
 

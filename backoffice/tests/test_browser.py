@@ -1,11 +1,9 @@
 """Browser tests: Debian's chromium driven by Playwright against the live server, writing
 screenshots of the backoffice's main pages to screenshots/backoffice-*.png."""
 
-import os
 import re
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -16,36 +14,11 @@ from accounts.models import LedgerEntry
 from catalog.models import Service, UpstreamService
 from orders.forwarding import order_forward
 from orders.models import ForwardState, Order, ReconciliationReport, Status
+from testing.fixtures import BROWSER_MARKS, screenshot
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 DESKTOP = {"width": 1440, "height": 900}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    # monkeypatch: the variable must not leak into later tests (check --deploy refuses it).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield instance
-        instance.close()
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -69,8 +42,7 @@ def staff_page(browser, live_server, admin_staff):
 
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"backoffice-{name}.png"), full_page=True)
+    screenshot(page, f"backoffice-{name}")
 
 
 def bo(live_server, path: str) -> str:

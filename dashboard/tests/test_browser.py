@@ -3,56 +3,23 @@
 They also write screenshots of every main page, at desktop and phone widths, to screenshots/.
 """
 
-import os
 import re
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from accounts.ledger import ledger_credit
 from accounts.models import User
 from dashboard.models import PaymentMethod
 from orders.models import Order
 from orders.polling import order_recheck
+from testing.fixtures import BROWSER_MARKS, screenshot
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    # Playwright's sync API refuses to run inside an asyncio loop; Django's async-unsafe check
-    # then needs to be told that the test thread only talks to the database synchronously.
-    # monkeypatch: the variable must not leak into later tests (check --deploy refuses it).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield instance
-        instance.close()
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+shot = screenshot
 
 
 def test_sign_up_order_watch_status_mass_order(browser, live_server, make_service, sim):
