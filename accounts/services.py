@@ -12,6 +12,7 @@ from .models import LedgerEntry, User
 
 API_KEY_BYTES = 24  # 192 bits from the OS's CSPRNG, shown as 48 hex characters.
 API_KEY_PREFIX_LEN = 8
+MAX_KEY_LENGTH = 256  # longer values are refused without a lookup
 
 
 def api_key_hash(raw_key: str) -> str:
@@ -36,7 +37,7 @@ API_USER_FIELDS = ("id", "username", "balance", "discount_percent", "api_key_has
 
 def user_by_api_key(raw_key: str | None) -> User | None:
     """The active user owning this API key, or None."""
-    if not raw_key or len(raw_key) > 256:
+    if not raw_key or len(raw_key) > MAX_KEY_LENGTH:
         return None
     digest = api_key_hash(raw_key)
     user = User.objects.filter(api_key_hash=digest, is_active=True).only(*API_USER_FIELDS).first()

@@ -24,11 +24,11 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import User
-from accounts.services import user_by_api_key
+from accounts.services import MAX_KEY_LENGTH, api_key_hash, user_by_api_key
 from catalog.selectors import catalog_for_customer
 from orders.models import Refill
 from orders.refills import cancel_request, refill_request
-from orders.selectors import order_status_rows
+from orders.selectors import order_status_rows, order_status_rows_by_key
 from orders.services import order_place
 from orders.validation import OrderError
 
@@ -181,13 +181,10 @@ def add(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
     return A.order_placed(placed.order.pk)
 
 
-def _statuses(user: User, ids: list[str]) -> dict[str, dict]:
-    wanted = {int(raw) for raw in ids if _is_id(raw)}
+def _status_answers(rows: list[tuple]) -> dict[str, dict]:
     currency = settings.PANEL_CURRENCY
     found = {}
-    for pk, charge, refunded, start_count, status, remains, quantity, runs, interval in order_status_rows(
-        user_id=user.pk, order_ids=wanted
-    ):
+    for pk, charge, refunded, start_count, status, remains, quantity, runs, interval in rows:
         # A drip-feed order (runs with an interval) delivers quantity x runs in all.
         units = quantity * runs if runs and interval else quantity
         found[str(pk)] = A.order_status(
@@ -201,15 +198,47 @@ def _statuses(user: User, ids: list[str]) -> dict[str, dict]:
     return found
 
 
-def status(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
+def _status_ids(params: dict[str, Any]) -> tuple[list[str], bool]:
+    """The IDs a status call asks for, and whether it is the single-order form."""
     if "orders" in params:
-        ids = _id_list(params, "orders")
-        found = _statuses(user, ids)
-        return {raw: found.get(raw) or A.error(A.INCORRECT_ORDER) for raw in ids}
+        return _id_list(params, "orders"), False
     if "order" in params:
-        raw = _text(params, "order")
-        return _statuses(user, [raw]).get(raw) or A.error(A.INCORRECT_ORDER)
+        return [_text(params, "order")], True
     raise BadRequest
+
+
+def _status_answer(ids: list[str], single: bool, found: dict[str, dict]) -> Any:
+    if single:
+        return found.get(ids[0]) or A.error(A.INCORRECT_ORDER)
+    return {raw: found.get(raw) or A.error(A.INCORRECT_ORDER) for raw in ids}
+
+
+def _wanted(ids: list[str]) -> set[int]:
+    return {int(raw) for raw in ids if _is_id(raw)}
+
+
+def status(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
+    ids, single = _status_ids(params)
+    rows = order_status_rows(user_id=user.pk, order_ids=_wanted(ids))
+    return _status_answer(ids, single, _status_answers(rows))
+
+
+def status_by_key(raw_key: str, params: dict[str, Any]) -> Any:
+    """`status`, the call sub-resellers' panels make most: the key check and the orders are
+    one query, so a 100-ID status costs one database round trip. Answers exactly as `status`."""
+    try:
+        ids, single = _status_ids(params)
+        bad_request = None
+    except BadRequest as exc:
+        ids, single, bad_request = [], False, exc
+    user_id, rows = (None, [])
+    if raw_key and len(raw_key) <= MAX_KEY_LENGTH:
+        user_id, rows = order_status_rows_by_key(key_hash=api_key_hash(raw_key), order_ids=_wanted(ids))
+    if user_id is None:
+        return A.error(A.INVALID_KEY)
+    if bad_request is not None:
+        raise bad_request
+    return _status_answer(ids, single, _status_answers(rows))
 
 
 def _outcomes(ids: list[str], run: Callable[[list[str]], list]) -> list[tuple[str, int | None, str | None]]:
@@ -307,6 +336,11 @@ def _answer(request: HttpRequest) -> HttpResponse:
     if action == "add" and key_in_url:
         # A key in a URL ends up in proxy and server logs; refuse it where it can spend money.
         return _json(A.error(A.INCORRECT_REQUEST))
+    if action == "status":
+        try:
+            return _json(status_by_key(raw_key, params))
+        except BadRequest as exc:
+            return _json(A.error(exc.message))
     user = user_by_api_key(raw_key)
     if user is None:
         return _json(A.error(A.INVALID_KEY))

@@ -42,6 +42,8 @@ BENCH_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6379/14",
     "CELERY_BROKER_URL": "memory://",
     "UPSTREAM_ALLOW_PRIVATE": "true",
+    # Plain http on loopback: no redirect to https.
+    "SECURE_SSL_REDIRECT": "false",
     "LOG_LEVEL": "WARNING",
     "PANEL_VAR_DIR": str(ROOT / "var" / "bench"),
 }
