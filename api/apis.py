@@ -5,7 +5,7 @@ one URL whose behaviour depends on a form field, errors are HTTP 200 with {"erro
 only credential is the `key` field. DRF's request wrapping, content negotiation, authentication
 and exception handling would each have to be turned off or worked around, and they cost about
 half the throughput of a bare view; here the per-request work is parsing the form, one Redis
-round trip for the rate limits and the queries the action needs (two for a 100-ID status).
+round trip for the rate limits and the queries the action needs (one for a status of up to 100 IDs).
 
 The view is thin: it parses, checks the key, and calls orders/ and catalog/ for the work. It
 never reads the session, so a logged-in browser's cookie authenticates nothing here.
