@@ -9,8 +9,20 @@ mkdir -p var
 python manage.py migrate --noinput
 python manage.py seed_demo --simulator-url "http://127.0.0.1:${SIM_PORT}/api/v2"
 # The catalog comes from the simulator, which honcho is about to start: fill it in the background.
-(python manage.py seed_catalog Simulator --wait 90 >var/seed_catalog.log 2>&1 \
-  && echo "catalog: $(tail -n 1 var/seed_catalog.log)" \
-  || echo "catalog seeding failed: see var/seed_catalog.log") &
+seed_catalog() {
+  if python manage.py seed_catalog Simulator --wait 90 >var/seed_catalog.log 2>&1; then
+    echo "catalog: $(tail -n 1 var/seed_catalog.log)"
+  else
+    echo "catalog seeding failed: see var/seed_catalog.log"
+  fi
+}
+seed_catalog &
+seed_pid=$!
+# A background job ignores Ctrl-C, so stop it (and its python) when we stop.
+stop_seeding() {
+  pkill -TERM -P "$seed_pid" 2>/dev/null || true
+  kill "$seed_pid" 2>/dev/null || true
+}
+trap stop_seeding EXIT
 echo "Panel: http://127.0.0.1:${PORT:-8000}/   backoffice: http://127.0.0.1:${PORT:-8000}/${ADMIN_URL:-admin/}   (Ctrl-C stops everything)"
-exec honcho -f Procfile.dev start
+honcho -f Procfile.dev start
