@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Category, Service, ServiceType
 from catalog.pricing import FLAT_TYPES, quote
-from orders.models import ACTIVE_STATUSES, ForwardState, Order, Refill, Source, Status
-from orders.refills import cancel_request, refill_request
+from orders.models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, Refill, Source, Status
+from orders.refills import REFILL_COOLDOWN, cancel_request, refill_request
 from orders.services import order_place
 from orders.validation import OrderError
 
@@ -282,6 +282,30 @@ def annotate_actions(orders) -> None:
             and order.status in ACTIVE_STATUSES
             and order.forward_state in (ForwardState.QUEUED, ForwardState.SENT)
         )
+    # As refill_request and cancel_request decide: no button while a request is open (or, for
+    # refills, within the cooldown), where a click could only answer an error.
+    refill_ids = [o.pk for o in orders if o.can_refill]
+    if refill_ids:
+        blocked = set(
+            Refill.objects.filter(order_id__in=refill_ids)
+            .exclude(state=Refill.State.REJECTED)
+            .filter(
+                Q(status__in=[Refill.Status.PENDING, Refill.Status.IN_PROGRESS])
+                | Q(created_at__gt=now - REFILL_COOLDOWN)
+            )
+            .values_list("order_id", flat=True)
+        )
+        for order in orders:
+            order.can_refill = order.can_refill and order.pk not in blocked
+    cancel_ids = [o.pk for o in orders if o.can_cancel]
+    if cancel_ids:
+        blocked = set(
+            CancelRequest.objects.filter(
+                order_id__in=cancel_ids, state__in=[CancelRequest.State.QUEUED, CancelRequest.State.CONFIRMED]
+            ).values_list("order_id", flat=True)
+        )
+        for order in orders:
+            order.can_cancel = order.can_cancel and order.pk not in blocked
 
 
 def _orders_context(request) -> dict:

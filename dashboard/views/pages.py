@@ -185,7 +185,8 @@ def tickets(request):
         if request.GET.get("order", "").isdigit():
             initial = {"topic": Ticket.Topic.ORDER, "order_id": request.GET["order"]}
         form = TicketForm(initial=initial, user=request.user)
-    rows = Ticket.objects.filter(user=request.user).annotate(count=Count("messages"))
+    # Meta.ordering is not applied to a GROUP BY query: order explicitly, newest activity first.
+    rows = Ticket.objects.filter(user=request.user).annotate(count=Count("messages")).order_by("-updated_at", "-id")
     return render(request, "dashboard/tickets.html", {"form": form, "page": paginate(request, rows)})
 
 
