@@ -252,11 +252,30 @@ class OrderAdmin(orders_admin.OrderAdmin):
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
 
+class ReadOnlyRequestAdmin(admin.ModelAdmin):
+    """Refill and cancel requests are written by the engine and the retry action, never by forms."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Order")
+    def order_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[obj.order_id]), obj.order_id
+        )
+
+
 admin.site.unregister(Refill)
 
 
 @admin.register(Refill)
-class RefillAdmin(orders_admin.RefillAdmin):
+class RefillAdmin(ReadOnlyRequestAdmin, orders_admin.RefillAdmin):
     list_display = (
         "id",
         "created_at",
@@ -272,21 +291,6 @@ class RefillAdmin(orders_admin.RefillAdmin):
     list_filter = ("state", "status", "provider")
     list_select_related = ("user", "provider")
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Order")
-    def order_link(self, obj):
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[obj.order_id]), obj.order_id
-        )
-
     @admin.display(description="")
     def retry(self, obj):
         if obj.state == Refill.State.SENT:
@@ -301,24 +305,9 @@ admin.site.unregister(CancelRequest)
 
 
 @admin.register(CancelRequest)
-class CancelRequestAdmin(orders_admin.CancelRequestAdmin):
+class CancelRequestAdmin(ReadOnlyRequestAdmin, orders_admin.CancelRequestAdmin):
     list_display = ("id", "created_at", "order_link", "user", "state", "upstream_cancel_id", "error", "retry")
     list_select_related = ("user",)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Order")
-    def order_link(self, obj):
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[obj.order_id]), obj.order_id
-        )
 
     @admin.display(description="")
     def retry(self, obj):
