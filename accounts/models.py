@@ -5,7 +5,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
-MONEY = {"max_digits": 18, "decimal_places": 5}
+from panel.money import MONEY
 
 
 class User(AbstractUser):

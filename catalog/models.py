@@ -5,9 +5,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from panel.money import MONEY
 from upstream.models import Provider
 
-MONEY = {"max_digits": 18, "decimal_places": 5}
 PERCENT = {"max_digits": 7, "decimal_places": 2}
 
 

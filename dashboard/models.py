@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 18, "decimal_places": 5}
+from panel.money import MONEY
 
 
 class PaymentMethod(models.Model):

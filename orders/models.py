@@ -5,9 +5,8 @@ from django.db import models
 from django.db.models import Q
 
 from catalog.models import Service
+from panel.money import MONEY
 from upstream.models import Provider
-
-MONEY = {"max_digits": 18, "decimal_places": 5}
 
 
 class Status(models.TextChoices):

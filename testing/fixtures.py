@@ -168,3 +168,21 @@ def screenshot(page, name: str) -> None:
     """Save a full-page screenshot as screenshots/<name>.png (an ignored folder) to look at."""
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def page_logged_in_as(browser, live_server, user, *, viewport: dict, timeout_ms: int = 15_000):
+    """A browser page logged in as `user`: its session cookie injected into a fresh context.
+
+    Close it with `page.context.close()`.
+    """
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(viewport=viewport)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    return page

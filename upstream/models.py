@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from encrypted_model_fields.fields import EncryptedCharField
 
-MONEY = {"max_digits": 18, "decimal_places": 5}
+from panel.money import MONEY
 
 
 class Provider(models.Model):

@@ -7,14 +7,13 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import Client
 from django.utils import timezone
 
 from accounts.models import LedgerEntry
 from catalog.models import Service, UpstreamService
 from orders.forwarding import order_forward
 from orders.models import ForwardState, Order, ReconciliationReport, Status
-from testing.fixtures import BROWSER_MARKS, screenshot
+from testing.fixtures import BROWSER_MARKS, page_logged_in_as, screenshot
 
 DESKTOP = {"width": 1440, "height": 900}
 
@@ -23,22 +22,9 @@ pytestmark = BROWSER_MARKS
 
 @pytest.fixture
 def staff_page(browser, live_server, admin_staff):
-    client = Client()
-    client.force_login(admin_staff)
-    context = browser.new_context(viewport=DESKTOP)
-    context.add_cookies(
-        [
-            {
-                "name": django_settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    page = page_logged_in_as(browser, live_server, admin_staff, viewport=DESKTOP)
     yield page
-    context.close()
+    page.context.close()
 
 
 def shot(page, name: str) -> None:

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import Client
 
 from accounts.models import LedgerEntry, User
 from catalog.pricing import quote
@@ -19,7 +18,7 @@ from dashboard.templatetags.panel import money, money2
 from orders.models import Order, Refill, Status
 from orders.polling import order_recheck
 from orders.services import order_place
-from testing.fixtures import BROWSER_MARKS, screenshot
+from testing.fixtures import BROWSER_MARKS, page_logged_in_as, screenshot
 
 pytestmark = BROWSER_MARKS
 
@@ -48,22 +47,7 @@ def shot(page, name: str) -> None:
 
 
 def _page_as(browser, live_server, user):
-    """A browser page logged in as `user` (its session cookie injected into a fresh context)."""
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport=DESKTOP)
-    context.add_cookies(
-        [
-            {
-                "name": django_settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    return page
+    return page_logged_in_as(browser, live_server, user, viewport=DESKTOP, timeout_ms=10_000)
 
 
 @pytest.fixture
