@@ -1,7 +1,7 @@
 """Per-key and per-IP rate limits for API v2, counted in Redis.
 
-Fixed windows: one counter per (scope, who, window number), incremented and given an expiry in a
-single pipelined round trip, before the request touches the database. The key's counter is named
+Fixed windows: one counter per (scope, who, window number), incremented (and given an expiry when
+new) by one Lua script in a single round trip, before the request touches the database. The key's counter is named
 by a hash of the key as sent, so it is counted before (and without) looking the key up, and
 unknown keys still count against their IP. Without Redis (the no-services demo) the Django cache
 counts instead.
@@ -20,19 +20,34 @@ from django.core.cache import cache
 DEFAULT_LIMITS = {"key": (1200, 60), "ip": (3000, 60)}
 PREFIX = "panel:api:rl"
 
+# INCR each counter, set its expiry when it is new; answers the counts. Atomic in Redis, so a
+# counter can never be left without an expiry.
+COUNT_SCRIPT = """
+local counts = {}
+for i, name in ipairs(KEYS) do
+  local count = redis.call('INCR', name)
+  if count == 1 then redis.call('EXPIRE', name, ARGV[i]) end
+  counts[i] = count
+end
+return counts
+"""
+
 _client: redis.Redis | None = None
+_script = None
 _client_lock = threading.Lock()
 
 
 def _redis() -> redis.Redis | None:
-    global _client
+    global _client, _script
     url = getattr(settings, "REDIS_URL", None)
     if not url:
         return None
     if _client is None:
         with _client_lock:
             if _client is None:
-                _client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+                client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+                _script = client.register_script(COUNT_SCRIPT)
+                _client = client
     return _client
 
 
@@ -63,11 +78,7 @@ def over_limit(*, raw_key: str | None, ip: str) -> int | None:
     client = _redis()
     try:
         if client is not None:
-            pipe = client.pipeline(transaction=False)
-            for name, _, window in counters:
-                pipe.incr(name)
-                pipe.expire(name, window + 1)
-            counts = pipe.execute()[::2]
+            counts = _script(keys=[name for name, _, _ in counters], args=[window + 1 for _, _, window in counters])
         else:
             counts = []
             for name, _, window in counters:

@@ -32,11 +32,12 @@ def metrics_view(request):
 
 
 urlpatterns = [
+    # First: Django tries patterns in order, and /api/v2 is the most called URL by far.
+    path("api/", include("api.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
-    path("api/", include("api.urls")),
     path("", include("dashboard.urls")),
 ]
