@@ -40,6 +40,10 @@ class Posting:
     created: bool  # False when the idempotency key had already been used: nothing moved.
 
 
+def _entry_with_key(idempotency_key: str | None) -> LedgerEntry | None:
+    return LedgerEntry.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
+
+
 def ledger_post(
     *,
     user_id: int,
@@ -63,36 +67,36 @@ def ledger_post(
     if kind not in LedgerEntry.Kind.values:
         raise LedgerError(f"Unknown ledger kind {kind!r}.")
 
-    with transaction.atomic():
-        # The row lock serialises every movement of this user's money; the idempotency check
-        # comes after it, so a concurrent replay waits and then sees the first entry.
-        balance = User.objects.select_for_update().values_list("balance", flat=True).get(pk=user_id)
-        if idempotency_key:
-            existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return Posting(existing, created=False)
-        new_balance = balance + amount
-        if new_balance < 0:
-            raise InsufficientFunds()
-        try:
-            with transaction.atomic():
-                entry = LedgerEntry.objects.create(
-                    user_id=user_id,
-                    kind=kind,
-                    amount=amount,
-                    balance_after=new_balance,
-                    order_id=order_id,
-                    created_by_id=created_by_id,
-                    memo=memo[:255],
-                    idempotency_key=idempotency_key or None,
-                )
-        except IntegrityError:
-            # Another user's movement took this key (keys are global); treat it as a replay.
-            existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
-            if existing is None:
-                raise
-            return Posting(existing, created=False)
-        User.objects.filter(pk=user_id).update(balance=new_balance)
+    try:
+        with transaction.atomic():
+            # The row lock serialises every movement of this user's money. A replayed key is
+            # recognised by the UNIQUE index refusing its entry (below), so the common path is
+            # lock, insert, update.
+            balance = User.objects.select_for_update().values_list("balance", flat=True).get(pk=user_id)
+            new_balance = balance + amount
+            if new_balance < 0:
+                # Refused, unless it replays a movement made when the balance could pay it.
+                existing = _entry_with_key(idempotency_key)
+                if existing is not None:
+                    return Posting(existing, created=False)
+                raise InsufficientFunds()
+            entry = LedgerEntry.objects.create(
+                user_id=user_id,
+                kind=kind,
+                amount=amount,
+                balance_after=new_balance,
+                order_id=order_id,
+                created_by_id=created_by_id,
+                memo=memo[:255],
+                idempotency_key=idempotency_key or None,
+            )
+            User.objects.filter(pk=user_id).update(balance=new_balance)
+    except IntegrityError:
+        # The key was used before (by an earlier movement, or a concurrent one): a replay.
+        existing = _entry_with_key(idempotency_key)
+        if existing is None:
+            raise
+        return Posting(existing, created=False)
     return Posting(entry, created=True)
 
 

@@ -2,8 +2,10 @@
 
 Everything is served by one gunicorn (gthread workers, keep-alive) in the same run: the bare
 view returns a fixed JSON body through the same middleware, so the ratio measures what the API
-itself costs. Load comes from separate processes, each on one keep-alive connection. The SQL
-query count per call is measured in-process for 1, 10 and 100 IDs.
+itself costs. Load comes from separate processes, each on one keep-alive connection. Next to each
+rate, the CPU it cost per request (from /proc): the server's processes, PostgreSQL, Redis and the
+load clients; with every core busy, req/s is about cores / that sum. The SQL query count per call
+is measured in-process for 1, 10 and 100 IDs.
 
     python bench/bench_api.py [--seconds 5] [--clients 8] [--workers 4]
 
@@ -138,6 +140,12 @@ def prepare() -> dict:
         order_place(user=user, service_id=service.pk, data={"link": f"https://x.com/{n}", "quantity": 10}).order.pk
         for n in range(100)
     ]
+    # Planner statistics, as autovacuum keeps them on a live database; without them a fresh
+    # database plans the status read as a scan of all the customer's orders.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return {"key": key, "service": service.pk, "ids": ids}
 
 
@@ -189,7 +197,50 @@ def _load(port: int, method: str, path: str, body: bytes, seconds: float, result
     results.put((done, errors))
 
 
-def measure(port: int, method: str, path: str, body: bytes, seconds: float, clients: int) -> tuple[float, int]:
+# --- Where the CPU goes ---------------------------------------------------------------------
+
+CPU_GROUPS = ("server", "postgres", "redis", "clients")
+
+
+def _proc_stat(pid: str) -> tuple[str, int, int] | None:
+    """(command name, parent pid, CPU ticks used) of a process, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    return name, int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def cpu_by_group(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the server's process tree, PostgreSQL, Redis and this
+    process's finished children (the load clients)."""
+    stats = {int(pid): stat for pid in os.listdir("/proc") if pid.isdigit() and (stat := _proc_stat(pid))}
+    tree = {server_pid}
+    for pid, (_, parent, _) in sorted(stats.items()):
+        if parent in tree:
+            tree.add(pid)
+    tick = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys(CPU_GROUPS, 0.0)
+    for pid, (name, _, ticks) in stats.items():
+        if pid in tree:
+            used["server"] += ticks / tick
+        elif name == "postgres":
+            used["postgres"] += ticks / tick
+        elif name.startswith("redis-server"):
+            used["redis"] += ticks / tick
+    times = os.times()
+    used["clients"] = times.children_user + times.children_system
+    return used
+
+
+def measure(
+    port: int, method: str, path: str, body: bytes, seconds: float, clients: int, server_pid: int | None = None
+) -> tuple[float, int, dict[str, float]]:
+    """Requests per second, errors, and CPU milliseconds per request by process group."""
+    before = cpu_by_group(server_pid) if server_pid else None
     results = multiprocessing.Queue()
     procs = [
         multiprocessing.Process(target=_load, args=(port, method, path, body, seconds, results)) for _ in range(clients)
@@ -201,7 +252,12 @@ def measure(port: int, method: str, path: str, body: bytes, seconds: float, clie
     for proc in procs:
         proc.join()
     elapsed = time.perf_counter() - started
-    return sum(t[0] for t in totals) / elapsed, sum(t[1] for t in totals)
+    done = sum(t[0] for t in totals)
+    cpu = {}
+    if before is not None:
+        after = cpu_by_group(server_pid)
+        cpu = {group: (after[group] - before[group]) * 1000 / max(done, 1) for group in CPU_GROUPS}
+    return done / elapsed, sum(t[1] for t in totals), cpu
 
 
 def _free_port() -> int:
@@ -265,7 +321,7 @@ def main() -> None:
             "status, 100 IDs": ("POST", "/api/v2", status_body),
             "add": ("POST", "/api/v2", add_body),
         }
-        figures = {name: measure(port, *spec, args.seconds, args.clients) for name, spec in runs.items()}
+        figures = {name: measure(port, *spec, args.seconds, args.clients, server.pid) for name, spec in runs.items()}
     finally:
         server.terminate()
         server.wait(10)
@@ -275,11 +331,20 @@ def main() -> None:
         f"API v2 on gunicorn ({args.workers} gthread workers), "
         f"{args.clients} keep-alive clients, {args.seconds:.0f} s each"
     )
-    print(f"{'endpoint':<18}{'req/s':>10}{'ratio':>8}{'errors':>8}")
-    for name, (rps, errors) in figures.items():
-        print(f"{name:<18}{rps:>10.0f}{rps / bare_rps:>8.2f}{errors:>8}")
+    print(f"{'endpoint':<18}{'req/s':>10}{'ratio':>8}{'errors':>8}   CPU ms per request: " + ", ".join(CPU_GROUPS))
+    for name, (rps, errors, cpu) in figures.items():
+        spent = " ".join(f"{cpu[group]:>6.2f}" for group in CPU_GROUPS)
+        print(f"{name:<18}{rps:>10.0f}{rps / bare_rps:>8.2f}{errors:>8}   {spent}  = {sum(cpu.values()):.2f}")
     print("SQL queries per call: " + ", ".join(f"{name}: {count}" for name, count in counts.items()))
-    print(json.dumps({"rps": {k: round(v[0]) for k, v in figures.items()}, "queries": counts}))
+    print(
+        json.dumps(
+            {
+                "rps": {k: round(v[0]) for k, v in figures.items()},
+                "cpu_ms": {k: {g: round(ms, 3) for g, ms in v[2].items()} for k, v in figures.items()},
+                "queries": counts,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

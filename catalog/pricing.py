@@ -107,9 +107,12 @@ class Quote:
     cost: Decimal  # what the provider is expected to charge us, in the panel currency
 
 
-def quote(service: Service, user, *, quantity: int, runs: int | None = None) -> Quote:
-    """The charge for an order: per 1,000 units, all drip-feed runs included; flat for packages."""
-    rate = customer_rate(service, user)
+def quote(
+    service: Service, user, *, quantity: int, runs: int | None = None, custom_rates: dict[int, Decimal] | None = None
+) -> Quote:
+    """The charge for an order: per 1,000 units, all drip-feed runs included; flat for packages.
+    `custom_rates` as for customer_rate."""
+    rate = customer_rate(service, user, custom_rates)
     cost_rate = service.upstream.rate * service.upstream.provider.exchange_rate
     if service.type in FLAT_TYPES:
         units = 1

@@ -6,11 +6,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.ledger import InsufficientFunds, ledger_credit, ledger_debit
 from accounts.models import LedgerEntry, User
-from catalog.models import PricingSettings, Service
+from catalog.models import CustomerPrice, PricingSettings, Service
 from catalog.pricing import quote, refund_for_remains
 from panel.observability import log_context
 
@@ -22,6 +24,24 @@ logger = logging.getLogger(__name__)
 DUPLICATE_LINK = "You have active order with this link. Please wait until order being completed."
 NOT_ENOUGH_FUNDS = "Not enough funds on balance"
 INCORRECT_SERVICE = "Incorrect service ID"
+
+
+# What placing an order reads of the service, its upstream service and provider (validation,
+# pricing, the order row, the log line); loading only these keeps the busiest API call light.
+PLACEMENT_FIELDS = (
+    "id",
+    "name",
+    "type",
+    "rate",
+    "min",
+    "max",
+    "dripfeed",
+    "allow_below_cost",
+    "upstream__upstream_id",
+    "upstream__rate",
+    "upstream__provider__name",
+    "upstream__provider__exchange_rate",
+)
 
 
 @dataclass(frozen=True)
@@ -71,34 +91,52 @@ def order_place(
     except (TypeError, ValueError):
         raise OrderError(INCORRECT_SERVICE, "service") from None
     service = (
-        Service.objects.select_related("upstream__provider", "category")
+        Service.objects.select_related("upstream__provider")
         .filter(pk=service_pk, enabled=True, category__hidden=False, upstream__provider__enabled=True)
+        .only(*PLACEMENT_FIELDS)
+        .order_by()
+        # What the order needs from two other tables comes in the same query: the customer's
+        # fixed price for this service, if any, and the duplicate-link rule.
+        .annotate(
+            customer_fixed_rate=Subquery(
+                CustomerPrice.objects.filter(user_id=user.pk, service_id=OuterRef("pk")).values("rate")[:1]
+            ),
+            refuse_duplicates=Coalesce(
+                Subquery(PricingSettings.objects.filter(pk=1).values("refuse_duplicate_active_link")),
+                Value(PricingSettings._meta.get_field("refuse_duplicate_active_link").default),
+            ),
+        )
         .first()
     )
     if service is None:
         raise OrderError(INCORRECT_SERVICE, "service")
     fields = validate_order(service, data)
-    price = quote(service, user, quantity=fields.quantity, runs=fields.runs)
-    refuse_duplicates = PricingSettings.load().refuse_duplicate_active_link
+    fixed = service.customer_fixed_rate
+    price = quote(
+        service,
+        user,
+        quantity=fields.quantity,
+        runs=fields.runs,
+        custom_rates={} if fixed is None else {service.pk: fixed},
+    )
+    check_duplicates = bool(service.refuse_duplicates and fields.link)
 
     try:
         with transaction.atomic():
-            # The customer's row lock serialises this customer's placements, so the idempotency
-            # and duplicate-link checks below cannot race with a concurrent placement.
-            balance = User.objects.select_for_update().values_list("balance", flat=True).get(pk=user.pk)
-            earlier = _existing(user.pk, idempotency_key)
-            if earlier is not None:
-                return Placed(earlier, created=False)
-            if (
-                refuse_duplicates
-                and fields.link
-                and Order.objects.filter(
+            if check_duplicates:
+                # The customer's row lock serialises this customer's placements, so two
+                # concurrent orders for the same link cannot both pass the check.
+                User.objects.select_for_update().filter(pk=user.pk).values_list("pk").get()
+                earlier = _existing(user.pk, idempotency_key)
+                if earlier is not None:
+                    return Placed(earlier, created=False)
+                if Order.objects.filter(
                     user_id=user.pk, service_id=service.pk, link=fields.link, status__in=ACTIVE_STATUSES
-                ).exists()
-            ):
-                raise OrderError(DUPLICATE_LINK, "link")
-            if price.charge > balance:
-                raise OrderError(NOT_ENOUGH_FUNDS)
+                ).exists():
+                    raise OrderError(DUPLICATE_LINK, "link")
+            # A concurrent placement with the same idempotency key fails this insert on the
+            # UNIQUE (user, key) index and is answered with the first order (below); funds are
+            # checked by the ledger, and a refused charge rolls the order back with it.
             order = Order.objects.create(
                 user_id=user.pk,
                 service=service,
@@ -131,7 +169,7 @@ def order_place(
     except InsufficientFunds:
         raise OrderError(NOT_ENOUGH_FUNDS) from None
     except IntegrityError:
-        # Only the idempotency key can collide here; the row lock makes this a rare backstop.
+        # Only the idempotency key can collide here: a concurrent placement with the same key.
         earlier = _existing(user.pk, idempotency_key)
         if earlier is None:
             raise

@@ -207,6 +207,11 @@ except (ImproperlyConfigured, KeyError, ValueError) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = _int("CONN_MAX_AGE", 60)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _bool("DATABASE_PREPARED_STATEMENTS", True):
+    # Lets the few hot queries that ask for it (the API's status read) run as prepared
+    # statements; Django's own queries bind on the client and are never prepared. Turn off
+    # behind a transaction-pooling PgBouncer without max_prepared_statements.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite is for the no-services demo: WAL and a busy timeout let the web server, worker
     # and beat share one file.

@@ -57,6 +57,30 @@ def test_idempotency_key_makes_a_replay_a_no_op(customer):
     assert ledger_drift() == []
 
 
+def test_a_replayed_debit_stays_a_no_op_when_the_balance_no_longer_covers_it(customer):
+    ledger_credit(user_id=customer.pk, amount=D("3"))
+    first = ledger_debit(user_id=customer.pk, amount=D("2"), idempotency_key="charge:9")
+    again = ledger_debit(user_id=customer.pk, amount=D("2"), idempotency_key="charge:9")
+    assert not again.created and again.entry.pk == first.entry.pk
+    customer.refresh_from_db()
+    assert customer.balance == D("1")
+    with pytest.raises(InsufficientFunds):
+        ledger_debit(user_id=customer.pk, amount=D("2"), idempotency_key="charge:10")
+    assert LedgerEntry.objects.filter(user=customer).count() == 2
+    assert ledger_drift() == []
+
+
+def test_a_refused_debit_inside_a_caller_transaction_leaves_it_usable(customer):
+    ledger_credit(user_id=customer.pk, amount=D("1"))
+    with transaction.atomic():
+        with pytest.raises(InsufficientFunds):
+            ledger_debit(user_id=customer.pk, amount=D("5"))
+        ledger_debit(user_id=customer.pk, amount=D("0.5"))
+    customer.refresh_from_db()
+    assert customer.balance == D("0.5")
+    assert ledger_drift() == []
+
+
 @pytest.mark.parametrize(
     "amount, message",
     [(D("0.000001"), "more than 5 decimal places"), (D("0"), "zero")],

@@ -3,13 +3,14 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry, User
 from accounts.services import api_key_rotate
 from api.answers import rate_text
-from catalog.models import CustomerPrice
+from catalog.models import CustomerPrice, PricingSettings
 from catalog.pricing import customer_rate
 from orders.models import ForwardState, Order, Refill
 
@@ -264,6 +265,30 @@ def test_status_for_100_ids_is_a_constant_number_of_queries(call, key, default, 
     with django_assert_max_num_queries(1):
         hundred = call(key, "status", orders=",".join(map(str, ids)))
     assert len(one.json) == 1 and len(hundred.json) == 100
+
+
+def test_status_runs_as_a_prepared_statement(call, key, default):
+    ids = ",".join(str(place(call, key, default, link=f"https://x.com/{n}")) for n in range(3))
+    for _ in range(3):
+        assert len(call(key, "status", orders=ids).json) == 3
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%api_key_hash%"])
+        assert len(cursor.fetchall()) == 1
+
+
+@pytest.mark.parametrize("refuse_duplicates, queries", [(False, 11), (True, 13)])
+def test_add_takes_a_fixed_small_number_of_queries(
+    call, key, default, customer, django_assert_max_num_queries, refuse_duplicates, queries
+):
+    # Key; service with the customer's price and the pricing rules; then the write: order,
+    # ledger (savepoint, lock, entry, balance, release), event, and the transaction's own
+    # statements. The duplicate-link rule adds the customer's row lock and the check.
+    PricingSettings.objects.update_or_create(pk=1, defaults={"refuse_duplicate_active_link": refuse_duplicates})
+    CustomerPrice.objects.create(user=customer, service=default, rate=default.rate * 2)
+    with django_assert_max_num_queries(queries):
+        order_id = place(call, key, default)
+    expected = (default.rate * 2 * default.min / 1000).quantize(Decimal("0.00001"), rounding="ROUND_UP")
+    assert Order.objects.get(pk=order_id).charge == expected
 
 
 def test_more_than_100_ids(call, key):

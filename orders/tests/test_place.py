@@ -7,7 +7,7 @@ from django.db import connection
 from accounts.ledger import ledger_credit, ledger_drift
 from accounts.models import LedgerEntry, User
 from catalog.models import PricingSettings
-from orders.models import ForwardState, Order, Status
+from orders.models import ForwardState, Order, OrderEvent, Status
 from orders.services import order_place
 from orders.validation import OrderError
 
@@ -94,6 +94,59 @@ def test_not_enough_funds(make_service, db):
     assert Order.objects.count() == 0
     poor.refresh_from_db()
     assert poor.balance == D("0.00001")
+
+
+def test_a_refused_charge_leaves_no_order_event_or_entry(make_service, db):
+    poor = User.objects.create(username="poor")
+    ledger_credit(user_id=poor.pk, amount=D("1"))
+    service = make_service("Default", dripfeed=False)
+    with pytest.raises(OrderError, match=r"^Not enough funds on balance$"):
+        order_place(
+            user=poor,
+            service_id=service.pk,
+            data={"link": "https://x.com/a", "quantity": service.max},
+            idempotency_key="k",
+        )
+    assert not Order.objects.exists() and not OrderEvent.objects.exists()
+    assert LedgerEntry.objects.filter(user=poor).count() == 1
+    # The key was not used up: the same request succeeds once it can be paid.
+    ledger_credit(user_id=poor.pk, amount=D("100000"))
+    placed = order_place(
+        user=poor, service_id=service.pk, data={"link": "https://x.com/a", "quantity": service.max}, idempotency_key="k"
+    )
+    assert placed.created
+    assert ledger_drift() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_orders_for_one_link_place_only_one(make_service, provider):
+    user = User.objects.create(username="twin")
+    ledger_credit(user_id=user.pk, amount=D("1000"))
+    service = make_service("Default", dripfeed=False)
+    barrier = threading.Barrier(8)
+    results: list[str] = []
+
+    def go() -> None:
+        try:
+            barrier.wait()
+            try:
+                order_place(
+                    user=user, service_id=service.pk, data={"link": "https://x.com/one", "quantity": service.min}
+                )
+                results.append("ok")
+            except OrderError as exc:
+                results.append(exc.message)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("ok") == 1 and len(results) == 8
+    assert Order.objects.count() == 1
+    assert ledger_drift() == []
 
 
 def test_second_active_order_for_the_same_link_is_refused_unless_staff_allow_it(customer, make_service):
@@ -185,7 +238,11 @@ def test_idempotency_key_returns_the_same_order(customer, make_service):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_placements_with_one_key_place_one_order(make_service, provider):
+@pytest.mark.parametrize("refuse_duplicates", [True, False], ids=["row-locked", "index-only"])
+def test_concurrent_placements_with_one_key_place_one_order(make_service, provider, refuse_duplicates):
+    # With the duplicate-link rule the customer's row lock serialises the placements; without
+    # it only the UNIQUE (user, idempotency key) index does.
+    PricingSettings.objects.update_or_create(pk=1, defaults={"refuse_duplicate_active_link": refuse_duplicates})
     user = User.objects.create(username="racer")
     ledger_credit(user_id=user.pk, amount=D("1000"))
     service = make_service("Default", dripfeed=False)
