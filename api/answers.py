@@ -133,7 +133,7 @@ def keyed_json(ids: list[str], found: dict[str, str], missing: str) -> str:
     JSON text in `found`, or `missing` for IDs not there; byte-for-byte what json.dumps of
     the equivalent dict gives."""
     parts = [
-        f'"{raw}":{found.get(raw, missing)}' if is_plain_id(raw) else f"{_text(raw)}:{missing}"
+        f'"{raw}":{found.get(raw, missing)}' if is_plain_id(raw) else f"{json.dumps(raw)}:{missing}"
         for raw in dict.fromkeys(ids)
     ]
     return "{" + ",".join(parts) + "}"

@@ -186,7 +186,7 @@ def _status_ids(params: dict[str, Any]) -> tuple[list[str], bool]:
     raise BadRequest
 
 
-_INCORRECT_ORDER_JSON = json.dumps(A.error(A.INCORRECT_ORDER))
+_INCORRECT_ORDER_JSON = json.dumps(A.error(A.INCORRECT_ORDER), separators=(",", ":"))
 
 
 def status_by_key(raw_key: str, params: dict[str, Any]) -> str | dict[str, str]:

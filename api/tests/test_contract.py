@@ -1,5 +1,6 @@
 """Every action and variant of /api/v2, answered in the reference's exact shapes, types and words."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -243,6 +244,9 @@ def test_multi_status_is_keyed_by_id_in_the_order_sent(call, key, other, default
         assert answer.json[raw] == {"error": "Incorrect order ID"}
     assert answer.json[str(mine[1])]["status"] == "Completed"
     assert answer.json[str(mine[0])]["status"] == "Pending"
+    # Byte for byte: compact separators, as every answer.
+    assert answer.raw == json.dumps(answer.json, separators=(",", ":")).encode()
+    assert b'"abc":{"error":"Incorrect order ID"}' in answer.raw
 
 
 def test_multi_status_of_a_single_id_keeps_the_multi_shape(call, key, default):
