@@ -1,4 +1,3 @@
-import threading
 from decimal import Decimal
 
 import pytest
@@ -6,6 +5,7 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts.ledger import InsufficientFunds, LedgerError, ledger_credit, ledger_debit, ledger_drift, ledger_post
 from accounts.models import LedgerEntry, User
+from testing.concurrency import run_together
 
 D = Decimal
 
@@ -113,28 +113,15 @@ def test_fifty_threads_debiting_one_balance_never_overdraw_or_lose_an_entry():
     assert connection.vendor == "postgresql"
     user = User.objects.create(username="contended")
     ledger_credit(user_id=user.pk, amount=D("30"))
-    barrier = threading.Barrier(50)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def spend(i: int) -> None:
+    def spend(i: int) -> str:
         try:
-            barrier.wait()
-            try:
-                ledger_debit(user_id=user.pk, amount=D("1"), memo=f"thread {i}")
-                result = "ok"
-            except InsufficientFunds:
-                result = "refused"
-            with lock:
-                outcomes.append(result)
-        finally:
-            connection.close()
+            ledger_debit(user_id=user.pk, amount=D("1"), memo=f"thread {i}")
+            return "ok"
+        except InsufficientFunds:
+            return "refused"
 
-    threads = [threading.Thread(target=spend, args=(i,)) for i in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = run_together(50, spend)
 
     assert outcomes.count("ok") == 30
     assert outcomes.count("refused") == 20
@@ -151,22 +138,9 @@ def test_fifty_threads_debiting_one_balance_never_overdraw_or_lose_an_entry():
 def test_concurrent_replays_of_one_idempotency_key_move_money_once():
     user = User.objects.create(username="replayed")
     ledger_credit(user_id=user.pk, amount=D("1"))
-    barrier = threading.Barrier(20)
-    created: list[bool] = []
-
-    def refund() -> None:
-        try:
-            barrier.wait()
-            posting = ledger_credit(user_id=user.pk, amount=D("2"), kind="refund", idempotency_key="refund:1")
-            created.append(posting.created)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=refund) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    created = run_together(
+        20, lambda _: ledger_credit(user_id=user.pk, amount=D("2"), kind="refund", idempotency_key="refund:1").created
+    )
     assert created.count(True) == 1 and len(created) == 20
     user.refresh_from_db()
     assert user.balance == D("3")

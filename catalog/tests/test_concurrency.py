@@ -1,39 +1,16 @@
 """Concurrent syncs on separate PostgreSQL connections: no duplicates, each change logged once,
 and no deadlock with staff recomputing prices at the same time."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from catalog.models import Service, ServiceChange, UpstreamService
 from catalog.services import prices_recompute
 from catalog.sync import sync_provider
+from testing.concurrency import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_together(count: int, target) -> list:
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def work(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results.append(target(index))
-        except Exception as exc:  # reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return results
 
 
 def test_concurrent_syncs_import_each_service_once(pricing, simulator, provider_for):

@@ -1,15 +1,14 @@
 """Stripe delivering the same session's events at once, on separate PostgreSQL connections."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from accounts.ledger import ledger_drift
 from accounts.models import User
 from dashboard.models import GatewayEvent, GatewayPayment
+from testing.concurrency import run_together
 
 from .test_payments import post_event, session_event
 
@@ -25,24 +24,7 @@ def test_concurrent_deliveries_credit_once(customer, stripe_on):
         session_event(payment, "checkout.session.async_payment_succeeded", event_id="evt_race_async"),
     ]
     count = 8
-    barrier = threading.Barrier(count)
-    statuses, errors = [], []
-
-    def deliver(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            statuses.append(post_event(Client(), bodies[index % 2]).status_code)
-        except Exception as exc:  # reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    statuses = run_together(count, lambda index: post_event(Client(), bodies[index % 2]).status_code)
     assert statuses == [200] * count
     assert User.objects.get(pk=customer.pk).balance == Decimal("1020")
     assert GatewayEvent.objects.filter(processed=True).count() == 2

@@ -1,10 +1,8 @@
 import socket
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.ledger import ledger_drift
@@ -13,6 +11,7 @@ from orders.forwarding import CircuitBreaker, order_forward
 from orders.maintenance import sweep
 from orders.models import ForwardState, Order, Status
 from orders.services import order_place
+from testing.concurrency import run_together
 from upstream.models import Provider
 
 
@@ -163,20 +162,6 @@ def test_concurrent_forward_tasks_send_one_order_once(sim, make_service, provide
         charge=Decimal("0"),
         cost_expected=Decimal("0"),
     )
-    barrier = threading.Barrier(8)
-    outcomes = []
-
-    def go():
-        try:
-            barrier.wait()
-            outcomes.append(order_forward(order_id=order.pk))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=go) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = run_together(8, lambda _: order_forward(order_id=order.pk))
     assert outcomes.count("sent") == 1 and outcomes.count("skipped") == 7
     assert sim.stats()["orders_created"] == 1

@@ -1,8 +1,6 @@
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from accounts.ledger import ledger_credit, ledger_drift
 from accounts.models import LedgerEntry, User
@@ -10,6 +8,7 @@ from catalog.models import PricingSettings
 from orders.models import ForwardState, Order, OrderEvent, Status
 from orders.services import order_place
 from orders.validation import OrderError
+from testing.concurrency import run_together
 
 D = Decimal
 
@@ -123,27 +122,15 @@ def test_concurrent_orders_for_one_link_place_only_one(make_service, provider):
     user = User.objects.create(username="twin")
     ledger_credit(user_id=user.pk, amount=D("1000"))
     service = make_service("Default", dripfeed=False)
-    barrier = threading.Barrier(8)
-    results: list[str] = []
 
-    def go() -> None:
+    def go(_: int) -> str:
         try:
-            barrier.wait()
-            try:
-                order_place(
-                    user=user, service_id=service.pk, data={"link": "https://x.com/one", "quantity": service.min}
-                )
-                results.append("ok")
-            except OrderError as exc:
-                results.append(exc.message)
-        finally:
-            connection.close()
+            order_place(user=user, service_id=service.pk, data={"link": "https://x.com/one", "quantity": service.min})
+            return "ok"
+        except OrderError as exc:
+            return exc.message
 
-    threads = [threading.Thread(target=go) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_together(8, go)
     assert results.count("ok") == 1 and len(results) == 8
     assert Order.objects.count() == 1
     assert ledger_drift() == []
@@ -246,27 +233,17 @@ def test_concurrent_placements_with_one_key_place_one_order(make_service, provid
     user = User.objects.create(username="racer")
     ledger_credit(user_id=user.pk, amount=D("1000"))
     service = make_service("Default", dripfeed=False)
-    barrier = threading.Barrier(10)
-    ids: list[int] = []
-
-    def go() -> None:
-        try:
-            barrier.wait()
-            placed = order_place(
+    ids = run_together(
+        10,
+        lambda _: (
+            order_place(
                 user=user,
                 service_id=service.pk,
                 data={"link": "https://x.com/race", "quantity": service.min},
                 idempotency_key="same-key",
-            )
-            ids.append(placed.order.pk)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=go) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+            ).order.pk
+        ),
+    )
     assert len(ids) == 10 and len(set(ids)) == 1
     assert Order.objects.count() == 1
     assert LedgerEntry.objects.filter(kind="charge").count() == 1
@@ -278,25 +255,15 @@ def test_concurrent_placements_never_overspend(make_service, provider):
     user = User.objects.create(username="spender")
     service = make_service("Package")
     ledger_credit(user_id=user.pk, amount=service.rate * 5)
-    barrier = threading.Barrier(12)
-    results: list[str] = []
 
-    def go(i: int) -> None:
+    def go(i: int) -> str:
         try:
-            barrier.wait()
-            try:
-                order_place(user=user, service_id=service.pk, data={"link": f"https://x.com/{i}"})
-                results.append("ok")
-            except OrderError as exc:
-                results.append(str(exc))
-        finally:
-            connection.close()
+            order_place(user=user, service_id=service.pk, data={"link": f"https://x.com/{i}"})
+            return "ok"
+        except OrderError as exc:
+            return str(exc)
 
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_together(12, go)
     assert results.count("ok") == 5
     assert results.count("Not enough funds on balance") == 7
     user.refresh_from_db()
