@@ -164,10 +164,16 @@ class Recorder:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.rows: list[tuple[float, str, int, float]] = []  # (start, kind, status or -1, seconds)
+        self.failures: list[str] = []  # what each request that got no answer failed with
 
     def add(self, start: float, kind: str, status: int, seconds: float) -> None:
         with self.lock:
             self.rows.append((start, kind, status, seconds))
+
+    def fail(self, start: float, kind: str, seconds: float, exc: Exception) -> None:
+        with self.lock:
+            self.rows.append((start, kind, -1, seconds))
+            self.failures.append(f"{kind} at {start - self.rows[0][0]:.0f} s: {type(exc).__name__}: {exc}"[:300])
 
 
 class User(threading.Thread):
@@ -184,8 +190,8 @@ class User(threading.Thread):
         start = time.time()
         try:
             response = session.request(method, url, timeout=30, **kwargs)
-        except requests.RequestException:
-            self.rec.add(start, kind, -1, time.time() - start)
+        except requests.RequestException as exc:
+            self.rec.fail(start, kind, time.time() - start, exc)
             return None
         self.rec.add(start, kind, response.status_code, time.time() - start)
         return response
@@ -457,6 +463,9 @@ def main() -> int:
         f"{percentile(latencies, 0.95):.0f} | {percentile(latencies, 0.99):.0f} | {len(fivexx)} | {len(failed)} |"
     )
     out.append("")
+    if rec.failures:
+        out.extend(f"- no answer: {failure}" for failure in rec.failures)
+        out.append("")
     out.append("| chaos at | event |")
     out.append("|---:|---|")
     out.extend(f"| {seconds:.0f} s | {text} |" for seconds, text in chaos_log)
