@@ -1,10 +1,10 @@
 """Per-key and per-IP rate limits for API v2, counted in Redis.
 
 Fixed windows: one counter per (scope, who, window number), incremented (and given an expiry when
-new) by one Lua script in a single round trip, before the request touches the database. The key's counter is named
-by a hash of the key as sent, so it is counted before (and without) looking the key up, and
-unknown keys still count against their IP. Without Redis (the no-services demo) the Django cache
-counts instead.
+new) by one Lua script in a single round trip, before the request touches the database. The key's
+counter is named by a hash of the key as sent, so it is counted before (and without) looking the
+key up, and unknown keys still count against their IP. Without Redis (the no-services demo) the
+Django cache counts instead.
 
 Limits come from settings.API_RATE_LIMITS: {"key": (requests, seconds), "ip": (requests, seconds)}.
 """

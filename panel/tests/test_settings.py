@@ -18,7 +18,7 @@ GOOD = {
 }
 
 
-def start(**overrides: str | None) -> subprocess.CompletedProcess:
+def start(code: str = "import django; django.setup()", **overrides: str | None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in GOOD and k not in {"CELERY_BROKER_URL", "PANEL_CURRENCY"}}
     env.update(GOOD)
     for key, value in overrides.items():
@@ -28,9 +28,7 @@ def start(**overrides: str | None) -> subprocess.CompletedProcess:
             env[key] = value
     env["DJANGO_SETTINGS_MODULE"] = "panel.settings"
     env["PANEL_VAR_DIR"] = str(ROOT / "var" / "test")
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
 def test_good_configuration_starts():
@@ -51,6 +49,7 @@ def test_good_configuration_starts():
         ({"DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL must be a URL starting with one of postgres"),
         ({"REDIS_URL": "http://x"}, "REDIS_URL must be a URL"),
         ({"CONN_MAX_AGE": "soon"}, "CONN_MAX_AGE='soon' is not a whole number"),
+        ({"DATABASE_PREPARED_STATEMENTS": "often"}, "DATABASE_PREPARED_STATEMENTS='often' is not a boolean"),
     ],
 )
 def test_bad_values_stop_start_up_with_a_clear_message(overrides, message):
@@ -58,6 +57,17 @@ def test_bad_values_stop_start_up_with_a_clear_message(overrides, message):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("value, threshold", [(None, "5"), ("true", "5"), ("false", "None")])
+def test_prepared_statements_can_be_turned_off_for_pgbouncer(value, threshold):
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold'))"
+    )
+    result = start(code, DATABASE_PREPARED_STATEMENTS=value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == threshold
 
 
 def test_debug_gives_dev_defaults_and_sqlite_with_the_embedded_broker():
