@@ -28,7 +28,7 @@ from accounts.services import api_key_rotate
 from catalog import services as catalog_services
 from catalog.models import Category, CustomerPrice, PricingSettings, Service, ServiceChange, UpstreamService
 from catalog.pricing import quote
-from catalog.sync import known_type
+from catalog.sync import known_type, service_for_upstream
 from dashboard import services as dashboard_services
 from dashboard.models import DepositRequest, Ticket
 from orders.forwarding import order_forward
@@ -528,21 +528,7 @@ def services_import(
                 if name not in by_name:
                     by_name[name], _ = Category.objects.get_or_create(name=name)
                 category = by_name[name]
-            service = Service(
-                category=category,
-                upstream=row,
-                name=row.name,
-                type=known_type(row.type),
-                description=row.desc,
-                rate=Decimal(0),
-                min=row.min,
-                max=max(row.min, row.max),
-                refill=row.refill,
-                cancel=row.cancel,
-                dripfeed=row.dripfeed,
-                enabled=enabled,
-                markup_percent=markup_percent,
-            )
+            service = service_for_upstream(row, category=category, enabled=enabled, markup_percent=markup_percent)
             catalog_services.apply_price(service, pricing, changes, provider_id=provider_id, upstream_service=row)
             created.append(service)
         Service.objects.bulk_create(created)

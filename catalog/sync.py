@@ -98,6 +98,25 @@ def known_type(upstream_type: str) -> str | None:
     return KNOWN_TYPES.get(upstream_type.strip().lower())
 
 
+def service_for_upstream(row: UpstreamService, *, category: Category, **fields: Any) -> Service:
+    """A new (unsaved) service of ours selling this upstream service, its terms copied from it;
+    the rate is set by pricing afterwards. `fields` sets the rest (enabled, markup...)."""
+    return Service(
+        category=category,
+        upstream=row,
+        name=row.name,
+        type=known_type(row.type),
+        description=row.desc,
+        rate=Decimal(0),
+        min=row.min,
+        max=max(row.min, row.max),
+        refill=row.refill,
+        cancel=row.cancel,
+        dripfeed=row.dripfeed,
+        **fields,
+    )
+
+
 class SyncRefused(Exception):
     """The answer is not safe to apply (e.g. an empty list where services were listed)."""
 
@@ -438,18 +457,9 @@ class _Pass:
             by_name.update((category.name, category) for category in Category.objects.filter(name__in=missing))
         created = []
         for row in candidates:
-            service = Service(
+            service = service_for_upstream(
+                row,
                 category=by_name[_text(prefix + (row.category or "Other"), 255)],
-                upstream=row,
-                name=row.name,
-                type=known_type(row.type),
-                description=row.desc,
-                rate=Decimal(0),
-                min=row.min,
-                max=max(row.min, row.max),
-                refill=row.refill,
-                cancel=row.cancel,
-                dripfeed=row.dripfeed,
                 markup_percent=self.importer.markup_percent,
                 auto_imported=True,
             )
