@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from panel.admin_tools import ReadOnlyAdmin
+
 from .models import LedgerEntry, User
 
 
@@ -13,18 +15,10 @@ class PanelUserAdmin(UserAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    """Entries are append-only: the ledger module writes them, nobody edits them."""
+
     list_display = ("id", "created_at", "user", "kind", "amount", "balance_after", "order_id", "memo")
     list_filter = ("kind",)
     search_fields = ("user__username", "memo", "=order_id")
     list_select_related = ("user",)
-
-    # Entries are append-only: the ledger module writes them, nobody edits them.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -19,6 +19,7 @@ from dashboard import admin as dashboard_admin
 from dashboard.models import DepositRequest, GatewayEvent, GatewayPayment, Ticket
 from orders import admin as orders_admin
 from orders.models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, Refill, Status
+from panel.admin_tools import ReadOnlyAdmin
 from upstream import admin as upstream_admin
 from upstream.models import Provider
 
@@ -252,17 +253,8 @@ class OrderAdmin(orders_admin.OrderAdmin):
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
 
-class ReadOnlyRequestAdmin(admin.ModelAdmin):
+class ReadOnlyRequestAdmin(ReadOnlyAdmin):
     """Refill and cancel requests are written by the engine and the retry action, never by forms."""
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Order")
     def order_link(self, obj):
@@ -555,22 +547,13 @@ class ServiceAdmin(catalog_admin.ServiceAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor", "action", "object_link", "reason", "change")
     list_filter = ("action", "object_type", ("actor", admin.RelatedOnlyFieldListFilter), "created_at")
     search_fields = ("=object_id", "reason", "actor__username")
     list_select_related = ("actor",)
     date_hierarchy = "created_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Object")
     def object_link(self, obj):

@@ -4,6 +4,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
+from panel.admin_tools import ReadOnlyAdmin
 from upstream.admin import ProviderAdmin
 
 from .models import (
@@ -28,20 +29,6 @@ from .services import (
     services_set_enabled,
 )
 from .sync import sync_provider_unless_running
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written by sync: staff read them, nobody edits them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # --- Providers: import settings inline, "Sync now" and "Recompute prices" actions -----------
 
