@@ -3,6 +3,23 @@
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
+
+
+def safe_next_url(request: HttpRequest, candidate: str | None, fallback: str) -> str:
+    """`candidate` if it is a URL on this very host (a relative path such as "/orders/?page=2"),
+    else `fallback`.
+
+    For every redirect whose target comes from the client: a `next` parameter, a posted field,
+    the Referer header. Other hosts, scheme-relative "//evil.example", "https:evil.example",
+    backslash tricks and (on an HTTPS request) plain-http URLs are all refused, so a link to
+    our login page cannot send someone on to a look-alike site after they sign in.
+    """
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return fallback
 
 
 class ClientIPMiddleware:
