@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from catalog.models import Service, ServiceType
+from upstream.lines import LineError, join_lines, single_line, split_lines
 
 T = ServiceType
 SUBSCRIPTION_DELAYS = {0, 5, 10, 15, 20, 30, 40, 50, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600}
@@ -17,8 +18,23 @@ MAX_RUNS = 1000
 MAX_INTERVAL = 60 * 24 * 30
 MAX_TEXT = 20000
 _SPACE = re.compile(r"\s")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Types whose quantity is the number of lines given (or a package): upstream takes no quantity.
 QUANTITY_FROM_LINES = {T.PACKAGE, T.CUSTOM_COMMENTS, T.CUSTOM_COMMENTS_PACKAGE, T.MENTIONS_CUSTOM_LIST}
+
+
+# Types whose quantity is given and which take text parameters; of those, the ones in
+# LIST_PARAMS are lists (one item per line), the others a single value.
+TEXT_PARAMS = {
+    T.MENTIONS: ("usernames",),
+    T.MENTIONS_WITH_HASHTAGS: ("usernames", "hashtags"),
+    T.MENTIONS_HASHTAG: ("hashtag",),
+    T.MENTIONS_USER_FOLLOWERS: ("username",),
+    T.MENTIONS_MEDIA_LIKERS: ("media",),
+    T.COMMENT_LIKES: ("username",),
+    T.INVITES_FROM_GROUPS: ("groups",),
+}
+LIST_PARAMS = {"usernames", "hashtags", "groups"}
 
 
 class OrderError(ValueError):
@@ -42,6 +58,10 @@ class OrderInput:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
 def _text(data: dict, name: str) -> str:
     value = data.get(name)
     if value is None:
@@ -51,20 +71,38 @@ def _text(data: dict, name: str) -> str:
     return str(value).strip()
 
 
-def _lines(data: dict, name: str) -> list[str]:
+def _lines(data: dict, name: str, label: str | None = None) -> list[str]:
+    """The lines of a list parameter as `upstream.lines` defines them: what we count and send."""
     text = _text(data, name)
     if len(text) > MAX_TEXT:
-        raise OrderError(f"{name.replace('_', ' ').capitalize()} is too long", name)
-    return [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+        raise OrderError(f"{label or _label(name)} is too long", name)
+    try:
+        return split_lines(text, label=label or _label(name))
+    except LineError as exc:
+        raise OrderError(exc.message, name) from None
 
 
 def _required(data: dict, name: str, label: str | None = None) -> str:
-    value = _text(data, name)
+    """A one-line parameter (a username, a country): no line breaks, no control characters."""
+    label = label or _label(name)
+    try:
+        value = single_line(_text(data, name), label=label)
+    except LineError as exc:
+        raise OrderError(exc.message, name) from None
     if not value:
-        raise OrderError(f"{label or name.replace('_', ' ').capitalize()} is required", name)
+        raise OrderError(f"{label} is required", name)
     if len(value) > MAX_TEXT:
-        raise OrderError(f"{label or name.replace('_', ' ').capitalize()} is too long", name)
+        raise OrderError(f"{label} is too long", name)
     return value
+
+
+def _required_lines(data: dict, name: str) -> str:
+    """A list parameter whose lines are not counted (the quantity is given): still rebuilt from
+    its lines, so the provider receives exactly what we checked."""
+    lines = _lines(data, name)
+    if not lines:
+        raise OrderError(f"{_label(name)} is required", name)
+    return join_lines(lines)
 
 
 def _int(data: dict, name: str, error: str, *, required: bool = True) -> int | None:
@@ -84,7 +122,7 @@ def _int(data: dict, name: str, error: str, *, required: bool = True) -> int | N
 
 def _link(data: dict) -> str:
     link = _text(data, "link")
-    if not link or len(link) > 2000 or _SPACE.search(link):
+    if not link or len(link) > 2000 or _SPACE.search(link) or _CONTROL.search(link):
         raise OrderError("Bad link", "link")
     if "://" in link and not link.lower().startswith(("http://", "https://")):
         raise OrderError("Bad link", "link")
@@ -130,7 +168,7 @@ def _counted(data: dict, service: Service, name: str, label: str, *, check_range
         raise OrderError(f"{label} is required", name)
     if check_range:
         _check_range(service, len(lines))
-    return len(lines), "\n".join(lines)
+    return len(lines), join_lines(lines)
 
 
 def validate_order(service: Service, data: dict[str, Any]) -> OrderInput:
@@ -146,7 +184,7 @@ def validate_order(service: Service, data: dict[str, Any]) -> OrderInput:
         keywords = _lines(data, "keywords")
         if not keywords:
             raise OrderError("Keywords is required", "keywords")
-        return OrderInput(link, quantity, params={"keywords": "\n".join(keywords)})
+        return OrderInput(link, quantity, params={"keywords": join_lines(keywords)})
     if kind == T.CUSTOM_COMMENTS:
         link = _link(data)
         count, comments = _counted(data, service, "comments", "Comments")
@@ -159,18 +197,13 @@ def validate_order(service: Service, data: dict[str, Any]) -> OrderInput:
         link = _link(data)
         count, usernames = _counted(data, service, "usernames", "Usernames")
         return OrderInput(link, count, params={"usernames": usernames})
-    single_param = {
-        T.MENTIONS: ("usernames",),
-        T.MENTIONS_WITH_HASHTAGS: ("usernames", "hashtags"),
-        T.MENTIONS_HASHTAG: ("hashtag",),
-        T.MENTIONS_USER_FOLLOWERS: ("username",),
-        T.MENTIONS_MEDIA_LIKERS: ("media",),
-        T.COMMENT_LIKES: ("username",),
-        T.INVITES_FROM_GROUPS: ("groups",),
-    }
-    if kind in single_param:
+    if kind in TEXT_PARAMS:
         link, quantity = _link(data), _quantity(data, service)
-        return OrderInput(link, quantity, params={name: _required(data, name) for name in single_param[kind]})
+        params = {
+            name: _required_lines(data, name) if name in LIST_PARAMS else _required(data, name)
+            for name in TEXT_PARAMS[kind]
+        }
+        return OrderInput(link, quantity, params=params)
     if kind == T.POLL:
         link, quantity = _link(data), _quantity(data, service)
         answer = _int(data, "answer_number", "Answer number is required")
