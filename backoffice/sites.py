@@ -15,6 +15,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 
+from panel.security import safe_next_url
+
 
 def staff_2fa_required() -> bool:
     return getattr(settings, "STAFF_REQUIRE_2FA", True)
@@ -57,7 +59,8 @@ class PanelAdminSite(admin.AdminSite):
     def login(self, request, extra_context=None):
         # Everyone logs in through allauth, which asks for the TOTP code; the admin's own form
         # would skip it (and has_permission would then ask for a code anyway).
-        next_url = request.GET.get("next") or reverse("admin:index", current_app=self.name)
+        # Only a page of this site: a login link must not forward anyone to another host.
+        next_url = safe_next_url(request, request.GET.get("next"), reverse("admin:index", current_app=self.name))
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(next_url, settings.LOGIN_URL)

@@ -20,6 +20,7 @@ from accounts.models import User
 from catalog.models import UpstreamService
 from catalog.sync import known_type, sync_provider_unless_running
 from orders.models import CancelRequest, Order, Refill, Status
+from panel.security import safe_next_url
 from upstream.client import UpstreamError
 from upstream.models import Provider
 from upstream.services import provider_client, provider_refresh_balance
@@ -207,7 +208,9 @@ def provider_action(request, provider_id: int, action: str):
     if not request.user.has_perm("upstream.change_provider"):
         raise PermissionDenied
     provider = get_object_or_404(Provider, pk=provider_id)
-    back = request.POST.get("next") or reverse("admin:upstream_provider_change", args=[provider.pk])
+    back = safe_next_url(
+        request, request.POST.get("next"), reverse("admin:upstream_provider_change", args=[provider.pk])
+    )
     if request.method != "POST":
         return HttpResponseRedirect(back)
     if action == "test":

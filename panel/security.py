@@ -1,5 +1,7 @@
 """Who the client is (its IP behind proxies) and the login lockout (django-axes)."""
 
+import ipaddress
+
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpRequest
@@ -22,23 +24,59 @@ def safe_next_url(request: HttpRequest, candidate: str | None, fallback: str) ->
     return fallback
 
 
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # "203.0.113.9:51234"
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    # An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d; judge it as the IPv4 address.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def forwarded_client(peer: str, forwarded_for: str, proxies) -> str:
+    """The client's address: `peer` (the direct connection) unless it is one of our `proxies`;
+    then X-Forwarded-For is read from the right, each entry written by the hop before it, and
+    the first address that is not itself one of our proxies is the client. Entries left of
+    that one were written by the client and prove nothing. A malformed entry stops the walk at
+    the last address we could trust to have seen it (the proxy that appended it)."""
+    current = _address(peer)
+    if current is None or not proxies:
+        return peer
+    hops = [part for part in forwarded_for.split(",") if part.strip()]
+    while any(current in network for network in proxies) and hops:
+        candidate = _address(hops.pop())
+        if candidate is None:
+            break
+        current = candidate
+    return str(current)
+
+
 class ClientIPMiddleware:
     """Put the client's real address in REMOTE_ADDR when the panel runs behind proxies.
 
-    With TRUSTED_PROXY_COUNT = N, the address our outermost proxy saw is the N-th entry from the
-    right of X-Forwarded-For; anything left of it was written by the client and is ignored. Rate
-    limits (the API's, allauth's) and lockouts all read REMOTE_ADDR, so they agree on one IP.
+    X-Forwarded-For is believed only when the direct peer is inside TRUSTED_PROXIES (our own
+    reverse proxies), and then only as far as the proxies we know: see forwarded_client. From
+    anyone else the header is ignored, so a client cannot pick its own address. Everything that
+    counts by IP reads REMOTE_ADDR after this middleware (the API's per-IP limit, allauth's
+    rate limits, the axes lockout, the /metrics address check), so they all agree on one IP.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.count = settings.TRUSTED_PROXY_COUNT
+        self.proxies = tuple(settings.TRUSTED_PROXIES)
 
     def __call__(self, request: HttpRequest):
-        if self.count:
-            hops = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-            if len(hops) >= self.count:
-                request.META["REMOTE_ADDR"] = hops[-self.count]
+        if self.proxies:
+            peer = request.META.get("REMOTE_ADDR", "")
+            client = forwarded_client(peer, request.META.get("HTTP_X_FORWARDED_FOR", ""), self.proxies)
+            if client != peer:
+                request.META["REMOTE_ADDR"] = client
         return self.get_response(request)
 
 

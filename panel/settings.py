@@ -5,6 +5,7 @@ names it instead of failing later inside a request or a task.
 """
 
 import hashlib
+import ipaddress
 import os
 import zoneinfo
 from datetime import timedelta
@@ -59,6 +60,19 @@ def _url(name: str, default: str | None, schemes: tuple[str, ...]) -> str | None
     return raw
 
 
+def _networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for part in os.environ.get(name, "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip()))
+            except ValueError as exc:
+                raise ImproperlyConfigured(
+                    f"{name}: {part.strip()!r} is not a network such as 10.0.0.0/8 or 192.0.2.7 ({exc})."
+                ) from None
+    return tuple(networks)
+
+
 DEBUG = _bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -94,10 +108,21 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
-# Number of reverse proxies in front of gunicorn that append to X-Forwarded-For. 0 (the
-# default) trusts REMOTE_ADDR alone, so a client cannot pick its own IP for rate limits and
-# lockouts by sending the header itself.
-TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
+# Our reverse proxies, as comma-separated CIDRs (e.g. 10.0.0.0/8,172.16.0.0/12). X-Forwarded-For
+# is believed only when the direct peer is inside one of them, walking the header from the right
+# past our own proxies (panel.security.forwarded_client). Empty (the default): REMOTE_ADDR alone,
+# so a client cannot pick its own IP for rate limits, lockouts and /metrics.
+TRUSTED_PROXIES = _networks("TRUSTED_PROXIES")
+if "TRUSTED_PROXY_COUNT" in os.environ:
+    # Counting hops trusted the header from anyone who could reach the process; refuse it
+    # rather than silently change which address is the client's.
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_COUNT is no longer used: set TRUSTED_PROXIES to the networks of your reverse "
+        "proxies (comma-separated CIDRs such as 10.0.0.0/8) and remove TRUSTED_PROXY_COUNT."
+    )
+# allauth's rate limits read REMOTE_ADDR (set by ClientIPMiddleware) and never the header.
+ALLAUTH_TRUSTED_PROXY_COUNT = 0
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = None
 # Staff (the backoffice) must have two-factor authentication set up in production.
 STAFF_REQUIRE_2FA = _bool("STAFF_REQUIRE_2FA", not DEBUG)
 
@@ -406,9 +431,16 @@ LOGGING = {
     },
 }
 
-# Prometheus metrics at /metrics. Without METRICS_TOKEN only loopback and private addresses may
-# read them (a scraper inside the network); with it, a matching "Authorization: Bearer" header.
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Prometheus metrics at /metrics, read with "Authorization: Bearer <METRICS_TOKEN>". Production
+# (DEBUG off) refuses to start without a token unless METRICS_ENABLED=false, which makes /metrics
+# answer 404. Only in DEBUG may a token-less /metrics be read, from loopback and private addresses.
+METRICS_ENABLED = _bool("METRICS_ENABLED", True)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+if METRICS_ENABLED and not METRICS_TOKEN and not DEBUG:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN is required unless DEBUG=true: set it to a long random string (the scraper "
+        "sends it as a bearer token), or set METRICS_ENABLED=false to turn /metrics off."
+    )
 # /readyz: the beat heartbeat and the last poll pass must be younger than these (seconds).
 READY_BEAT_MAX_AGE = _int("READY_BEAT_MAX_AGE", 120, 5)
 READY_POLL_MAX_AGE = _int("READY_POLL_MAX_AGE", 300, 5)

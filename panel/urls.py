@@ -3,7 +3,7 @@ import ipaddress
 
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.urls import include, path
 from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -14,8 +14,11 @@ from .health import healthz, readyz
 
 @never_cache
 def metrics_view(request):
-    """Prometheus scrape endpoint: a bearer token when METRICS_TOKEN is set, else only from
-    loopback and private addresses (a scraper inside the network)."""
+    """Prometheus scrape endpoint: 404 when METRICS_ENABLED is off; a bearer token when
+    METRICS_TOKEN is set (always, in production: settings refuse to start without one); without
+    a token (DEBUG only) just loopback and private addresses (a scraper inside the network)."""
+    if not settings.METRICS_ENABLED:
+        raise Http404
     token = settings.METRICS_TOKEN
     if token:
         sent = request.META.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
@@ -26,7 +29,7 @@ def metrics_view(request):
             address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
         except ValueError:
             address = None
-        if address is None or not (address.is_private or address.is_loopback):
+        if not settings.DEBUG or address is None or not (address.is_private or address.is_loopback):
             return HttpResponseForbidden("forbidden\n", content_type="text/plain")
     return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
 

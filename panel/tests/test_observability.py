@@ -74,13 +74,38 @@ def test_readyz_reports_a_stale_poll_pass(client, db, settings):
     assert response.json()["checks"]["poll"].startswith("last heartbeat")
 
 
-def test_metrics_are_private_unless_a_token_is_given(db, settings):
-    assert Client(REMOTE_ADDR="93.184.216.34").get("/metrics").status_code == 403
-    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 200
+def test_metrics_need_the_token(db, settings):
     settings.METRICS_TOKEN = "scrape-token"
     assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 403
+    wrong = Client(REMOTE_ADDR="127.0.0.1").get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-tokeN")
+    assert wrong.status_code == 403
     ok = Client(REMOTE_ADDR="93.184.216.34").get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token")
     assert ok.status_code == 200
+
+
+def test_without_a_token_only_debug_lets_private_addresses_read_metrics(db, settings):
+    settings.METRICS_TOKEN = ""
+    # Production (settings refuse to start like this, but if they did): nobody, not even loopback.
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 403
+    settings.DEBUG = True
+    assert Client(REMOTE_ADDR="93.184.216.34").get("/metrics").status_code == 403
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 200
+
+
+def test_metrics_can_be_turned_off(db, settings):
+    settings.METRICS_ENABLED = False
+    response = Client(REMOTE_ADDR="127.0.0.1").get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_TOKEN}")
+    assert response.status_code == 404
+
+
+def test_a_forged_forwarded_for_does_not_reach_metrics(db, settings):
+    from ipaddress import ip_network
+
+    settings.METRICS_TOKEN = ""
+    settings.DEBUG = True
+    settings.TRUSTED_PROXIES = (ip_network("10.0.0.0/8"),)
+    forged = Client(REMOTE_ADDR="93.184.216.34").get("/metrics", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert forged.status_code == 403
 
 
 def test_json_lines_carry_the_context(captured_logs):
@@ -128,13 +153,14 @@ def test_a_full_order_flow_logs_no_secret_and_every_order_line_names_order_and_p
             assert "provider" in record, record
 
 
-def test_metrics_count_the_flow(customer, make_service, sim, provider, db):
+def test_metrics_count_the_flow(customer, make_service, sim, provider, db, settings):
     service = make_service("Default", dripfeed=False)
     from orders.services import order_place
 
     order = order_place(user=customer, service_id=service.pk, data={"link": "https://x.com/m", "quantity": service.min})
     assert order_forward(order_id=order.order.pk) == "sent"
-    text = Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
+    scrape = f"Bearer {settings.METRICS_TOKEN}"
+    text = Client(REMOTE_ADDR="127.0.0.1").get("/metrics", HTTP_AUTHORIZATION=scrape).content.decode()
     assert f'panel_forward_outcomes_total{{outcome="sent",provider="{provider.name}"}}' in text
     assert f'panel_upstream_calls_total{{action="add",outcome="ok",provider="{provider.name}"}}' in text
     assert "panel_upstream_request_seconds_bucket" in text

@@ -93,20 +93,100 @@ def test_a_session_never_authenticates_the_api(member, client):
     assert "balance" in Client().post("/api/v2", {"key": key, "action": "balance"}).json()
 
 
-def test_client_ip_comes_from_the_trusted_proxy_hop_only(settings, rf):
+def _seen_ip(proxies, remote: str, forwarded: str | None = None) -> str:
+    from ipaddress import ip_network
+
+    from django.test import RequestFactory, override_settings
+
     from panel.security import ClientIPMiddleware
 
     seen = []
+    extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {}
+    with override_settings(TRUSTED_PROXIES=tuple(ip_network(p) for p in proxies)):
+        middleware = ClientIPMiddleware(lambda request: seen.append(request.META["REMOTE_ADDR"]))
+    middleware(RequestFactory().get("/", REMOTE_ADDR=remote, **extra))
+    return seen[0]
 
-    def view(request):
-        seen.append(request.META["REMOTE_ADDR"])
-        return None
 
-    settings.TRUSTED_PROXY_COUNT = 0
-    ClientIPMiddleware(view)(rf.get("/", HTTP_X_FORWARDED_FOR="1.2.3.4", REMOTE_ADDR="10.0.0.2"))
-    settings.TRUSTED_PROXY_COUNT = 1
-    ClientIPMiddleware(view)(rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 5.6.7.8", REMOTE_ADDR="10.0.0.2"))
-    assert seen == ["10.0.0.2", "5.6.7.8"]
+PROXIES = ["10.0.0.0/8", "2001:db8:f::/48"]
+
+
+@pytest.mark.parametrize(
+    "proxies, remote, forwarded, client",
+    [
+        # No proxies configured: the header is never believed.
+        ([], "203.0.113.5", "1.2.3.4", "203.0.113.5"),
+        # The peer is not one of our proxies: whatever it sends about itself is ignored.
+        (PROXIES, "203.0.113.5", "1.2.3.4", "203.0.113.5"),
+        (PROXIES, "203.0.113.5", "10.0.0.9, 127.0.0.1", "203.0.113.5"),
+        # Our proxy appended the client's address: the rightmost entry.
+        (PROXIES, "10.0.0.2", "198.51.100.7", "198.51.100.7"),
+        # A client-written prefix is skipped: only the entry our proxy appended counts.
+        (PROXIES, "10.0.0.2", "6.6.6.6, 198.51.100.7", "198.51.100.7"),
+        # Two of our proxies in a row: walk past the inner one.
+        (PROXIES, "10.0.0.2", "6.6.6.6, 198.51.100.7, 10.1.2.3", "198.51.100.7"),
+        # IPv6, a port, and the IPv4-mapped form of a peer on a dual-stack socket.
+        (PROXIES, "2001:db8:f::1", "2001:db8:1::5", "2001:db8:1::5"),
+        (PROXIES, "::ffff:10.0.0.2", "198.51.100.7:4431", "198.51.100.7"),
+        (PROXIES, "10.0.0.2", "[2001:db8:1::5]:443", "2001:db8:1::5"),
+        # Our proxy without a header, or a header of only proxies: the last proxy we reached.
+        (PROXIES, "10.0.0.2", None, "10.0.0.2"),
+        (PROXIES, "10.0.0.2", "10.0.0.3", "10.0.0.3"),
+        # Garbage where our proxy's entry should be: stop at the proxy rather than believe it.
+        (PROXIES, "10.0.0.2", "1.2.3.4, not-an-ip", "10.0.0.2"),
+    ],
+)
+def test_client_ip_believes_x_forwarded_for_only_from_trusted_proxies(proxies, remote, forwarded, client):
+    assert _seen_ip(proxies, remote, forwarded) == client
+
+
+def test_a_spoofed_header_does_not_escape_the_login_lockout(member, settings):
+    """The lockout counts by the IP the middleware settles on; rotating X-Forwarded-For from an
+    untrusted peer must not give each attempt a fresh counter."""
+    from ipaddress import ip_network
+
+    settings.ACCOUNT_RATE_LIMITS = False
+    settings.TRUSTED_PROXIES = (ip_network("10.0.0.0/8"),)
+    attacker = Client(REMOTE_ADDR="203.0.113.77")
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        attacker.post(
+            "/accounts/login/", {"login": "member", "password": "wrong"}, HTTP_X_FORWARDED_FOR=f"198.18.0.{n}"
+        )
+    answer = attacker.post(
+        "/accounts/login/", {"login": "member", "password": "right-password-123"}, HTTP_X_FORWARDED_FOR="198.18.9.9"
+    )
+    assert answer.status_code == 429
+
+
+def test_allauth_reads_the_same_client_ip(rf):
+    from allauth.account.adapter import get_adapter
+
+    request = rf.get("/", REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR="1.2.3.4")
+    assert get_adapter(request).get_client_ip(request) == "203.0.113.5"
+
+
+@pytest.mark.parametrize(
+    "candidate, secure, expected",
+    [
+        ("/orders/?page=2", False, "/orders/?page=2"),
+        ("http://testserver/orders/", False, "http://testserver/orders/"),
+        ("https://evil.example/", False, "/fallback/"),
+        ("//evil.example/path", False, "/fallback/"),
+        ("https:evil.example", False, "/fallback/"),
+        ("/\\evil.example", False, "/fallback/"),
+        ("\\\\evil.example", False, "/fallback/"),
+        ("javascript:alert(1)", False, "/fallback/"),
+        (" https://evil.example/", False, "/fallback/"),
+        ("http://testserver/orders/", True, "/fallback/"),  # https page: no downgrade to http
+        ("", False, "/fallback/"),
+        (None, False, "/fallback/"),
+    ],
+)
+def test_safe_next_url_keeps_only_this_hosts_pages(rf, candidate, secure, expected):
+    from panel.security import safe_next_url
+
+    request = rf.get("/", secure=secure)
+    assert safe_next_url(request, candidate, "/fallback/") == expected
 
 
 def test_production_cookies_and_headers(settings, client, db):

@@ -15,11 +15,13 @@ GOOD = {
     "ALLOWED_HOSTS": "panel.example.com",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/panel",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "METRICS_TOKEN": "scrape-token",
 }
 
 
 def start(code: str = "import django; django.setup()", **overrides: str | None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in GOOD and k not in {"CELERY_BROKER_URL", "PANEL_CURRENCY"}}
+    dropped = {"CELERY_BROKER_URL", "PANEL_CURRENCY", "TRUSTED_PROXIES", "TRUSTED_PROXY_COUNT", "METRICS_ENABLED"}
+    env = {k: v for k, v in os.environ.items() if k not in GOOD and k not in dropped}
     env.update(GOOD)
     for key, value in overrides.items():
         if value is None:
@@ -50,6 +52,12 @@ def test_good_configuration_starts():
         ({"REDIS_URL": "http://x"}, "REDIS_URL must be a URL"),
         ({"CONN_MAX_AGE": "soon"}, "CONN_MAX_AGE='soon' is not a whole number"),
         ({"DATABASE_PREPARED_STATEMENTS": "often"}, "DATABASE_PREPARED_STATEMENTS='often' is not a boolean"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, "TRUSTED_PROXIES: 'proxy.local' is not a network"),
+        ({"TRUSTED_PROXIES": "10.0.0.1/8"}, "TRUSTED_PROXIES: '10.0.0.1/8' is not a network"),
+        ({"TRUSTED_PROXY_COUNT": "1"}, "TRUSTED_PROXY_COUNT is no longer used: set TRUSTED_PROXIES"),
+        ({"METRICS_TOKEN": None}, "METRICS_TOKEN is required unless DEBUG=true"),
+        ({"METRICS_TOKEN": "  "}, "METRICS_TOKEN is required unless DEBUG=true"),
+        ({"METRICS_ENABLED": "perhaps"}, "METRICS_ENABLED='perhaps' is not a boolean"),
     ],
 )
 def test_bad_values_stop_start_up_with_a_clear_message(overrides, message):
@@ -80,3 +88,19 @@ def test_debug_gives_dev_defaults_and_sqlite_with_the_embedded_broker():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "USD"]
+
+
+def test_trusted_proxies_are_parsed_into_networks():
+    code = "import django; django.setup(); from django.conf import settings as s; print(*s.TRUSTED_PROXIES)"
+    result = start(code, TRUSTED_PROXIES=" 10.0.0.0/8, 172.16.0.0/12,192.0.2.7 ,2001:db8::/32")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["10.0.0.0/8", "172.16.0.0/12", "192.0.2.7/32", "2001:db8::/32"]
+    result = start(code)
+    assert result.returncode == 0 and result.stdout.strip() == ""
+
+
+def test_metrics_may_be_turned_off_instead_of_given_a_token():
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.METRICS_ENABLED)"
+    result = start(code, METRICS_TOKEN=None, METRICS_ENABLED="false")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
