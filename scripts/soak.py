@@ -44,6 +44,8 @@ BASE = f"http://127.0.0.1:{WEB_PORT}"
 SIM = f"http://127.0.0.1:{SIM_PORT}"
 DB_NAME = "panel_soak"
 PG = os.environ.get("SOAK_PG", "postgres://postgres@127.0.0.1:5432")
+METRICS_TOKEN = secrets.token_urlsafe(32)
+SCRAPE = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 NORMAL_FAULTS = {
     "latency_ms": 30,
     "jitter_ms": 120,
@@ -283,6 +285,7 @@ def main() -> int:
         API_RATE_LIMIT_PER_KEY="100000",
         API_RATE_LIMIT_PER_IP="100000",
         LOG_FORMAT="json",
+        METRICS_TOKEN=METRICS_TOKEN,
         PANEL_VAR_DIR=str(WORK),
         PROMETHEUS_MULTIPROC_DIR=str(WORK / "metrics"),
         PATH=f"{Path(PY).parent}:{os.environ.get('PATH', '')}",
@@ -419,7 +422,7 @@ def main() -> int:
             " unknown=Count('id', filter=Q(forward_state='unknown')))"
         )
         sim_stats = requests.get(f"{SIM}/_sim/stats", timeout=5).json()
-        metrics_ok = requests.get(f"{BASE}/metrics", timeout=10).status_code == 200
+        metrics_ok = requests.get(f"{BASE}/metrics", headers=SCRAPE, timeout=10).status_code == 200
         ready = requests.get(f"{BASE}/readyz", timeout=10)
     finally:
         stack.stop_all()
