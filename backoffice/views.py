@@ -4,7 +4,6 @@ Views are thin: they check the role's permission, show a confirmation form, and 
 function of backoffice.services, which does the work and writes the audit row.
 """
 
-import csv
 import json
 
 from django.contrib import admin, messages
@@ -20,7 +19,7 @@ from accounts.models import User
 from catalog.models import UpstreamService
 from catalog.sync import known_type, sync_provider_unless_running
 from orders.models import CancelRequest, Order, Refill, Status
-from panel.security import safe_next_url
+from panel.security import SpreadsheetSafeWriter, safe_next_url
 from upstream.client import UpstreamError
 from upstream.models import Provider
 from upstream.services import provider_client, provider_refresh_balance
@@ -364,7 +363,7 @@ def reports_csv(request):
     data = form.cleaned_data
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="report-{data["by"]}-{data["start"]}-{data["end"]}.csv"'
-    writer = csv.writer(response)
+    writer = SpreadsheetSafeWriter(response)
     writer.writerow([data["by"], "orders", "revenue", "cost", "profit"])
     for row in selectors.report(data["start"], data["end"], data["by"]):
         writer.writerow([row["label"], row["orders"], row["revenue"], row["cost"], row["profit"]])

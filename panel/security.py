@@ -1,5 +1,6 @@
 """Who the client is (its IP behind proxies) and the login lockout (django-axes)."""
 
+import csv
 import ipaddress
 
 from axes.backends import AxesStandaloneBackend
@@ -106,3 +107,34 @@ class LockoutBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+# --- Files that leave the panel ------------------------------------------------------------------
+
+# A spreadsheet treats a cell that starts with one of these as a formula (or, for tab and CR,
+# as a cell it re-parses): =HYPERLINK(...), +cmd|..., -2+3, @SUM(...).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet shows as written: text starting with a formula trigger gets
+    a leading single quote (OWASP's advice). Only text is touched: numbers we write ourselves
+    (Decimal, int, float, such as a negative amount -5.00) stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+class SpreadsheetSafeWriter:
+    """csv.writer whose every cell goes through spreadsheet_safe: the one way the panel writes
+    CSV, so no export can hand a customer-chosen name to a spreadsheet as a formula."""
+
+    def __init__(self, stream, **options):
+        self._writer = csv.writer(stream, **options)
+
+    def writerow(self, row):
+        return self._writer.writerow([spreadsheet_safe(cell) for cell in row])
+
+    def writerows(self, rows):
+        for row in rows:
+            self.writerow(row)

