@@ -8,10 +8,15 @@ Failures are sorted by what the caller may do next, which is the only thing the 
 needs to know:
 
 - NotSent: the request certainly never reached the provider. Sending it again is safe.
-- Rejected: the provider answered with an error. Nothing was done upstream.
+- Rejected: the provider refused the request. Nothing was done upstream.
 - Unknown: the provider may or may not have acted (a lost answer, a 5xx, a page we cannot
-  read). Sending an `add` again could buy the same thing twice, so the client never retries
-  anything by itself; the caller decides.
+  read, an answer that carries both an error and an order ID). Sending an `add` again could buy
+  the same thing twice, so the client never retries anything by itself; the caller decides.
+
+A refusal comes in any of the shapes panels use, all definite (see `_refusal`):
+{"error": "..."} (or an object or list there), {"errors": [...]}, {"success": false, ...},
+and {"status": "error"|"fail"|"failed", "message"|"msg": "..."}. Its words are made readable
+and storable (`_readable`) before anyone sees them.
 
 This module must stay free of Django imports: Celery tasks and the simulator's tests use it.
 """
@@ -25,6 +30,7 @@ import os
 import re
 import ssl
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -41,6 +47,8 @@ from urllib3.exceptions import (
     ProtocolError,
     ReadTimeoutError,
 )
+
+from upstream.names import name_key
 
 logger = logging.getLogger("upstream.client")
 
@@ -85,8 +93,9 @@ class NotSent(UpstreamError):
 
 
 class Rejected(UpstreamError):
-    """The provider answered {"error": ...}; `message` is its text, verbatim (only our API key
-    is replaced by "[key]" should the provider echo it)."""
+    """The provider refused the request; `message` is its text made readable: one line of at
+    most 500 characters, without control characters, our API key replaced by "[key]" should
+    the provider echo it."""
 
     def __init__(self, action: str, message: str) -> None:
         super().__init__(action, f"rejected: {message}")
@@ -113,7 +122,7 @@ _NUMERIC_ORDER_STATUS = {
     5: "Canceled",
 }
 
-# Keys are lower case with spaces, underscores and dashes removed.
+# Keys are name_key()s: lower case with spaces, underscores and dashes removed.
 _ORDER_STATUS_WORDS = {
     "pending": "Pending",
     "inprogress": "In progress",
@@ -144,10 +153,6 @@ _REFILL_STATUS_WORDS = {
 }
 
 
-def _squash(word: str) -> str:
-    return "".join(word.split()).replace("_", "").replace("-", "").lower()
-
-
 def normalize_status(value: Any) -> str | None:
     """Map a provider's order status to one of ORDER_STATUSES; None means "no information"."""
     if type(value) is str and value in _EXACT_ORDER_STATUSES:  # the common case, cheaply
@@ -162,7 +167,7 @@ def normalize_status(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         return None
-    key = _squash(value)
+    key = name_key(value)
     if key.isascii() and key.isdigit():
         return _NUMERIC_ORDER_STATUS.get(int(key))
     return _ORDER_STATUS_WORDS.get(key)
@@ -172,7 +177,7 @@ def normalize_refill_status(value: Any) -> str | None:
     """Map a provider's refill status to one of REFILL_STATUSES; None means "no information"."""
     if not isinstance(value, str):
         return None
-    return _REFILL_STATUS_WORDS.get(_squash(value))
+    return _REFILL_STATUS_WORDS.get(name_key(value))
 
 
 # --- Results --------------------------------------------------------------------------------
@@ -322,10 +327,76 @@ def _to_text(value: Any) -> str | None:
     return None
 
 
-def _error_text(value: Any) -> str:
+# Where providers put the words of an error, in the order we look.
+_MESSAGE_KEYS = ("message", "msg", "text", "error", "description", "detail", "reason")
+# {"status": <one of these>, "message": ...} is a refusal, not an order's status.
+_FAILURE_WORDS = frozenset({"error", "fail", "failed", "failure"})
+# ...unless it carries an order's figures: then it is the status of a failed order.
+_ORDER_FIGURES = ("charge", "start_count", "remains")
+MAX_MESSAGE = 500
+
+
+def _words(value: Any, depth: int = 0) -> str:
+    """The human words in an error value: a string, an object holding a message (or messages
+    keyed by field), a list of those. Depth-limited: the value comes from a stranger."""
     if isinstance(value, str):
         return value
-    return json.dumps(value, default=str, ensure_ascii=False)
+    if isinstance(value, bool) or value is None or depth > 4:
+        return ""
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if isinstance(value, list):
+        return "; ".join(filter(None, (_words(item, depth + 1) for item in value)))
+    if isinstance(value, dict):
+        for name in _MESSAGE_KEYS:
+            text = _words(value.get(name), depth + 1)
+            if text.strip():
+                return text
+        # {"link": ["Bad link"]}: messages keyed by the field they are about.
+        parts = ((str(name), _words(item, depth + 1)) for name, item in value.items())
+        return "; ".join(f"{name}: {text}" for name, text in parts if text.strip())
+    return ""
+
+
+def _readable(value: Any) -> str:
+    """An error value as one line fit to show and to store: control characters (a NUL breaks
+    PostgreSQL text) and runs of white space become one space, cut at MAX_MESSAGE."""
+    text = _words(value)
+    text = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    text = " ".join(text.split())
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 3].rstrip() + "..."
+    return text or "no reason given"
+
+
+def _is_false(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"false", "0", "no"}
+    return value is False or (type(value) in (int, Decimal) and value == 0)
+
+
+def _refusal(item: dict) -> str | None:
+    """The readable refusal an answer (or one entry of a multi-ID answer) carries, or None when
+    it carries none. Every shape here is a definite "no": the provider looked at the request
+    and did not act on it."""
+    get = item.get
+    error = get("error")
+    if error:
+        return _readable(error)
+    errors = get("errors")
+    if errors:
+        return _readable(errors)
+    if "success" in item and _is_false(get("success")):
+        return _readable({name: get(name) for name in _MESSAGE_KEYS})
+    status = get("status")
+    if (
+        isinstance(status, str)
+        and status.strip().lower() in _FAILURE_WORDS
+        and (get("message") or get("msg"))
+        and not any(name in item for name in _ORDER_FIGURES)
+    ):
+        return _readable(get("message") or get("msg"))
+    return None
 
 
 def _form_value(value: Any) -> str:
@@ -346,8 +417,7 @@ class _ProviderError(Exception):
 
 
 def _error_of(item: dict) -> str | None:
-    error = item.get("error")
-    return _error_text(error) if error else None
+    return _refusal(item)
 
 
 def _parse_service(item: Any) -> Service | None:
@@ -415,7 +485,7 @@ def _parse_refill_status(refill_id: str, item: dict) -> RefillStatus:
     error = _error_of(item)
     status_value = item.get("status")
     if error is None and isinstance(status_value, dict):
-        error = _error_of(status_value) or _error_text(status_value)
+        error = _error_of(status_value) or _readable(status_value)
     if error is not None:
         return RefillStatus(refill_id, None, error, item)
     status = normalize_refill_status(status_value)
@@ -681,8 +751,9 @@ class ApiV2Client:
             if not isinstance(payload, dict):
                 raise _BadShape("expected an object with the refill ID")
             value = payload.get("refill")
-            if isinstance(value, dict) and value.get("error"):
-                raise _ProviderError(_error_text(value["error"]))
+            refusal = _refusal(value) if isinstance(value, dict) else None
+            if refusal is not None:
+                raise _ProviderError(refusal)
             refill_id = _to_id(value)
             if refill_id is None:
                 raise _BadShape("no refill ID in the answer")
@@ -783,11 +854,11 @@ class ApiV2Client:
                 value = item.get(field_name)
                 error = _error_of(item)
                 if isinstance(value, dict):
-                    error = _error_of(value) or _error_text(value)
+                    error = _error_of(value) or _readable(value)
                     value = None
                 new_id = _to_id(value)
                 if new_id is None and error is None:
-                    error = _error_text(value) if value not in (None, "", False) else "no ID"
+                    error = _readable(value) if value not in (None, "", False) else "no ID"
                 answer.append(result_type(order_id, new_id if error is None else None, error))
             return answer
 
@@ -868,21 +939,21 @@ class ApiV2Client:
         if 300 <= code < 400:
             raise Unknown(action, f"unexpected redirect (HTTP {code})")
         payload = _load_json(body)
-        error = payload.get("error") if isinstance(payload, dict) else None
+        refusal = _refusal(payload) if isinstance(payload, dict) else None
         if 400 <= code < 500:
-            if error:
-                raise self._rejected(action, _error_text(error))
+            if refusal is not None:
+                raise self._rejected(action, refusal)
             raise Unknown(action, f"HTTP {code}")
         if not 200 <= code < 300:
             raise Unknown(action, f"HTTP {code}")
         if payload is _NOT_JSON:
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]
             raise Unknown(action, f"answer is not JSON ({kind}, {len(body)} bytes)")
-        if error:
+        if refusal is not None:
             if error_with_result and payload.get(error_with_result) not in (None, ""):
                 # An error next to a result: we cannot tell whether the provider acted.
                 raise Unknown(action, "answer carries both an error and a result")
-            raise self._rejected(action, _error_text(error))
+            raise self._rejected(action, refusal)
         try:
             return parse(payload)
         except _ProviderError as exc:
@@ -891,5 +962,5 @@ class ApiV2Client:
             raise Unknown(action, f"unexpected answer: {exc}") from None
 
     def _rejected(self, action: str, message: str) -> Rejected:
-        # Verbatim except for our own key, should a provider echo it back.
+        # Already readable (_readable); our own key is hidden, should a provider echo it back.
         return Rejected(action, self._redact(message))

@@ -783,3 +783,194 @@ def test_normalize_refill_status(word, expected):
 def test_normalize_status_never_raises(value):
     assert normalize_status(value) in (*ORDER_STATUSES, None)
     assert normalize_refill_status(value) in (*REFILL_STATUSES, None)
+
+
+# --- refusals in every shape providers use ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        # SmartPanel and panels built like it: HTTP 200, no order created.
+        ({"status": "error", "message": "Not enough funds on balance"}, "Not enough funds on balance"),
+        ({"status": "Error", "msg": "Bad link"}, "Bad link"),
+        ({"status": "fail", "message": "Incorrect service ID"}, "Incorrect service ID"),
+        ({"status": "failed", "error": "Quantity less than minimal 50"}, "Quantity less than minimal 50"),
+        ({"error": {"message": "Bad link"}}, "Bad link"),
+        ({"error": {"code": 17, "text": "Incorrect service ID"}}, "Incorrect service ID"),
+        ({"error": {"code": 17}}, "code: 17"),
+        ({"errors": ["Bad link", "Quantity less than minimal 50"]}, "Bad link; Quantity less than minimal 50"),
+        ({"errors": [{"message": "Bad link"}, {"field": "quantity", "message": "Quantity more than maximum 10000"}]},
+         "Bad link; Quantity more than maximum 10000"),
+        ({"errors": {"link": ["Bad link"], "quantity": "Missing data"}}, "link: Bad link; quantity: Missing data"),
+        ({"success": False, "message": "Service not found or inactive"}, "Service not found or inactive"),
+        ({"success": False, "error": "neworder.error.link_duplicate"}, "neworder.error.link_duplicate"),
+        ({"success": "false", "msg": "Missing data"}, "Missing data"),
+        ({"success": 0, "error": {"message": "Your account is inactive"}}, "Your account is inactive"),
+        ({"success": False}, "no reason given"),
+        # Readable and storable: control characters (NUL breaks PostgreSQL text) and runs of
+        # white space become one space.
+        ({"error": "Bad\x00 link\r\n\t  here"}, "Bad link here"),
+    ],
+)  # fmt: skip
+def test_add_refusals_in_every_shape_are_rejected(provider, client, answer, message):
+    provider.post(URL, json=answer)
+    with pytest.raises(Rejected) as caught:
+        client.add(service=1, link=LINK, quantity=100)
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": "error", "message": "Timeout", "order": 55},
+        {"success": False, "order": "55"},
+        {"errors": ["Duplicate"], "order": 55},
+        {"error": {"message": "Late"}, "order": 55},
+        {"status": "error"},  # no words: not a refusal we can read
+        {"success": True},
+        {"errors": []},
+        {"success": False, "message": "x", "order": 55},
+    ],
+)
+def test_ambiguous_add_answers_stay_unknown(provider, client, answer):
+    provider.post(URL, json=answer)
+    with pytest.raises(Unknown):
+        client.add(service=1, link=LINK, quantity=100)
+
+
+def test_refusal_shapes_on_a_4xx_are_rejected(provider, client):
+    provider.post(URL, status=400, json={"status": "error", "message": "Incorrect request"})
+    provider.post(URL, status=422, json={"errors": [{"message": "Bad link"}]})
+    provider.post(URL, status=401, json={"success": False, "message": f"API key {SECRET} invalid"})
+    messages = []
+    for _ in range(3):
+        with pytest.raises(Rejected) as caught:
+            client.add(service=1, link=LINK, quantity=100)
+        messages.append(caught.value.message)
+    assert messages == ["Incorrect request", "Bad link", "API key [key] invalid"]
+
+
+def test_long_refusals_are_cut_to_a_readable_length(provider, client):
+    provider.post(URL, json={"status": "error", "message": "x" * 5000})
+    with pytest.raises(Rejected) as caught:
+        client.balance()
+    assert len(caught.value.message) <= 500 and caught.value.message.endswith("...")
+
+
+def test_status_error_envelope_is_an_error_not_a_canceled_order(provider, client):
+    # Read as a status word, "error" would be Canceled: the order refunded while it runs.
+    provider.post(URL, json={"status": "error", "message": "Incorrect order ID"})
+    provider.post(URL, json={"status": "fail", "msg": "Order not found"})
+    provider.post(URL, json={"success": False, "error": "Order not found"})
+    with pytest.raises(Rejected) as caught:
+        client.status(7)
+    assert caught.value.message == "Incorrect order ID"
+    with pytest.raises(Rejected):
+        client.statuses([7])
+    with pytest.raises(Rejected):
+        client.statuses([7, 8])
+
+
+def test_status_entries_in_refusal_shapes_are_errors(provider, client):
+    provider.post(
+        URL,
+        json={
+            "1": {"status": "error", "message": "Incorrect order ID"},
+            "2": {"error": {"code": 4, "message": "Order not found"}},
+            "3": {"success": False, "msg": "Order not found"},
+            # A failed order with its figures is a status, not a refusal of the request.
+            "4": {"status": "Error", "charge": "0", "start_count": "0", "remains": "100", "message": "Private"},
+            "5": {"status": "Fail"},
+        },
+    )
+    result = client.statuses([1, 2, 3, 4, 5])
+    assert [(result[key].status, result[key].error) for key in "12345"] == [
+        (None, "Incorrect order ID"),
+        (None, "Order not found"),
+        (None, "Order not found"),
+        ("Canceled", None),
+        ("Canceled", None),
+    ]
+
+
+def test_refill_and_cancel_refusals_in_object_shapes_are_readable(provider, client):
+    provider.post(URL, json={"refill": {"error": {"message": "Order not eligible for refill"}}})
+    provider.post(URL, json={"status": "error", "message": "Refill is disabled for this service"})
+    provider.post(URL, json=[{"order": 1, "refill": {"error": {"code": 3, "text": "The order is not completed"}}},
+                             {"order": 2, "refill": {"message": "Refill not found"}},
+                             {"order": 3, "status": "error", "message": "Incorrect order ID"}])  # fmt: skip
+    provider.post(URL, json=[{"refill": 1, "status": {"error": {"message": "Refill not found"}}},
+                             {"refill": 2, "status": "fail", "message": "Refill not found"}])  # fmt: skip
+    provider.post(URL, json=[{"order": 9, "cancel": {"error": {"message": "Incorrect order ID"}}},
+                             {"order": 8, "cancel": {"errors": ["Order can not be canceled"]}},
+                             {"order": 7, "cancel": "Cancel is disabled\x00 for this service"}])  # fmt: skip
+    with pytest.raises(Rejected) as caught:
+        client.refill(5)
+    assert caught.value.message == "Order not eligible for refill"
+    with pytest.raises(Rejected) as caught:
+        client.refill(5)
+    assert caught.value.message == "Refill is disabled for this service"
+    assert client.refills([1, 2, 3]) == [
+        RefillResult("1", None, "The order is not completed"),
+        RefillResult("2", None, "Refill not found"),
+        RefillResult("3", None, "Incorrect order ID"),
+    ]
+    statuses = client.refill_statuses([1, 2])
+    assert [(statuses[key].status, statuses[key].error) for key in "12"] == [
+        (None, "Refill not found"),
+        (None, "Refill not found"),
+    ]
+    assert client.cancel([9, 8, 7]) == [
+        CancelResult("9", None, "Incorrect order ID"),
+        CancelResult("8", None, "Order can not be canceled"),
+        CancelResult("7", None, "Cancel is disabled for this service"),
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(payload=json_values, shape=st.sampled_from(["error", "errors", "success", "status"]))
+def test_any_refusal_gives_a_short_clean_message(payload, shape):
+    answer = {
+        "error": {"error": payload},
+        "errors": {"errors": payload},
+        "success": {"success": False, "message": payload},
+        "status": {"status": "error", "message": payload},
+    }[shape]
+    with responses.RequestsMock() as mock, ApiV2Client(URL, SECRET) as api:
+        mock.post(URL, body=json.dumps(answer))
+        with pytest.raises(UpstreamError) as caught:
+            api.add(service=1, link=LINK, quantity=10)
+    if isinstance(caught.value, Rejected):
+        message = caught.value.message
+        assert message and message == message.strip() and len(message) <= 500
+        assert not any(char in message for char in "\x00\n\r\t")
+        assert "  " not in message
+
+
+# --- drip-feed and subscription figures -------------------------------------------------------
+
+
+def test_drip_feed_status_keeps_runs_and_leaves_absent_remains_unknown(provider, client):
+    provider.post(URL, json={"status": "Partial", "runs": "3", "orders": []})
+    provider.post(URL, json={"status": "Partial", "runs": "3", "orders": []})
+    provider.post(
+        URL,
+        json={
+            "5": {"status": "Partial", "runs": 3, "orders": []},
+            "6": {"status": "Active", "posts": "4", "remains": "0", "expiry": "31/12/2030"},
+            "7": {"status": "In progress", "runs": 2.0, "remains": None, "posts": 1},
+            "8": {"status": "Completed", "runs": "", "remains": ""},
+        },
+    )
+    single = client.status(5)
+    assert (single.status, single.runs, single.posts, single.remains) == ("Partial", 3, None, None)
+    one = client.statuses([5])["5"]
+    assert (one.status, one.runs, one.posts, one.remains) == ("Partial", 3, None, None)
+    many = client.statuses([5, 6, 7, 8])
+    assert [(many[k].status, many[k].runs, many[k].posts, many[k].remains) for k in "5678"] == [
+        ("Partial", 3, None, None),
+        ("In progress", None, 4, 0),
+        ("In progress", 2, 1, None),
+        ("Completed", None, None, None),
+    ]
