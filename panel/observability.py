@@ -5,8 +5,14 @@ a block; ContextFilter copies them onto every record logged inside it, whichever
 it (the upstream client's request lines included). In production every line is one JSON
 object (python-json-logger); in development a readable line with the context at the end.
 
-Both formatters also blank anything shaped like a customer API key (48 hex characters), a
-safety net behind the rule that no code logs a key.
+Secrets are blanked on the way out, a safety net behind the rule that no code logs a key:
+anything shaped like a customer API key (48 hex characters), and the value of any `key=`,
+`api_key=`, `token=`, `secret=` or `password=` parameter (a query string such as the one in
+`GET /api/v2?key=...`, which is how many panels call the API). RedactFilter does this to each
+record's message on every handler of LOGGING (so also to a handler with somebody else's
+formatter), and both formatters do it again to the whole line, extras and tracebacks included.
+LOGGING routes Django's own loggers (the development server's request lines, django.request)
+and Celery's task logger through those handlers instead of the handlers they bring.
 """
 
 import contextlib
@@ -21,6 +27,13 @@ from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 CONTEXT_FIELDS = ("order_id", "provider", "request_id", "task")
 _context: contextvars.ContextVar[dict] = contextvars.ContextVar("log_context", default={})  # noqa: B039
 _KEY_SHAPED = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{48}(?![0-9a-fA-F])")
+_SECRET_NAMES = r"(?:api[_-]?)?key|token|secret|password"
+# key=VALUE in a query string or form body, and percent-encoded (?key%3DVALUE inside a next=).
+_SECRET_PARAM = re.compile(rf"(?i)(?<![\w-])({_SECRET_NAMES})(=)[^&\s'\"<>#;,)]+")
+_SECRET_PARAM_ENCODED = re.compile(rf"(?i)(?<=%3F|%26)({_SECRET_NAMES})(%3D)[^&%\s'\"<>#;,)]+")
+# 'key': 'VALUE' or 'key': ['VALUE'] in the repr of a dict or a QueryDict.
+_SECRET_ITEM = re.compile(rf"""(?i)(['"])({_SECRET_NAMES})\1(\s*:\s*\[?\s*)(['"])[^'"]*\4""")
+REDACTED = "[redacted]"
 
 
 @contextlib.contextmanager
@@ -50,8 +63,32 @@ class ContextFilter(logging.Filter):
         return True
 
 
-def _redact(text: str) -> str:
-    return _KEY_SHAPED.sub("[redacted]", text)
+def redact(text: str) -> str:
+    """`text` with every API-key-shaped string and every secret parameter's value blanked."""
+    text = _SECRET_PARAM.sub(rf"\1\2{REDACTED}", text)
+    text = _SECRET_PARAM_ENCODED.sub(rf"\1\2{REDACTED}", text)
+    text = _SECRET_ITEM.sub(rf"\1\2\1\3\4{REDACTED}\4", text)
+    return _KEY_SHAPED.sub(REDACTED, text)
+
+
+_redact = redact
+
+
+class RedactFilter(logging.Filter):
+    """On a handler: blank secrets in the record's message before any formatter sees it. The
+    message is formatted with its args first (the development server logs `"%s" %s %s` with the
+    request line as an arg), and replaced only when something was blanked, so records without
+    secrets keep their args for handlers that group by them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record: the handler reports it as logging always does
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
 
 
 class PlainFormatter(logging.Formatter):

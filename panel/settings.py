@@ -304,6 +304,9 @@ API_RATE_LIMITS = {
     "key": (_int("API_RATE_LIMIT_PER_KEY", 1200, 1), _int("API_RATE_LIMIT_WINDOW", 60, 1)),
     "ip": (_int("API_RATE_LIMIT_PER_IP", 3000, 1), _int("API_RATE_LIMIT_WINDOW", 60, 1)),
 }
+# Panel software in the wild sends the API key in the query string (GET, or POST with URL
+# parameters); false refuses keys in URLs, which end up in proxy and server logs.
+API_ALLOW_KEY_IN_URL = _bool("API_ALLOW_KEY_IN_URL", True)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = os.environ.get("PANEL_NAME", "SMM Panel")
 
@@ -414,17 +417,28 @@ if LOG_FORMAT not in {"json", "plain"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # Adds order_id, provider and request_id from the current context to every record.
-    "filters": {"context": {"()": "panel.observability.ContextFilter"}},
+    "filters": {
+        # Blanks API keys and key=/token=/password= values: on every handler, first.
+        "redact": {"()": "panel.observability.RedactFilter"},
+        # Adds order_id, provider and request_id from the current context to every record.
+        "context": {"()": "panel.observability.ContextFilter"},
+    },
     "formatters": {
         "plain": {"()": "panel.observability.PlainFormatter"},
         "json": {"()": "panel.observability.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "context"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's defaults give `django` and `django.server` (runserver's "GET /api/v2?key=..."
+        # lines) handlers of their own that skip the redaction: everything goes to the root's.
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": [], "propagate": True, "level": "INFO"},
+        # Celery gives its task logger (and billiard's) a handler of its own unless it has one.
+        "celery.task": {"handlers": ["console"], "propagate": False},
+        "multiprocessing": {"handlers": ["console"], "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # One line per login failure is enough; axes' own lines repeat what the request log says.
         "axes": {"level": "WARNING"},
