@@ -1,8 +1,9 @@
 """A complete API v2 provider in memory, for tests, the demo and benchmarks.
 
-Standard library only. The state lives in `Simulator` (thread-safe, no I/O); `make_server`
-puts it behind a keep-alive HTTP/1.1 server. Run it with
-`python manage.py simulate_upstream` or, without Django, `python -m upstream.simulator`.
+Standard library only (upstream.lines and upstream.names are too). The state lives in
+`Simulator` (thread-safe, no I/O); `make_server` puts it behind a keep-alive HTTP/1.1 server.
+Run it with `python manage.py simulate_upstream` or, without Django,
+`python -m upstream.simulator`.
 
 How it behaves, where the protocol leaves a choice:
 
@@ -15,7 +16,12 @@ How it behaves, where the protocol leaves a choice:
   `rate x max / 1000` per post for `posts` posts (1 when not given).
 - Drip-feed: `quantity` is per run and min/max apply to each run; the order's total is
   quantity x runs and the charge covers all runs.
-- Comment and list types: the quantity is the number of non-empty lines.
+- Comment and list types: the quantity is the number of lines as upstream.lines.split_lines
+  counts them (the panel's one definition of a line); a list it cannot split (a control
+  character) is refused with {"error": ...}, as a provider would refuse it.
+- Types are matched ignoring case, white space, `_` and `-` (upstream.names.name_key), so a
+  service added as "custom_comments" is served under that spelling and sells like "Custom
+  Comments".
 - Balance: the charge is taken at creation. A Canceled order gives it all back, a Partial one
   gives back charge x remains / quantity, both at the moment the order turns final; the
   `charge` in its status is what was kept.
@@ -61,6 +67,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from upstream.lines import LineError, split_lines
+from upstream.names import name_key
 
 MAX_IDS = 100
 FIRST_ORDER_ID = 10001
@@ -108,6 +117,17 @@ _TYPE_RULES: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "Subscriptions": ("subscription", ("username",), False),
     "Web Traffic": ("quantity", ("country", "device", "type_of_traffic"), True),
 }
+_TYPE_BY_KEY = {name_key(type_name): type_name for type_name in _TYPE_RULES}
+# List parameters, one item per line; the label names them in a refusal.
+_LINE_PARAMS = {"comments": "Comments", "usernames": "Usernames", "keywords": "Keywords", "hashtags": "Hashtags"}
+
+
+def _type_of(service: dict[str, Any]) -> str | None:
+    """The protocol's name of a service's type, however the service spells it."""
+    spelled = service["type"]
+    return _TYPE_BY_KEY.get(name_key(spelled)) if isinstance(spelled, str) else None
+
+
 # Minutes: 0 5 10 15 20 30 40 50 60 90 120 150 180 210 240 270 300 360 420 480 540 600.
 _SUBSCRIPTION_DELAYS = {0, 5, 10, 15, 20, 30, 40, 50, 60, *range(90, 301, 30), *range(360, 601, 60)}
 
@@ -275,8 +295,12 @@ def _positive_int(value: str | None) -> int | None:
     return number if number > 0 else None
 
 
-def _lines(value: str | None) -> list[str]:
-    return [line for line in (value or "").splitlines() if line.strip()]
+def _lines(params: Mapping[str, str], name: str) -> list[str]:
+    """The lines of a list parameter, or _Refusal when the text cannot be split into lines."""
+    try:
+        return split_lines(params.get(name) or "", label=_LINE_PARAMS.get(name, name))
+    except LineError as exc:
+        raise _Refusal(exc.message) from None
 
 
 FAULT_DEFAULTS: dict[str, Any] = {
@@ -741,7 +765,7 @@ def _checked_service(fields: dict[str, Any], *, new: bool = False) -> dict[str, 
             raise ValueError(f"A new service needs {', '.join(sorted(missing))}")
     service = {"type": "Default", "category": "Other", "refill": False, "cancel": False, "dripfeed": False, "desc": ""}
     service.update(fields)
-    if service["type"] not in _TYPE_RULES:
+    if _type_of(service) is None:
         raise ValueError(f"Unknown service type: {service['type']}")
     try:
         service["rate"] = Decimal(str(service["rate"]))
@@ -762,7 +786,8 @@ def _checked_service(fields: dict[str, Any], *, new: bool = False) -> dict[str, 
 
 def _validate_add(service: dict[str, Any], params: Mapping[str, str]) -> tuple[int, int | None, int | None, Decimal]:
     """(total quantity, runs, posts, charge) for a valid order; _Refusal otherwise."""
-    source, required, drip_capable = _TYPE_RULES[service["type"]]
+    kind = _type_of(service)
+    source, required, drip_capable = _TYPE_RULES[kind]
     low, high = service["min"], service["max"]
     rate = service["rate"]
 
@@ -777,7 +802,8 @@ def _validate_add(service: dict[str, Any], params: Mapping[str, str]) -> tuple[i
     if not _valid_link((params.get("link") or "").strip()):
         raise _Refusal("Bad link")
     for name in required:
-        if not (params.get(name) or "").strip():
+        present = _lines(params, name) if name in _LINE_PARAMS else (params.get(name) or "").strip()
+        if not present:
             raise _Refusal("Incorrect request")
 
     runs = None
@@ -792,15 +818,15 @@ def _validate_add(service: dict[str, Any], params: Mapping[str, str]) -> tuple[i
         if runs is None or _positive_int(params["interval"]) is None:
             raise _Refusal("Incorrect request")
 
-    if service["type"] == "Poll" and _positive_int(params.get("answer_number")) is None:
+    if kind == "Poll" and _positive_int(params.get("answer_number")) is None:
         raise _Refusal("Incorrect request")
-    if service["type"] == "Web Traffic":
+    if kind == "Web Traffic":
         _validate_web_traffic(params)
 
     if source == "package":
         return 1, None, None, _quantize(rate)
     if source.startswith(("lines:", "package_lines:")):
-        count = len(_lines(params.get(source.split(":")[1])))
+        count = len(_lines(params, source.split(":")[1]))
         if count == 0:
             raise _Refusal("Incorrect request")
         check_range(count)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from upstream.lines import split_lines
 from upstream.simulator import TYPES, Simulator, generate_catalog, make_server
 
 # Services with known attributes, added through the control endpoint by the `known` fixture.
@@ -659,3 +660,66 @@ def test_concurrent_adds_never_overspend(simulator_factory):
     assert created == len(orders) == 100
     assert all(answer == {"error": "Not enough funds on balance"} for answer in answers if "order" not in answer)
     assert running.api(action="balance")["balance"] == "0.00000"
+
+
+# --- type spellings and lines ---------------------------------------------------------------
+
+
+def test_types_in_any_spelling_are_served_as_spelled_and_follow_their_rules(simulator_factory):
+    running = simulator_factory(speed=0.01)
+    running.change_services(add=[
+        {"service": 8001, "name": "Comments", "type": "custom_comments", "rate": "20", "min": 2, "max": 5},
+        {"service": 8002, "name": "Pack", "type": "Custom-Comments-Package", "rate": "7", "min": 1, "max": 10},
+        {"service": 8003, "name": "Votes", "type": "poll", "rate": "1", "min": 10, "max": 1000},
+        {"service": 8004, "name": "Tags", "type": "Mentions  with   hashtags", "rate": "2", "min": 10, "max": 100},
+    ])  # fmt: skip
+    listed = {row["service"]: row["type"] for row in running.api(action="services")}
+    assert [listed[n] for n in (8001, 8002, 8003, 8004)] == [
+        "custom_comments", "Custom-Comments-Package", "poll", "Mentions  with   hashtags"
+    ]  # fmt: skip
+    order = place(running, service=8001, link=LINK, comments="nice\ngreat\nwow")
+    assert running.api(action="status", order=order)["charge"] == "0.06000"  # three lines, per 1,000
+    order = place(running, service=8002, link=LINK, comments="one\ntwo")
+    assert running.api(action="status", order=order)["charge"] == "7.00000"  # one package
+    assert running.api(action="add", service=8003, link=LINK, quantity=100) == {"error": "Incorrect request"}
+    assert running.api(action="add", service=8004, link=LINK, quantity=50, usernames="a") == {
+        "error": "Incorrect request"
+    }
+    assert "order" in running.api(action="add", service=8004, link=LINK, quantity=50, usernames="a", hashtags="b")
+
+
+@pytest.mark.parametrize(
+    ("params", "lines"),
+    [
+        ({"service": 9004, "link": LINK, "comments": "one\rtwo\r\nthree"}, 3),
+        ({"service": 9004, "link": LINK, "comments": "one\x0btwo\x0cthree\x1cfour"}, 4),
+        ({"service": 9004, "link": LINK, "comments": "one\u2028two\x85three\u2029"}, 3),
+        ({"service": 9004, "link": LINK, "comments": "  \t\none\t  \n\t\ntwo"}, 2),
+        ({"service": 9008, "link": LINK, "usernames": "alice\r\nbob\u2028carol"}, 3),
+    ],
+)
+def test_lines_are_counted_as_the_panel_counts_them(known, params, lines):
+    text = params.get("comments") or params["usernames"]
+    assert len(split_lines(text)) == lines
+    order = place(known, **params)
+    assert known.api(action="status", order=order)["remains"] == str(lines)
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"service": 9004, "link": LINK, "comments": "nice\x00post\ngreat"},
+         "Comments contains a control character on line 1 (U+0000)"),
+        ({"service": 9004, "link": LINK, "comments": "ok\nfine\x1bthen"},
+         "Comments contains a control character on line 2 (U+001B)"),
+        ({"service": 9005, "link": LINK, "comments": "one\ntwo\x7f"},
+         "Comments contains a control character on line 2 (U+007F)"),
+        ({"service": 9008, "link": LINK, "usernames": "alice\nb\x08ob"},
+         "Usernames contains a control character on line 2 (U+0008)"),
+        ({"service": 9010, "link": LINK, "quantity": 100, "keywords": "shoes\x00"},
+         "Keywords contains a control character on line 1 (U+0000)"),
+    ],
+)  # fmt: skip
+def test_text_that_cannot_be_split_into_lines_is_refused(known, params, error):
+    assert known.api(action="add", **params) == {"error": error}
+    assert known.stats()["orders_created"] == 0
