@@ -34,6 +34,7 @@ from django.utils import timezone
 from upstream.client import NotSent, UpstreamError
 from upstream.client import Service as Listed
 from upstream.models import Provider
+from upstream.names import name_key
 from upstream.services import provider_client, provider_slot
 
 from .models import (
@@ -89,13 +90,14 @@ REASON_REMOVED = "removed upstream"
 REASON_RESTORED = "back upstream: re-enable after review"
 
 
-# Providers spell types with varying case ("Custom comments"); ours are the protocol's.
-KNOWN_TYPES = {value.lower(): value for value in ServiceType.values}
+# Providers spell types their own way ("Custom comments", "custom_comments",
+# "Mentions  with   hashtags"); ours are the protocol's. name_key is the one comparison.
+KNOWN_TYPES = {name_key(value): value for value in ServiceType.values}
 
 
 def known_type(upstream_type: str) -> str | None:
     """Our ServiceType for a provider's type name, or None when we cannot sell that type."""
-    return KNOWN_TYPES.get(upstream_type.strip().lower())
+    return KNOWN_TYPES.get(name_key(upstream_type))
 
 
 def service_for_upstream(row: UpstreamService, *, category: Category, **fields: Any) -> Service:
@@ -365,9 +367,8 @@ class _Pass:
 
     def _follow(self, service: Service, upstream: UpstreamService, diff: dict[str, Any]) -> bool:
         changed = False
-        retyped = "type" in diff and (known_type(diff["type"]) or diff["type"]) != (
-            known_type(upstream.type) or upstream.type
-        )
+        # A new spelling of the same type ("custom_comments" for "Custom Comments") is no change.
+        retyped = "type" in diff and name_key(diff["type"]) != name_key(upstream.type)
         if retyped:
             old_type = service.type
             service.type = known_type(upstream.type) or service.type

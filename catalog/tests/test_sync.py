@@ -17,7 +17,7 @@ from catalog.models import (
     UpstreamService,
 )
 from catalog.pricing import list_rate
-from catalog.sync import sync_provider
+from catalog.sync import known_type, sync_provider
 
 D = Decimal
 Kind = ServiceChange.Kind
@@ -217,6 +217,56 @@ def test_retyped_upstream_service_is_disabled_and_flagged(pricing, simulator, pr
     assert service.type == "Package"
     assert service.flag_reason == "type changed upstream: Default -> Package"
     assert (Kind.RETYPED, "type", "Default", "Package") in changes(run, service=service)
+
+
+@pytest.mark.parametrize(
+    ("spelling", "expected"),
+    [
+        ("Custom Comments", "Custom Comments"),
+        ("custom_comments", "Custom Comments"),
+        ("Custom-Comments", "Custom Comments"),
+        ("CUSTOM COMMENTS", "Custom Comments"),
+        ("mentions_with_hashtags", "Mentions with Hashtags"),
+        ("Mentions  with   hashtags", "Mentions with Hashtags"),
+        ("comment_likes", "Comment Likes"),
+        ("custom_comments_package", "Custom Comments Package"),
+        ("web-traffic", "Web Traffic"),
+        (" seo ", "SEO"),
+        ("Mentions", "Mentions"),
+        ("Likes", None),
+        ("", None),
+    ],
+)
+def test_known_type_ignores_case_underscores_hyphens_and_spacing(spelling, expected):
+    assert known_type(spelling) == expected
+
+
+TYPE_SPELLINGS = ["custom_comments", "mentions_with_hashtags", "comment_likes", "Custom-Comments",
+                  "Mentions  with   hashtags"]  # fmt: skip
+
+
+def test_services_typed_in_any_spelling_are_imported_and_not_retyped(pricing, simulator, provider_for):
+    sim = simulator(services=3)
+    sim.change(add=[{"service": 500 + n, "name": f"Typed {n}", "type": spelling, "rate": "2", "min": 10, "max": 1000}
+                    for n, spelling in enumerate(TYPE_SPELLINGS)])  # fmt: skip
+    assert [row["type"] for row in sim.listing()[3:]] == TYPE_SPELLINGS  # served as the provider spells them
+    provider = provider_for(sim, auto_import=True)
+    run = sync(provider)
+    assert run.created == 8
+    assert [ours(provider, str(500 + n)).type for n in range(5)] == [
+        "Custom Comments",
+        "Mentions with Hashtags",
+        "Comment Likes",
+        "Custom Comments",
+        "Mentions with Hashtags",
+    ]
+    # The provider tidies its spelling: the same type, so nothing is disabled.
+    sim.change(update={"500": {"type": "Custom Comments"}, "504": {"type": "mentions-with-hashtags"}})
+    run = sync(provider)
+    for upstream_id in ("500", "504"):
+        service = ours(provider, upstream_id)
+        assert service.enabled and not service.flagged, service.flag_reason
+    assert not ServiceChange.objects.filter(sync_run=run, kind=Kind.RETYPED).exists()
 
 
 def test_upstream_rate_above_a_fixed_price_raises_it_and_flags_below_cost(pricing, simulator, provider_for):
