@@ -48,6 +48,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
+from upstream.lines import join_lines
 from upstream.names import name_key
 
 logger = logging.getLogger("upstream.client")
@@ -400,9 +401,9 @@ def _refusal(item: dict) -> str | None:
 
 
 def _form_value(value: Any) -> str:
-    # Comments, usernames and keywords go one per line; accept a list for convenience.
+    # Comments, usernames and keywords go one per line (upstream.lines); a list is accepted.
     if isinstance(value, (list, tuple)):
-        return "\n".join(str(item) for item in value)
+        return join_lines([str(item) for item in value])
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)

@@ -974,3 +974,18 @@ def test_drip_feed_status_keeps_runs_and_leaves_absent_remains_unknown(provider,
         ("In progress", 2, 1, None),
         ("Completed", None, None, None),
     ]
+
+
+def test_status_words_seen_in_the_wild_over_http(provider, client):
+    words = {"1": "Pending", "2": "Processing", "3": "In Progress", "4": "in_progress", "5": "Completed",
+             "6": "Partial", "7": "Cancelled", "8": "Refunded", "9": "Active", "10": "Fail", "11": "Error",
+             "12": 0, "13": 1, "14": 2.0, "15": " 3 ", "16": "4", "17": 5, "18": "Paused", "19": "Expired"}  # fmt: skip
+    provider.post(URL, json={key: {"status": word, "charge": "1", "remains": "0"} for key, word in words.items()})
+    result = client.statuses(words)
+    assert [result[key].status for key in words] == [
+        "Pending", "Processing", "In progress", "In progress", "Completed", "Partial", "Canceled", "Canceled",
+        "In progress", "Canceled", "Canceled", "Pending", "In progress", "Completed", "Partial", "Processing",
+        "Canceled",
+        # Subscription words with no order status of their own: no information, the order keeps its status.
+        None, None,
+    ]  # fmt: skip
