@@ -5,10 +5,12 @@ import zoneinfo
 from decimal import Decimal
 
 from django import forms
-from django.core.validators import DecimalValidator
+from django.core.validators import DecimalValidator, MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Service, ServiceType
+from orders.validation import MAX_TEXT
+from upstream.lines import LineError, split_lines
 
 from .models import PaymentMethod, Ticket
 
@@ -35,6 +37,10 @@ TYPE_FIELDS: dict[str, tuple[str, ...]] = {
     T.WEB_TRAFFIC: (*_QTY, "country", "device", "type_of_traffic", "google_keyword", "referring_url"),
 }
 DRIPFEED_TYPES = {T.DEFAULT, T.WEB_TRAFFIC}
+# No number typed into an order form is larger: the order engine sets the real limits (the
+# service's min and max, runs, posts...), this keeps absurd numbers out of everything before it.
+MAX_NUMBER = 2**31 - 1
+MAX_MASS_LINES = 500
 DELAYS = [0, 5, 10, 15, 20, 30, 40, 50, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600]
 
 
@@ -43,20 +49,26 @@ def _lines(label, help_text=""):
         label=label,
         required=False,
         help_text=help_text,
+        max_length=MAX_TEXT,
         widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
     )
 
 
 def _number(label, help_text=""):
     return forms.IntegerField(
-        label=label, required=False, help_text=help_text, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
+        label=label,
+        required=False,
+        help_text=help_text,
+        min_value=-MAX_NUMBER,
+        max_value=MAX_NUMBER,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
 
 
 class OrderForm(forms.Form):
     """Every field any service type may need; `fields_for(service)` says which ones to show."""
 
-    service = forms.IntegerField(widget=forms.HiddenInput)
+    service = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**63 - 1)
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     link = forms.CharField(
         label=_("Link"), required=False, max_length=2000, widget=forms.TextInput(attrs={"placeholder": "https://"})
@@ -119,11 +131,33 @@ class OrderForm(forms.Form):
                 self.initial.setdefault("service", service.pk)
                 if "quantity" in fields_for(service):
                     self.initial.setdefault("quantity", service.min)
-        for name in ("quantity", "min", "max") if service is not None else ():
-            self.fields[name].widget.attrs.update({"min": service.min, "max": service.max})
+        if service is None:
+            return
+        # Only the fields of the service's type are checked (and shown): an error on a field the
+        # customer cannot see would leave them with a form that silently refuses.
+        keep = {"service", "idempotency_key", *fields_for(service)}
+        if supports_dripfeed(service):
+            keep |= {"dripfeed", "runs", "interval"}
+        for name in set(self.fields) - keep:
+            del self.fields[name]
+        # The quantity (and a subscription's min and max) within the service's range, worded as
+        # the order engine words it.
+        for name in ("quantity", "min", "max"):
+            if name in self.fields:
+                field = self.fields[name]
+                field.widget.attrs.update({"min": service.min, "max": service.max})
+                field.validators += [
+                    MinValueValidator(service.min, _("Quantity less than minimal %(limit_value)s")),
+                    MaxValueValidator(service.max, _("Quantity more than maximum %(limit_value)s")),
+                ]
 
     def visible_names(self) -> tuple[str, ...]:
         return fields_for(self.service_obj) if self.service_obj else ()
+
+    def shown_field(self, name: str | None) -> str | None:
+        """Where an error about `name` is shown: beside the field if the form shows it, else on top."""
+        shown = (*self.visible_names(), "runs", "interval")
+        return name if name in shown and name in self.fields else None
 
     def type_fields(self):
         return [self[name] for name in self.visible_names()]
@@ -170,10 +204,14 @@ class MassOrderForm(forms.Form):
             self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
 
     def clean_orders(self):
-        lines = [line for line in self.cleaned_data["orders"].splitlines() if line.strip()]
+        """The orders' lines, split as everywhere else in the panel (upstream.lines)."""
+        try:
+            lines = split_lines(self.cleaned_data["orders"], label="Orders")
+        except LineError as exc:
+            raise forms.ValidationError(_(exc.message)) from None
         if not lines:
             raise forms.ValidationError(_("Enter at least one order."))
-        if len(lines) > 500:
+        if len(lines) > MAX_MASS_LINES:
             raise forms.ValidationError(_("At most 500 orders at once."))
         return lines
 
@@ -247,7 +285,7 @@ class CardPaymentForm(forms.Form):
 class TicketForm(forms.Form):
     subject = forms.CharField(label=_("Subject"), max_length=200)
     topic = forms.ChoiceField(label=_("About"), choices=Ticket.Topic.choices)
-    order_id = forms.IntegerField(label=_("Order ID"), required=False, min_value=1)
+    order_id = forms.IntegerField(label=_("Order ID"), required=False, min_value=1, max_value=2**63 - 1)
     message = forms.CharField(label=_("Message"), max_length=10000, widget=forms.Textarea(attrs={"rows": 6}))
 
     def __init__(self, *args, user=None, **kwargs):

@@ -17,10 +17,12 @@ from catalog.pricing import FLAT_TYPES, quote
 from orders.models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, Refill, Source, Status
 from orders.refills import REFILL_COOLDOWN, cancel_request, refill_request
 from orders.services import order_place
-from orders.validation import OrderError
+from orders.validation import MAX_RUNS, MAX_TEXT, OrderError
+from panel.security import safe_next_url
+from upstream.lines import LineError, split_lines
 
 from ..forms import MassOrderForm, OrderFilterForm, OrderForm, supports_dripfeed
-from .common import customer_view, paginate
+from .common import bounded, customer_view, paginate, parse_id, search_text, whole
 
 STATUS_TABS = [
     ("", gettext_lazy("All")),
@@ -36,7 +38,9 @@ LINE_COUNTED = {
     ServiceType.CUSTOM_COMMENTS_PACKAGE: "comments",
     ServiceType.MENTIONS_CUSTOM_LIST: "usernames",
 }
-MAX_MASS_LINES = 500
+# Subscriptions: how many future posts a quote is worked out for; the order engine has the
+# final word on the limit, this only keeps the arithmetic of a live quote sane.
+MAX_QUOTED_POSTS = 100_000
 
 
 def sellable_services():
@@ -46,20 +50,21 @@ def sellable_services():
 
 
 def _service_or_none(raw) -> Service | None:
-    try:
-        pk = int(str(raw).strip())
-    except (TypeError, ValueError):
+    pk = parse_id(raw)
+    if pk is None:
         return None
     return sellable_services().filter(pk=pk).first()
 
 
-def _services_for(category_id, q: str):
+def _services_for(category_id: int | None, q: str):
+    """The services of a category, or those matching a search (by name or ID)."""
     services = sellable_services()
-    q = (q or "").strip()
+    q = search_text(q)
     if q:
         match = Q(name__icontains=q)
-        if q.isdigit():
-            match |= Q(pk=int(q))
+        pk = parse_id(q)
+        if pk is not None:
+            match |= Q(pk=pk)
         return services.filter(match)[:200]
     if category_id:
         return services.filter(category_id=category_id)
@@ -107,15 +112,13 @@ def order_new(request):
                     idempotency_key="web:" + form.cleaned_data["idempotency_key"],
                 )
             except OrderError as exc:
-                field = exc.field if exc.field in form.visible_names() or exc.field in ("runs", "interval") else None
-                form.add_error(field, _(exc.message))
+                form.add_error(form.shown_field(exc.field), _(exc.message))
             else:
                 return redirect(f"{reverse('dashboard:order_new')}?service={service.pk}&placed={result.order.pk}")
-    if request.GET.get("placed", "").isdigit():
-        placed = (
-            Order.objects.filter(user=request.user, pk=int(request.GET["placed"])).select_related("service").first()
-        )
-    category_id = service.category_id if service else request.GET.get("category")
+    placed_id = parse_id(request.GET.get("placed"))
+    if placed_id is not None:
+        placed = Order.objects.filter(user=request.user, pk=placed_id).select_related("service").first()
+    category_id = service.category_id if service else parse_id(request.GET.get("category"))
     categories = list(_categories())
     if not category_id and categories and not service:
         category_id = categories[0].pk
@@ -123,7 +126,7 @@ def order_new(request):
         service = first
     context = {
         "categories": categories,
-        "category_id": int(category_id) if str(category_id or "").isdigit() else None,
+        "category_id": category_id,
         "services": _services_for(category_id, ""),
         "placed": placed,
         **_service_context(request, service, form),
@@ -135,7 +138,7 @@ def order_new(request):
 @customer_view
 def order_services(request):
     """The service picker for a category or a search, plus the first service's form (out of band)."""
-    services = list(_services_for(request.GET.get("category"), request.GET.get("q", "")))
+    services = list(_services_for(parse_id(request.GET.get("category")), request.GET.get("q", "")))
     service = services[0] if services else None
     context = {"services": services, "oob": True, **_service_context(request, service)}
     return render(request, "dashboard/partials/service_picker.html", context)
@@ -148,41 +151,63 @@ def order_service_form(request):
     return render(request, "dashboard/partials/order_fields.html", _service_context(request, service))
 
 
-def _int(value) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
+class NoQuote(Exception):
+    """What has been typed cannot be priced (yet): the quote shows no charge."""
 
 
 def _estimate_units(service: Service, data) -> tuple[int | None, int | None]:
-    """Quantity and runs as the order would be charged, from what has been typed so far."""
+    """Quantity and runs as placement would charge them, from what has been typed so far.
+
+    (None, None) while there is nothing to price yet. Counted lists are split by
+    upstream.lines, as placement splits them; a list placement would refuse raises LineError,
+    numbers no order could have raise NoQuote.
+    """
     if service.type in FLAT_TYPES:
         return 1, None
     if service.type in LINE_COUNTED:
-        text = data.get(LINE_COUNTED[service.type]) or ""
-        return len([line for line in str(text).splitlines() if line.strip()]) or None, None
+        name = LINE_COUNTED[service.type]
+        text = str(data.get(name) or "")
+        if len(text) > MAX_TEXT:
+            raise NoQuote
+        return len(split_lines(text, label=name.capitalize())) or None, None
     if service.type == ServiceType.SUBSCRIPTIONS:
-        high, posts, old = _int(data.get("max")), _int(data.get("posts")), _int(data.get("old_posts")) or 0
-        if not high or not posts:
+        high, posts, old = whole(data.get("max")), whole(data.get("posts")), whole(data.get("old_posts"))
+        if high is None or posts is None:
             return None, None
-        return high, posts + max(old, 0)
-    quantity = _int(data.get("quantity"))
-    runs = _int(data.get("runs")) if data.get("dripfeed") and supports_dripfeed(service) else None
-    return quantity, runs if runs and runs > 1 else None
+        if not 1 <= posts <= MAX_QUOTED_POSTS or (old is not None and not 0 <= old <= MAX_QUOTED_POSTS):
+            raise NoQuote
+        return high, posts + (old or 0)
+    quantity = whole(data.get("quantity"))
+    runs = None
+    if data.get("dripfeed") and supports_dripfeed(service) and str(data.get("runs") or "").strip():
+        runs = bounded(data.get("runs"), low=2, high=MAX_RUNS)
+        if runs is None:
+            raise NoQuote
+    return quantity, runs
 
 
 def _quote_context(request, service: Service, data) -> dict:
-    quantity, runs = _estimate_units(service, data)
-    context = {"service": service, "quantity": quantity, "runs": runs, "balance": request.user.balance}
-    if quantity is None or quantity <= 0:
+    """The live quote: the charge placement would make for what has been typed, or why there is none."""
+    context = {"service": service, "quantity": None, "runs": None, "balance": request.user.balance}
+    try:
+        quantity, runs = _estimate_units(service, data)
+    except LineError as exc:
+        context["error"] = _(exc.message)
+        return context
+    except NoQuote:
+        return context
+    context.update(quantity=quantity, runs=runs)
+    if quantity is None:
+        return context
+    # Out of range is said, not priced: no absurd number reaches the price function.
+    if service.type not in FLAT_TYPES and not service.min <= quantity <= service.max:
+        context["out_of_range"] = True
         return context
     price = quote(service, request.user, quantity=quantity, runs=runs)
     context.update(
         price=price,
         short=price.charge > request.user.balance,
         balance_after=request.user.balance - price.charge,
-        out_of_range=service.type not in FLAT_TYPES and not service.min <= quantity <= service.max,
     )
     return context
 
@@ -248,15 +273,17 @@ def _order_filters(request):
     form = OrderFilterForm(request.GET or None)
     orders = Order.objects.filter(user=request.user).select_related("service")
     status = request.GET.get("status", "")
-    if status in Status.values:
+    if status not in Status.values:
+        status = ""
+    if status:
         orders = orders.filter(status=status)
     if form.is_valid():
         q = form.cleaned_data["q"].strip()
         if q:
             # A number is an order ID when the customer has that order; otherwise part of a link.
-            digits = q.lstrip("#")
-            if digits.isdigit() and orders.filter(pk=int(digits)).exists():
-                orders = orders.filter(pk=int(digits))
+            pk = parse_id(q.lstrip("#"))
+            if pk is not None and orders.filter(pk=pk).exists():
+                orders = orders.filter(pk=pk)
             else:
                 orders = orders.filter(link__icontains=q)
         if form.cleaned_data["date_from"]:
@@ -347,7 +374,7 @@ def _action_response(request, order_id: int, outcome, done: str):
             {"o": order, "toast": text, "toast_level": "error" if outcome.error else "success"},
         )
     messages.add_message(request, level, text)
-    return redirect(request.POST.get("next") or "dashboard:orders")
+    return redirect(safe_next_url(request, request.POST.get("next"), reverse("dashboard:orders")))
 
 
 def _own_order(request, pk: int) -> Order:

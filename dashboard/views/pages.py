@@ -1,5 +1,7 @@
 """Home, services, funds, add funds, account, affiliates, tickets."""
 
+import re
+
 from django.contrib import messages
 from django.db.models import Count, Q, Sum
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +18,7 @@ from ..forms import DepositForm, ReplyForm, TicketForm, TimezoneForm
 from ..models import Commission, DepositRequest, PaymentMethod, Ticket
 from ..selectors import card_limits, gateway_payments_for, stripe_method
 from ..services import affiliate_get, deposit_request_create, ticket_close, ticket_open, ticket_reply
-from .common import customer_view, paginate
+from .common import customer_view, paginate, parse_id, search_text
 from .orders import annotate_actions, sellable_services
 from .payments import card_form
 
@@ -43,12 +45,13 @@ def home(request):
 
 @customer_view
 def services(request):
-    q = request.GET.get("q", "").strip()
+    q = search_text(request.GET.get("q"))
     rows = sellable_services()
     if q:
         match = Q(name__icontains=q) | Q(category__name__icontains=q)
-        if q.isdigit():
-            match |= Q(pk=int(q))
+        pk = parse_id(q)
+        if pk is not None:
+            match |= Q(pk=pk)
         rows = rows.filter(match)
     rows = list(rows.order_by("category__position", "category__name", "position", "id"))
     custom = custom_rates_for(request.user)
@@ -62,7 +65,9 @@ def services(request):
 def funds(request):
     entries = LedgerEntry.objects.filter(user=request.user)
     kind = request.GET.get("kind", "")
-    if kind in LedgerEntry.Kind.values:
+    if kind not in LedgerEntry.Kind.values:
+        kind = ""
+    if kind:
         entries = entries.filter(kind=kind)
     return render(
         request,
@@ -89,8 +94,8 @@ def add_funds(request):
             )
             return redirect("dashboard:add_funds")
     else:
-        initial = {"method": request.GET.get("method")} if request.GET.get("method") else {}
-        form = DepositForm(initial=initial)
+        method_id = parse_id(request.GET.get("method"))
+        form = DepositForm(initial={"method": method_id} if method_id else {})
     return add_funds_page(request, form=form)
 
 
@@ -158,9 +163,14 @@ def affiliates(request):
     return render(request, "dashboard/affiliates.html", context)
 
 
+# Referral codes are URL-safe tokens (services.affiliate_get); anything else is not one of ours.
+REFERRAL_CODE = re.compile(r"[A-Za-z0-9_-]{1,16}")
+
+
 def referral(request, code: str):
     """A referral link: remember the code for the sign-up that follows."""
-    request.session["referral_code"] = code[:16]
+    if REFERRAL_CODE.fullmatch(code):
+        request.session["referral_code"] = code
     return redirect("account_signup")
 
 
@@ -182,8 +192,9 @@ def tickets(request):
             return redirect("dashboard:ticket", pk=ticket.pk)
     else:
         initial = {}
-        if request.GET.get("order", "").isdigit():
-            initial = {"topic": Ticket.Topic.ORDER, "order_id": request.GET["order"]}
+        order_id = parse_id(request.GET.get("order"))
+        if order_id is not None:
+            initial = {"topic": Ticket.Topic.ORDER, "order_id": order_id}
         form = TicketForm(initial=initial, user=request.user)
     # Meta.ordering is not applied to a GROUP BY query: order explicitly, newest activity first.
     rows = Ticket.objects.filter(user=request.user).annotate(count=Count("messages")).order_by("-updated_at", "-id")
