@@ -53,6 +53,18 @@ WRITE_COLUMNS = (
     ("completed_at", "timestamptz"),
 )
 
+# What a poll's write compares before writing: the order is still where the answer was asked.
+READ_COLUMNS = (
+    ("status", "varchar"),
+    ("start_count", "bigint"),
+    ("remains", "bigint"),
+    ("cost_actual", "numeric"),
+    ("upstream_runs", "integer"),
+    ("upstream_posts", "integer"),
+    ("upstream_order_id", "varchar"),
+    ("provider_id", "bigint"),
+)
+
 
 # Young orders are checked often, old ones rarely: (younger than, check again after N x base).
 SCHEDULE = ((timedelta(minutes=10), 1), (timedelta(hours=1), 4), (timedelta(hours=24), 20))
@@ -158,6 +170,8 @@ def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
     POLL_BATCHES.labels(provider.name, "ok").inc()
 
     now = timezone.now()
+    # What each order held when read, before the provider was called: the write's condition.
+    read = {order.pk: tuple(getattr(order, name) for name, _ in READ_COLUMNS) for order in orders}
     changed: list[Order] = []
     events: list[OrderEvent] = []
     finals: list[int] = []
@@ -194,42 +208,77 @@ def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
         return 0
 
     with transaction.atomic():
-        _write(changed)
+        written = _write(changed, read={order.pk: read[order.pk] for order in changed})
+        events = [event for event in events if event.order_id in written]
         if events:
             OrderEvent.objects.bulk_create(events, batch_size=BATCH)
+    finals = [order_id for order_id in finals if order_id in written]
     if finals:
         CancelRequest.objects.filter(order_id__in=finals, state=CancelRequest.State.CONFIRMED).update(
             state=CancelRequest.State.DONE
         )
-    POLL_ORDERS_CHANGED.labels(provider.name).inc(len(changed))
+    if len(written) < len(changed):
+        logger.info(
+            "provider %s: %d orders changed meanwhile; their answer was dropped",
+            provider.name,
+            len(changed) - len(written),
+        )
+    POLL_ORDERS_CHANGED.labels(provider.name).inc(len(written))
     for order_id in finals:
         with log_context(order_id=order_id):
             order_settle(order_id=order_id)
-    return len(changed)
+    return len(written)
 
 
-def _write(orders: list[Order]) -> None:
-    """One UPDATE for the whole batch.
+def _write(orders: list[Order], *, read: dict[int, tuple]) -> set[int]:
+    """Write the batch's answers as one compare-and-set; returns the IDs actually written.
 
-    On PostgreSQL it is UPDATE ... FROM (VALUES ...), several times faster than the CASE
-    expressions of bulk_update, which the SQLite demo still uses.
+    Each order is written only if it is still sent, with the upstream ID and provider it had,
+    and every polled field still holds what was read before the provider was called: a staff
+    decision (mark final, resend, move) or another writer that got there meanwhile wins, and
+    the provider's older answer is dropped. On PostgreSQL it is one UPDATE ... FROM (VALUES ...)
+    with RETURNING, several times faster than bulk_update's CASE expressions; the SQLite demo
+    writes order by order.
     """
     fields = [name for name, _ in WRITE_COLUMNS]
     if connection.vendor != "postgresql":
-        Order.objects.bulk_update(orders, fields, batch_size=BATCH)
-        return
-    row = "(" + ", ".join(["%s::bigint"] + [f"%s::{kind}" for _, kind in WRITE_COLUMNS]) + ")"
+        written = set()
+        for order in orders:
+            if _unchanged(order, read[order.pk]).update(
+                **{name: getattr(order, name) for name in fields}, updated_at=order.last_checked_at
+            ):
+                written.add(order.pk)
+        return written
+    old = [(f"old_{name}", kind) for name, kind in READ_COLUMNS]
+    columns = [("id", "bigint"), *WRITE_COLUMNS, *old]
+    row = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
     table = Order._meta.db_table
     # Identifiers come from constants above; every value is a bound parameter.
     assignments = ", ".join(f"{name} = v.{name}" for name in fields)
+    unchanged = " AND ".join(f"o.{name} IS NOT DISTINCT FROM v.old_{name}" for name, _ in READ_COLUMNS)
     values = ", ".join([row] * len(orders))
-    sql = f"UPDATE {table} AS o SET {assignments}, updated_at = v.last_checked_at FROM (VALUES {values}) AS v(id, {', '.join(fields)}) WHERE o.id = v.id"  # noqa: E501, S608
-    params = []
+    sql = (
+        f"UPDATE {table} AS o SET {assignments}, updated_at = v.last_checked_at "  # noqa: S608
+        f"FROM (VALUES {values}) AS v({', '.join(name for name, _ in columns)}) "
+        f"WHERE o.id = v.id AND o.forward_state = %s AND {unchanged} RETURNING o.id"
+    )
+    params: list = []
     for order in orders:
         params.append(order.pk)
         params.extend(getattr(order, name) for name in fields)
+        params.extend(read[order.pk])
+    params.append(ForwardState.SENT)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _unchanged(order: Order, values: tuple):
+    return Order.objects.filter(
+        pk=order.pk,
+        forward_state=ForwardState.SENT,
+        **dict(zip((name for name, _ in READ_COLUMNS), values, strict=True)),
+    )
 
 
 def order_recheck(*, order_id: int) -> Order:

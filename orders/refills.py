@@ -42,6 +42,18 @@ class Outcome:
     error: str | None = None
 
 
+def _distinct(order_ids: list) -> list[str]:
+    """The requested IDs, stripped, each once, in the order first given: a request naming an
+    order twice asks for one refill or cancel, not two."""
+    return list(dict.fromkeys(str(raw_id).strip() for raw_id in order_ids))
+
+
+def _per_request(order_ids: list, outcomes: list[Outcome]) -> list[Outcome]:
+    """One outcome per requested ID, in order: an ID named twice gets its one outcome twice."""
+    by_key = {outcome.order_id: outcome for outcome in outcomes}
+    return [by_key[str(raw_id).strip()] for raw_id in order_ids]
+
+
 def _own_orders(user_id: int, order_ids: list) -> dict[str, Order]:
     numeric = [int(i) for i in order_ids if str(i).strip().isdigit()]
     found = Order.objects.filter(user_id=user_id, pk__in=numeric).select_related("service")
@@ -67,13 +79,13 @@ def _refill_error(order: Order, now) -> str | None:
 
 
 def refill_request(*, user_id: int, order_ids: list) -> list[Outcome]:
-    """Record a refill for each eligible order; answers one outcome per requested ID, in order."""
+    """Record a refill for each eligible order; answers one outcome per requested ID, in order
+    (an order named twice is refilled once and answered twice alike)."""
     orders = _own_orders(user_id, order_ids)
     now = timezone.now()
     outcomes: list[Outcome] = []
     created: list[int] = []
-    for raw_id in order_ids:
-        key = str(raw_id).strip()
+    for key in _distinct(order_ids):
         order = orders.get(key)
         if order is None:
             outcomes.append(Outcome(key, error=INCORRECT_ORDER))
@@ -93,7 +105,7 @@ def refill_request(*, user_id: int, order_ids: list) -> list[Outcome]:
         outcomes.append(Outcome(key, id=refill.pk))
     if created:
         transaction.on_commit(lambda: _enqueue("forward_refills", created))
-    return outcomes
+    return _per_request(order_ids, outcomes)
 
 
 def cancel_request(*, user_id: int, order_ids: list) -> list[Outcome]:
@@ -101,8 +113,7 @@ def cancel_request(*, user_id: int, order_ids: list) -> list[Outcome]:
     orders = _own_orders(user_id, order_ids)
     outcomes: list[Outcome] = []
     created: list[int] = []
-    for raw_id in order_ids:
-        key = str(raw_id).strip()
+    for key in _distinct(order_ids):
         order = orders.get(key)
         if order is None:
             outcomes.append(Outcome(key, error=INCORRECT_ORDER))
@@ -129,7 +140,7 @@ def cancel_request(*, user_id: int, order_ids: list) -> list[Outcome]:
         outcomes.append(Outcome(key, id=cancel.pk))
     if created:
         transaction.on_commit(lambda: _enqueue("forward_cancels", created))
-    return outcomes
+    return _per_request(order_ids, outcomes)
 
 
 def _enqueue(task_name: str, ids: list[int]) -> None:
@@ -198,17 +209,21 @@ def refills_poll(*, provider_id: int, refill_ids: list[int]) -> int:
     except UpstreamError as exc:
         logger.warning("provider %s: refill status failed: %s", provider.name, exc)
         return 0
-    changed = []
+    changed = 0
     now = timezone.now()
     for refill in refills:
         answer = answers.get(refill.upstream_refill_id)
         status = normalize_refill_status(answer.status) if answer and not answer.error else None
-        refill.next_check_at = now + RETRY_AFTER
+        # Compare-and-set on what was read before the call: staff (or another poll) may have
+        # decided the refill meanwhile, and their decision stands.
+        changes = {"next_check_at": now + RETRY_AFTER}
         if status and status != refill.status:
-            refill.status = status
-            changed.append(refill)
-    Refill.objects.bulk_update(refills, ["status", "next_check_at"], batch_size=100)
-    return len(changed)
+            changes["status"] = status
+        changed += bool(
+            Refill.objects.filter(pk=refill.pk, state=Refill.State.SENT, status=refill.status).update(**changes)
+            and "status" in changes
+        )
+    return changed
 
 
 def refill_claim_batches(*, enqueue) -> int:

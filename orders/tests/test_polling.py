@@ -245,3 +245,21 @@ def test_status_words_are_normalised(customer, make_service, sim, provider, word
         poll_batch(provider_id=provider.pk, order_ids=[order.pk])
     order.refresh_from_db()
     assert order.status == Status.CANCELED and order.refunded == order.charge
+
+
+def test_an_order_named_twice_gets_one_cancel_and_one_refill(customer, make_service, sim):
+    service = make_service("Default", dripfeed=False, cancel=True)
+    queued = order_place(
+        user=customer, service_id=service.pk, data={"link": "https://x.com/dup", "quantity": service.min}
+    ).order
+    outcomes = cancel_request(user_id=customer.pk, order_ids=[queued.pk, str(queued.pk), f" {queued.pk}"])
+    assert len(outcomes) == 3 and outcomes[0].id and outcomes[0] == outcomes[1] == outcomes[2]
+    assert CancelRequest.objects.filter(order=queued).count() == 1
+    assert not CancelRequest.objects.filter(order=queued).exclude(state=CancelRequest.State.DONE).exists()
+
+    refillable = make_service("Default", refill=True, dripfeed=False)
+    [order] = place_and_send(customer, refillable, 1, prefix="dup")
+    Order.objects.filter(pk=order.pk).update(status=Status.COMPLETED, remains=0, completed_at=timezone.now())
+    outcomes = refill_request(user_id=customer.pk, order_ids=[order.pk, order.pk])
+    assert len(outcomes) == 2 and outcomes[0].id and outcomes[0] == outcomes[1]
+    assert Refill.objects.filter(order=order).count() == 1
