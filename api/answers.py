@@ -23,6 +23,7 @@ INCORRECT_ORDER = "Incorrect order ID"
 REFILL_NOT_FOUND = "Refill not found"
 TOO_MANY_IDS = "Too many IDs: at most 100 per request"
 TOO_MANY_REQUESTS = "Too many requests"
+KEY_IN_URL = "Send the API key in the POST body, not in the URL"
 INTERNAL_ERROR = "Internal error: the outcome is unknown, retry with the same idempotency_key"
 
 # Service types whose orders may be split into drip-feed runs; only their entries carry `dripfeed`.

@@ -14,12 +14,13 @@ never reads the session, so a logged-in browser's cookie authenticates nothing h
 import hashlib
 import json
 import logging
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 MAX_IDS = 100
 MAX_IDEMPOTENCY_KEY = 128
 RESERVED = frozenset({"key", "action", "idempotency_key"})
+# Shorter values are not keys of ours, and blanking them would garble a log, not protect it.
+MIN_SECRET_LENGTH = 8
 
 
 class BadRequest(Exception):
@@ -80,21 +83,49 @@ def _clean(value: Any) -> str | list[str] | None:
     return _scalar(value)
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _json_params(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequest from None
+    if not isinstance(payload, dict):
+        raise BadRequest
+    return {str(name): _clean(value) for name, value in payload.items()}
+
+
+def _form_params(request: HttpRequest, body: bytes) -> dict[str, Any] | None:
+    """The body read as a form, if it is one: a call always names `key` or `action`."""
+    form = QueryDict(body, encoding=request.encoding or settings.DEFAULT_CHARSET)
+    return form.dict() if "key" in form or "action" in form else None
+
+
 def _body_params(request: HttpRequest) -> dict[str, Any]:
+    """The body's parameters. Django reads form bodies labelled as such; clients in the wild
+    also send `key=...&action=...` as text/plain, without a Content-Type or even labelled JSON,
+    and JSON without its label, so any other body is read by what it looks like."""
     if request.method != "POST":
         return {}
     content_type = request.content_type or ""
-    if content_type == "application/json" or content_type.endswith("+json"):
-        if not request.body.strip():
-            return {}
+    if content_type in FORM_TYPES:
+        return request.POST.dict()
+    body = request.body
+    if not body.strip():
+        return {}
+    if content_type == "application/json" or content_type.endswith("+json") or body.lstrip()[:1] == b"{":
         try:
-            payload = json.loads(request.body)
-        except (ValueError, RecursionError):
-            raise BadRequest from None
-        if not isinstance(payload, dict):
-            raise BadRequest
-        return {str(name): _clean(value) for name, value in payload.items()}
-    return request.POST.dict()
+            return _json_params(body)
+        except BadRequest:
+            form = _form_params(request, body)
+            if form is None:
+                raise
+            return form
+    form = _form_params(request, body)
+    if form is None:
+        raise BadRequest
+    return form
 
 
 def _params(request: HttpRequest) -> tuple[dict[str, Any], bool]:
@@ -107,10 +138,20 @@ def _params(request: HttpRequest) -> tuple[dict[str, Any], bool]:
     params = {**query, **body}
     params = {name: value for name, value in params.items() if value is not None}
     for value in params.values():
-        # PostgreSQL cannot store NUL characters; no legitimate parameter carries one.
-        if "\x00" in (value if isinstance(value, str) else "".join(value)):
+        text = value if isinstance(value, str) else "".join(value)
+        # PostgreSQL cannot store NUL characters, and a lone surrogate (which JSON's \u escapes
+        # can spell) is not text at all: no legitimate parameter carries either.
+        if "\x00" in text or not _encodable(text):
             raise BadRequest
     return params, "key" in query
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(params: dict[str, Any], name: str) -> str:
@@ -121,14 +162,28 @@ def _text(params: dict[str, Any], name: str) -> str:
 
 
 def _id_list(params: dict[str, Any], name: str) -> list[str]:
+    """The distinct IDs of a multi-ID parameter, in the order first sent: an ID sent twice is
+    one request (a second cancel or refill of the same order would only be refused or, worse,
+    recorded twice), and the limit of 100 counts distinct IDs, the work actually done."""
     value = params.get(name)
     parts = value if isinstance(value, list) else str(value or "").split(",")
-    ids = [part.strip() for part in parts if part.strip()]
+    ids = list(dict.fromkeys(part.strip() for part in parts if part.strip()))
     if not ids:
         raise BadRequest
     if len(ids) > MAX_IDS:
         raise BadRequest(A.TOO_MANY_IDS)
     return ids
+
+
+def _ids(params: dict[str, Any], multi: str, single: str) -> tuple[list[str], bool]:
+    """The IDs a call asks for (`orders` before `order`, `refills` before `refill`) and whether
+    it used the single-ID form. An empty or blank parameter counts as missing, so `order=`
+    is the same Incorrect request as no `order` at all."""
+    if _text(params, multi):
+        return _id_list(params, multi), False
+    if _text(params, single):
+        return [_text(params, single)], True
+    raise BadRequest
 
 
 def _idempotency_key(request: HttpRequest, params: dict[str, Any]) -> str | None:
@@ -177,15 +232,6 @@ def add(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
     return A.order_placed(placed.order.pk)
 
 
-def _status_ids(params: dict[str, Any]) -> tuple[list[str], bool]:
-    """The IDs a status call asks for, and whether it is the single-order form."""
-    if "orders" in params:
-        return _id_list(params, "orders"), False
-    if "order" in params:
-        return [_text(params, "order")], True
-    raise BadRequest
-
-
 _INCORRECT_ORDER_JSON = json.dumps(A.error(A.INCORRECT_ORDER), separators=(",", ":"))
 
 
@@ -194,7 +240,7 @@ def status_by_key(raw_key: str, params: dict[str, Any]) -> str | dict[str, str]:
     dict): the key check and the orders are one query, so a 100-ID status costs one database
     round trip whatever the number of IDs."""
     try:
-        ids, single = _status_ids(params)
+        ids, single = _ids(params, "orders", "order")
         bad_request = None
     except BadRequest as exc:
         ids, single, bad_request = [], False, exc
@@ -242,13 +288,11 @@ def refill(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
     def run(ids: list[str]) -> list:
         return refill_request(user_id=user.pk, order_ids=ids)
 
-    if "orders" in params:
-        outcomes = _outcomes(_id_list(params, "orders"), run)
-        return [A.refill_item(raw, new_id, message) for raw, new_id, message in outcomes]
-    if "order" in params:
-        ((_, new_id, message),) = _outcomes([_text(params, "order")], run)
+    ids, single = _ids(params, "orders", "order")
+    if single:
+        ((_, new_id, message),) = _outcomes(ids, run)
         return A.error(message) if message else A.refill_created(new_id)
-    raise BadRequest
+    return [A.refill_item(raw, new_id, message) for raw, new_id, message in _outcomes(ids, run)]
 
 
 def _refill_states(user: User, ids: list[str]) -> dict[str, str]:
@@ -260,21 +304,17 @@ def _refill_states(user: User, ids: list[str]) -> dict[str, str]:
 
 
 def refill_status(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
-    if "refills" in params:
-        ids = _id_list(params, "refills")
-        found = _refill_states(user, ids)
-        return [A.refill_state_item(raw, found.get(raw)) for raw in ids]
-    if "refill" in params:
-        raw = _text(params, "refill")
-        state = _refill_states(user, [raw]).get(raw)
+    ids, single = _ids(params, "refills", "refill")
+    found = _refill_states(user, ids)
+    if single:
+        state = found.get(ids[0])
         return A.refill_state(state) if state else A.error(A.REFILL_NOT_FOUND)
-    raise BadRequest
+    return [A.refill_state_item(raw, found.get(raw)) for raw in ids]
 
 
 def cancel(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
     # The reference only shows `orders`; a lone `order` is accepted too and answered as a list.
-    name = "orders" if "orders" in params else "order"
-    ids = _id_list(params, name)
+    ids = _id_list(params, "orders" if _text(params, "orders") else "order")
 
     def run(valid: list[str]) -> list:
         return cancel_request(user_id=user.pk, order_ids=valid)
@@ -309,15 +349,23 @@ def _answer(request: HttpRequest) -> HttpResponse:
     except BadRequest as exc:
         return _json(A.error(exc.message))
     raw_key = _text(params, "key")
+    try:
+        return _dispatch(request, params, raw_key, key_in_url)
+    except Exception as exc:
+        return _unexpected(exc, sent_key=raw_key)
+
+
+def _dispatch(request: HttpRequest, params: dict[str, Any], raw_key: str, key_in_url: bool) -> HttpResponse:
     wait = over_limit(raw_key=raw_key, ip=request.META.get("REMOTE_ADDR", ""))
     if wait is not None:
         response = _json(A.error(A.TOO_MANY_REQUESTS), status=429)
         response["Retry-After"] = str(wait)
         return response
+    if key_in_url and not settings.API_ALLOW_KEY_IN_URL:
+        # The owner keeps keys out of URLs (they end up in proxy and server logs): every action
+        # is refused, with an error that says what to do instead.
+        return _json(A.error(A.KEY_IN_URL))
     action = _text(params, "action")
-    if action == "add" and key_in_url:
-        # A key in a URL ends up in proxy and server logs; refuse it where it can spend money.
-        return _json(A.error(A.INCORRECT_REQUEST))
     if action == "status":
         try:
             answer = status_by_key(raw_key, params)
@@ -338,13 +386,28 @@ def _answer(request: HttpRequest) -> HttpResponse:
         return _json(A.error(exc.message))
 
 
+def log_unexpected(exc: BaseException, *, sent_key: str | None) -> None:
+    """Log an unexpected failure with its traceback, the key the client sent blanked wherever
+    the error text repeats it. The traceback goes in the message, already redacted, rather than
+    as exc_info that every handler would format again from the raw exception."""
+    text = "".join(traceback.format_exception(exc))
+    if sent_key and len(sent_key) >= MIN_SECRET_LENGTH:
+        text = text.replace(sent_key, "[redacted]")
+    logger.error("api v2: unexpected error\n%s", text)
+
+
+def _unexpected(exc: BaseException, *, sent_key: str | None) -> HttpResponse:
+    # Never Django's HTML error page. The status stays 5xx on purpose: after an unexpected
+    # failure the outcome of an `add` is unknown, and 5xx is what tells a client (ours
+    # included) not to treat it as a refusal.
+    log_unexpected(exc, sent_key=sent_key)
+    return _json(A.error(A.INTERNAL_ERROR), status=500)
+
+
 @csrf_exempt
 def api_v2(request: HttpRequest) -> HttpResponse:
     try:
         return _answer(request)
-    except Exception:
-        # Never Django's HTML error page. The status stays 5xx on purpose: after an unexpected
-        # failure the outcome of an `add` is unknown, and 5xx is what tells a client (ours
-        # included) not to treat it as a refusal.
-        logger.exception("api v2: unexpected error")
-        return _json(A.error(A.INTERNAL_ERROR), status=500)
+    except Exception as exc:
+        # A failure while reading the request, before its key is known.
+        return _unexpected(exc, sent_key=None)

@@ -49,13 +49,14 @@ ERRORS: list[tuple[str, str]] = [
     (A.INVALID_KEY, "the key is missing, unknown, rotated or its account is disabled"),
     (
         A.INCORRECT_REQUEST,
-        "no action, an ID parameter missing or empty, a body that cannot be read, "
-        "or `add` with the key in the URL's query string",
+        "no action; an ID parameter missing, empty or blank (`order=` is the same as no `order`); "
+        "a body that is neither a form nor a JSON object",
     ),
+    (A.KEY_IN_URL, "the key came in the URL's query string and this panel refuses keys in URLs"),
     (A.INVALID_ACTION, "an action this API does not have"),
     (A.TOO_MANY_IDS, "more than 100 IDs in `orders` or `refills`"),
     (A.TOO_MANY_REQUESTS, "a rate limit is exceeded (HTTP 429, with Retry-After)"),
-    ("Incorrect service ID", "add: the service does not exist or is not on sale"),
+    ("Incorrect service ID", "add: the service is missing, empty, does not exist or is not on sale"),
     ("Bad link", "add: the link is missing or malformed"),
     ("Incorrect quantity", "add: the quantity is missing or not a positive whole number"),
     ("Quantity less than minimal 50", "add: below the service's min (the number is the min)"),
@@ -145,7 +146,7 @@ def actions() -> list[dict[str, Any]]:
             ],
             "answer": A.order_placed(23501),
             "schema": "Order",
-            "note": "Only by POST, with the key in the body. The `Idempotency-Key` header works like the parameter.",
+            "note": "The `Idempotency-Key` header works like the parameter.",
         },
         {
             "id": "status",
@@ -166,7 +167,7 @@ def actions() -> list[dict[str, Any]]:
                 "100": _status_example("1.44219", 234, "In progress", 10),
             },
             "schema": "StatusMap",
-            "note": "Keyed by the IDs as sent, in the order sent.",
+            "note": "Keyed by the IDs as sent, in the order sent; an ID sent twice is one key.",
         },
         {
             "id": "refill",
@@ -185,6 +186,7 @@ def actions() -> list[dict[str, Any]]:
                 A.refill_item("3", None, A.INCORRECT_ORDER),
             ],
             "schema": "RefillList",
+            "note": "One entry per distinct ID, in the order first sent: an ID sent twice is refilled once.",
         },
         {
             "id": "refill_status",
@@ -204,6 +206,7 @@ def actions() -> list[dict[str, Any]]:
                 A.refill_state_item("3", None),
             ],
             "schema": "RefillStatusList",
+            "note": "One entry per distinct ID, in the order first sent.",
         },
         {
             "id": "cancel",
@@ -211,6 +214,8 @@ def actions() -> list[dict[str, Any]]:
             "params": [("action", "cancel"), ("orders", f"Order IDs ({ID_LIMIT})")],
             "answer": [A.cancel_item("9", None, A.INCORRECT_ORDER), A.cancel_item("2", 1, None)],
             "schema": "CancelList",
+            "note": "One entry per distinct ID, in the order first sent: an ID sent twice is canceled once. "
+            "A lone `order` works too.",
         },
         {
             "id": "balance",
@@ -378,14 +383,17 @@ def openapi(server_url: str = "/") -> dict[str, Any]:
         "info": {
             "title": f"{settings.PANEL_NAME} API v2",
             "version": "2",
-            "description": "The SMM panel API v2. Every call takes `key` and `action`.\n\n" + description,
+            "description": "The SMM panel API v2. Every call takes `key` and `action`"
+            + ("." if settings.API_ALLOW_KEY_IN_URL else ", the key in the POST body: keys in URLs are refused.")
+            + "\n\n"
+            + description,
         },
         "servers": [{"url": server_url}],
         "paths": {
             "/api/v2": {
                 "post": {
                     "operationId": "apiV2Post",
-                    "summary": "Call an action (form-encoded or JSON body)",
+                    "summary": "Call an action (form-encoded or JSON body; parameters in the URL work too)",
                     "parameters": [
                         {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}
                     ],
@@ -400,7 +408,7 @@ def openapi(server_url: str = "/") -> dict[str, Any]:
                 },
                 "get": {
                     "operationId": "apiV2Get",
-                    "summary": "Call an action with query parameters (every action but add)",
+                    "summary": "Call an action with query parameters (any action)",
                     "parameters": query_parameters,
                     "responses": responses,
                 },

@@ -2,6 +2,7 @@
 
 import json
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -22,6 +23,7 @@ def _context(request: HttpRequest, new_key: str | None = None) -> dict:
         "actions": actions,
         "add_params": schema.ADD_PARAMS,
         "errors": schema.ERRORS,
+        "key_in_url": settings.API_ALLOW_KEY_IN_URL,
         "new_key": new_key,
     }
 

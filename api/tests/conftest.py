@@ -56,3 +56,16 @@ def call(client):
         return Answer(client.post(path, data, **extra))
 
     return do
+
+
+@pytest.fixture
+def _short_lived_connections():
+    # The live server answers each request on a new thread; with persistent connections those
+    # threads would keep sessions open and block dropping the test database at the end.
+    from django.db import connections
+
+    shared = connections.settings["default"]
+    before = shared["CONN_MAX_AGE"]
+    shared["CONN_MAX_AGE"] = 0
+    yield
+    shared["CONN_MAX_AGE"] = before

@@ -56,19 +56,6 @@ class Chain:
 
 
 @pytest.fixture
-def _short_lived_connections():
-    # The live server answers each request on a new thread; with persistent connections those
-    # threads would keep sessions open and block dropping the test database at the end.
-    from django.db import connections
-
-    shared = connections.settings["default"]
-    before = shared["CONN_MAX_AGE"]
-    shared["CONN_MAX_AGE"] = 0
-    yield
-    shared["CONN_MAX_AGE"] = before
-
-
-@pytest.fixture
 def chain(_short_lived_connections, call, sim, provider, make_service, customer, live_server):
     service_b = make_service("Default", refill=True, cancel=True, dripfeed=False)
     key_b = api_key_rotate(user=customer)

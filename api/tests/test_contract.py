@@ -157,16 +157,6 @@ def test_every_service_type_is_placed_with_its_parameters(call, key, make_servic
         assert set(answer.json) == {"order"}, (type_, answer.json)
 
 
-def test_add_refuses_the_key_in_the_query_string(call, key, default):
-    params = {"service": default.pk, "link": "https://x.com/a", "quantity": default.min}
-    by_get = call(method="get", query={"key": key, "action": "add", **params})
-    in_url = call(action="add", query={"key": key}, **params)
-    both = call(key, "add", query={"key": key}, **params)
-    for answer in (by_get, in_url, both):
-        assert answer.json == {"error": "Incorrect request"}
-    assert not Order.objects.exists()
-
-
 # --- idempotency ---
 
 
