@@ -26,6 +26,10 @@ TOO_MANY_REQUESTS = "Too many requests"
 KEY_IN_URL = "Send the API key in the POST body, not in the URL"
 INTERNAL_ERROR = "Internal error: the outcome is unknown, retry with the same idempotency_key"
 
+# The order statuses the answers treat specially (the reference's words).
+COMPLETED = "Completed"
+CANCELED = "Canceled"
+
 # Service types whose orders may be split into drip-feed runs; only their entries carry `dripfeed`.
 DRIPFEED_TYPES = frozenset({"Default", "Web Traffic"})
 _FIVE = Decimal("0.00001")
@@ -87,29 +91,72 @@ def _text(value: str) -> str:
     return json.dumps(value)
 
 
-_STATUS_JSON = '{{"charge":"{}","start_count":"{}","status":{},"remains":"{}","currency":{}}}'
+_STATUS_JSON = '{{"charge":"{}","start_count":"{}","status":{},"remains":"{}","currency":{}{}}}'
+
+
+def delivered(*, status: str, remains: int | None, quantity: int, runs: int) -> int:
+    """How many of a drip-feed order's runs (or a subscription's posts) are delivered so far:
+    the whole ones, counted from `remains` like the refund of a Partial, so that a client panel
+    refunding by runs reaches the amount `charge` already shows. Completed delivered all of
+    them; Canceled was refunded in full, so none."""
+    if status == COMPLETED:
+        return runs
+    if status == CANCELED or remains is None or quantity <= 0:
+        return 0
+    return min(runs, max(0, (quantity * runs - remains) // quantity))
 
 
 def order_status_json(
-    *, charge: str, start_count: int | None, status: str, remains: int | None, units: int, currency: str
+    *,
+    charge: str,
+    start_count: int | None,
+    status: str,
+    remains: int | None,
+    quantity: int,
+    runs: int | None,
+    interval: int | None,
+    currency: str,
 ) -> str:
     """One order's status as the JSON text we send: `charge` is already written with five
-    decimals. An order not started yet shows start count "0" and all of it remaining.
+    decimals. An order not started yet shows start count "0" and all of it remaining (quantity
+    x runs, as Order.units counts it); a Completed one shows nothing remaining, whatever the
+    provider last said.
+
+    Beyond the reference's keys, as providers answer them: a drip-feed order (runs with an
+    interval) adds `runs`, a subscription (runs are its posts, no interval) adds `posts`, each
+    the number delivered so far.
 
     A status call of 100 IDs writes this 100 times, so it formats text directly instead of
     building a dict for json.dumps; `order_status` below is the same answer as a dict.
     """
+    if status == COMPLETED:
+        remains = 0
+    elif remains is None:
+        remains = quantity * (runs or 1)
+    extra = ""
+    if runs:
+        done = delivered(status=status, remains=remains, quantity=quantity, runs=runs)
+        extra = f',"runs":"{done}"' if interval else f',"posts":"{done}"'
     return _STATUS_JSON.format(
         charge,
         start_count if start_count is not None else 0,
         _text(status),
-        remains if remains is not None else units,
+        remains,
         _text(currency),
+        extra,
     )
 
 
 def order_status(
-    *, charge: Decimal, start_count: int | None, status: str, remains: int | None, units: int, currency: str
+    *,
+    charge: Decimal,
+    start_count: int | None,
+    status: str,
+    remains: int | None,
+    quantity: int,
+    currency: str,
+    runs: int | None = None,
+    interval: int | None = None,
 ) -> dict[str, str]:
     """One order's status, as a dict (examples and documentation)."""
     return json.loads(
@@ -118,7 +165,9 @@ def order_status(
             start_count=start_count,
             status=status,
             remains=remains,
-            units=units,
+            quantity=quantity,
+            runs=runs,
+            interval=interval,
             currency=currency,
         )
     )

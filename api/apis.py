@@ -254,13 +254,14 @@ def status_by_key(raw_key: str, params: dict[str, Any]) -> str | dict[str, str]:
         raise bad_request
     currency = settings.PANEL_CURRENCY
     found = {
-        # A drip-feed order (runs with an interval) delivers quantity x runs in all.
         str(pk): A.order_status_json(
             charge=charge,
             start_count=start_count,
             status=status,
             remains=remains,
-            units=quantity * runs if runs and interval else quantity,
+            quantity=quantity,
+            runs=runs,
+            interval=interval,
             currency=currency,
         )
         for pk, charge, start_count, status, remains, quantity, runs, interval in rows

@@ -112,14 +112,17 @@ def _service_examples() -> list[dict]:
     ]
 
 
-def _status_example(charge: str, start_count: int, status: str, remains: int) -> dict:
+def _status_example(
+    charge: str, start_count: int, status: str, remains: int, quantity: int | None = None, **dripfeed: int
+) -> dict:
     return A.order_status(
         charge=Decimal(charge),
         start_count=start_count,
         status=status,
         remains=remains,
-        units=remains,
+        quantity=quantity or remains,
         currency=settings.PANEL_CURRENCY,
+        **dripfeed,
     )
 
 
@@ -155,7 +158,9 @@ def actions() -> list[dict[str, Any]]:
             "answer": _status_example("0.27819", 3572, "Partial", 157),
             "schema": "Status",
             "note": "`charge` is what you paid, net of refunds. Status is one of Pending, In progress, "
-            "Processing, Completed, Partial, Canceled.",
+            'Processing, Completed, Partial, Canceled; a Completed order has `remains` "0". After '
+            "`currency`, a drip-feed order's answer adds `runs` (the runs delivered so far) and a "
+            "subscription's adds `posts` (the posts delivered so far).",
         },
         {
             "id": "status-multi",
@@ -165,6 +170,7 @@ def actions() -> list[dict[str, Any]]:
                 "1": _status_example("0.27819", 3572, "Partial", 157),
                 "10": A.error(A.INCORRECT_ORDER),
                 "100": _status_example("1.44219", 234, "In progress", 10),
+                "101": _status_example("2.40000", 120, "In progress", 300, quantity=100, runs=5, interval=30),
             },
             "schema": "StatusMap",
             "note": "Keyed by the IDs as sent, in the order sent; an ID sent twice is one key.",
@@ -272,7 +278,10 @@ def answer_schemas() -> dict[str, dict]:
             "status": {"type": "string", "enum": ORDER_STATUSES},
             "remains": _COUNT,
             "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-        }
+            "runs": _COUNT,
+            "posts": _COUNT,
+        },
+        required=["charge", "start_count", "status", "remains", "currency"],
     )
     return {
         "Error": error,

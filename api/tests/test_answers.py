@@ -23,15 +23,36 @@ IDS = st.one_of(
     start_count=st.none() | st.integers(min_value=0, max_value=2**63 - 1),
     status=st.sampled_from(["Pending", "In progress", "Processing", "Completed", "Partial", "Canceled"]),
     remains=st.none() | st.integers(min_value=-(2**31), max_value=2**31),
-    units=st.integers(min_value=1, max_value=2**40),
+    quantity=st.integers(min_value=1, max_value=2**40),
+    runs=st.none() | st.integers(min_value=1, max_value=10**4),
+    interval=st.none() | st.integers(min_value=1, max_value=10**4),
     currency=st.sampled_from(["USD", "EUR", "\u0440\u0443\u0431", 'a"b\\c']),
 )
-def test_one_status_as_text_is_json_dumps_of_the_dict(charge, start_count, status, remains, units, currency):
-    kwargs = {"start_count": start_count, "status": status, "remains": remains, "units": units, "currency": currency}
+def test_one_status_as_text_is_json_dumps_of_the_dict(
+    charge, start_count, status, remains, quantity, runs, interval, currency
+):
+    kwargs = {
+        "start_count": start_count,
+        "status": status,
+        "remains": remains,
+        "quantity": quantity,
+        "runs": runs,
+        "interval": interval,
+        "currency": currency,
+    }
     text = A.order_status_json(charge=A.money(charge), **kwargs)
     as_dict = A.order_status(charge=charge, **kwargs)
     assert text == json.dumps(as_dict, **COMPACT)
     assert as_dict["charge"] == str(charge.quantize(Decimal("0.00001")))
+    # The reference's keys first, in its order; then what drip-feed and subscriptions add.
+    assert list(as_dict)[:5] == ["charge", "start_count", "status", "remains", "currency"]
+    assert as_dict["remains"] == "0" or status != "Completed"
+    if runs:
+        done = int(as_dict["runs" if interval else "posts"])
+        assert 0 <= done <= runs
+        assert done == runs or status != "Completed"
+    else:
+        assert len(as_dict) == 5
 
 
 @settings(max_examples=500, deadline=None, derandomize=True)
