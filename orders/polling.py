@@ -24,13 +24,15 @@ from upstream.models import Provider
 from upstream.services import provider_client, provider_slot
 
 from .models import ACTIVE_STATUSES, FINAL_STATUSES, CancelRequest, ForwardState, Order, OrderEvent
-from .services import order_settle
+from .services import final_remains, order_settle
 
 logger = logging.getLogger(__name__)
 
 BATCH = 100
 POLL_FIELDS = (
     "id",
+    "quantity",
+    "runs",
     "upstream_order_id",
     "status",
     "start_count",
@@ -183,11 +185,13 @@ def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
         order.status = normalize_status(answer.status) or order.status
         if answer.start_count is not None:
             order.start_count = answer.start_count
-        if answer.remains is not None:
-            order.remains = max(answer.remains, 0)
         order.cost_actual = _charge_in_panel_currency(answer.charge, provider) or order.cost_actual
         order.upstream_runs = answer.runs if answer.runs is not None else order.upstream_runs
         order.upstream_posts = answer.posts if answer.posts is not None else order.upstream_posts
+        if order.status in FINAL_STATUSES:
+            order.remains = final_remains(order, reported=answer.remains)
+        elif answer.remains is not None:
+            order.remains = max(answer.remains, 0)
         if (order.status, order.start_count, order.remains, order.cost_actual, order.upstream_runs) == before:
             continue
         order.last_checked_at = now

@@ -179,6 +179,26 @@ def order_place(
     return Placed(order, created=True)
 
 
+def final_remains(order: Order, *, reported: int | None) -> int | None:
+    """What remains undelivered of an order the provider calls final, from what it said.
+
+    Completed leaves nothing. Canceled leaves all of it unless the provider says otherwise.
+    Partial takes the provider's `remains`; without one, a drip-feed order's runs (or a
+    subscription's posts) delivered so far tell it: runs delivered x quantity per run. With
+    neither, None: the refund cannot be known and the order waits for staff (order_settle).
+    """
+    if order.status == Status.COMPLETED:
+        return 0
+    if reported is not None:
+        return min(max(reported, 0), order.units)
+    if order.status == Status.CANCELED:
+        return order.units
+    delivered_runs = order.upstream_runs if order.upstream_runs is not None else order.upstream_posts
+    if order.status == Status.PARTIAL and order.runs and delivered_runs is not None:
+        return max(order.runs - max(delivered_runs, 0), 0) * order.quantity
+    return None
+
+
 def refund_due(order: Order) -> Decimal:
     """The total refund a final order is owed: all of it if Canceled, the remains' share if Partial."""
     if order.status == Status.CANCELED:
@@ -186,6 +206,9 @@ def refund_due(order: Order) -> Decimal:
     if order.status == Status.PARTIAL:
         return refund_for_remains(order.charge, order.remains or 0, order.units)
     return Decimal("0")
+
+
+UNKNOWN_REMAINS = "Partial without remains: the provider did not say what was delivered; decide the refund"
 
 
 def order_settle(*, order_id: int, by: int | None = None) -> Decimal:
@@ -198,6 +221,13 @@ def order_settle(*, order_id: int, by: int | None = None) -> Decimal:
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         if not order.is_final:
+            return Decimal("0")
+        if order.status == Status.PARTIAL and order.remains is None:
+            # Never settled as "no refund" by default: staff mark it Partial with the remains.
+            if not order.needs_attention:
+                Order.objects.filter(pk=order.pk).update(needs_attention=True, attention_reason=UNKNOWN_REMAINS)
+                order_event(order.pk, "attention", UNKNOWN_REMAINS)
+                logger.warning("order %s: Partial without remains, left for staff", order.pk)
             return Decimal("0")
         due = min(refund_due(order), order.charge)
         delta = due - order.refunded

@@ -263,3 +263,57 @@ def test_an_order_named_twice_gets_one_cancel_and_one_refill(customer, make_serv
     outcomes = refill_request(user_id=customer.pk, order_ids=[order.pk, order.pk])
     assert len(outcomes) == 2 and outcomes[0].id and outcomes[0] == outcomes[1]
     assert Refill.objects.filter(order=order).count() == 1
+
+
+def poll_answer(provider, order, answer: dict) -> Order:
+    import responses
+
+    with responses.RequestsMock() as mock:
+        mock.post(provider.api_url, json={order.upstream_order_id: answer})
+        poll_batch(provider_id=provider.pk, order_ids=[order.pk])
+    return Order.objects.get(pk=order.pk)
+
+
+def dripfeed_order(customer, make_service) -> Order:
+    service = make_service("Default", dripfeed=True)
+    order = order_place(
+        user=customer,
+        service_id=service.pk,
+        data={"link": "https://x.com/drip", "quantity": service.min, "runs": 5, "interval": 10},
+    ).order
+    assert order_forward(order_id=order.pk) == "sent"
+    return Order.objects.get(pk=order.pk)
+
+
+def test_partial_dripfeed_without_remains_is_refunded_for_the_runs_not_delivered(customer, make_service, provider):
+    order = dripfeed_order(customer, make_service)
+    # As a real peer panel answers: runs delivered, no remains at all.
+    order = poll_answer(provider, order, {"status": "Partial", "runs": "3", "orders": [], "charge": "0"})
+    assert order.status == Status.PARTIAL
+    assert order.remains == 2 * order.quantity
+    assert order.refunded == (order.charge * 2 / 5).quantize(Decimal("0.00001"), rounding=ROUND_DOWN)
+    assert order.settled_at is not None and not order.needs_attention
+    assert ledger_drift() == []
+
+
+def test_partial_without_remains_or_runs_waits_for_staff_instead_of_settling_as_no_refund(
+    customer, make_service, provider
+):
+    [order] = place_and_send(customer, make_service("Default", dripfeed=False), 1, prefix="noremains")
+    order = Order.objects.get(pk=order.pk)
+    Order.objects.filter(pk=order.pk).update(remains=order.quantity // 2)  # an earlier, stale answer
+    order = poll_answer(provider, order, {"status": "Partial", "charge": "0", "start_count": "10"})
+    assert order.status == Status.PARTIAL and order.remains is None
+    assert order.refunded == 0 and order.settled_at is None
+    assert order.needs_attention and "without remains" in order.attention_reason
+    assert not LedgerEntry.objects.filter(order_id=order.pk, kind="refund").exists()
+    # Polling again or reconciling does not settle it either, nor flag it twice.
+    order_settle(order_id=order.pk)
+    assert Order.objects.get(pk=order.pk).settled_at is None
+    assert order.events.filter(kind="attention").count() == 1
+
+
+def test_completed_leaves_nothing_remaining_whatever_the_provider_says(customer, make_service, provider):
+    order = dripfeed_order(customer, make_service)
+    order = poll_answer(provider, order, {"status": "Completed", "remains": "200", "runs": "5", "charge": "0"})
+    assert order.status == Status.COMPLETED and order.remains == 0 and order.refunded == 0
