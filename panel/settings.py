@@ -108,6 +108,27 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every answer (django-csp). Scripts only from our own static files:
+# no inline <script>, no on...= handlers, no eval (htmx runs with allowEval off, see base.html).
+# Inline style attributes stay allowed (style-src-attr): templates and the Django admin use
+# them, and they cannot run code; <style> elements and stylesheets come from us only.
+# Card payments leave through our own form, whose answer redirects to Stripe Checkout: browsers
+# check that redirect against form-action too. Chart.js (backoffice reports) is a static file.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],  # data: for the two-factor set-up's QR code
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'", "https://checkout.stripe.com"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 # Our reverse proxies, as comma-separated CIDRs (e.g. 10.0.0.0/8,172.16.0.0/12). X-Forwarded-For
 # is believed only when the direct peer is inside one of them, walking the header from the right
 # past our own proxies (panel.security.forwarded_client). Empty (the default): REMOTE_ADDR alone,
@@ -173,6 +194,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "django_htmx",
+    "csp",
     "django_celery_beat",
     "allauth",
     "allauth.account",
@@ -192,6 +214,7 @@ MIDDLEWARE = [
     "panel.security.ClientIPMiddleware",
     "panel.observability.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -13,6 +13,7 @@ from accounts.models import LedgerEntry
 from catalog.models import Service, UpstreamService
 from orders.forwarding import order_forward
 from orders.models import ForwardState, Order, ReconciliationReport, Status
+from panel.tests.csp_watch import csp_header, watch_csp
 from testing.fixtures import BROWSER_MARKS, page_logged_in_as, screenshot
 
 DESKTOP = {"width": 1440, "height": 900}
@@ -23,8 +24,12 @@ pytestmark = BROWSER_MARKS
 @pytest.fixture
 def staff_page(browser, live_server, admin_staff):
     page = page_logged_in_as(browser, live_server, admin_staff, viewport=DESKTOP)
+    # Every backoffice page these tests open runs under the Content-Security-Policy.
+    page.csp = watch_csp(page)
     yield page
+    violations = page.csp.violations()
     page.context.close()
+    assert not violations, violations
 
 
 def shot(page, name: str) -> None:
@@ -76,6 +81,7 @@ def test_resend_then_partial_refund_flow(staff_page, live_server, place, sim, cu
 
     page.goto(bo(live_server, ""))
     shot(page, "home")
+    page.csp.assert_clean("home")
     page.click(f"text=#{order.pk}")
     page.wait_for_selector(".bo-actionbar")
     assert "Needs attention" in page.inner_text(".bo-actionbar")
@@ -119,6 +125,14 @@ def test_resend_then_partial_refund_flow(staff_page, live_server, place, sim, cu
 
     page.goto(bo(live_server, f"accounts/user/{customer.pk}/change/"))
     shot(page, "customer")
+    # Ban asks first (a data-confirm read by backoffice.js, no inline handler): dismissed, nothing.
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.click("button[form=bo-ban]")
+    page.wait_for_timeout(500)
+    assert questions and questions[0].startswith(f"Ban {customer.username}?")
+    customer.refresh_from_db()
+    assert customer.is_active
     page.goto(bo(live_server, "orders/order/"))
     shot(page, "orders")
     page.goto(bo(live_server, "backoffice/auditlog/"))
@@ -144,8 +158,16 @@ def test_reports_page_draws_the_chart(staff_page, live_server, make_service, pro
             )
             Order.objects.filter(pk=o.pk).update(created_at=now - timedelta(days=days))
     page = staff_page
-    page.goto(bo(live_server, "backoffice/reports/"))
+    response = page.goto(bo(live_server, "backoffice/reports/"))
+    assert "script-src 'self'" in csp_header(response)
     page.wait_for_function("window.Chart && Chart.getChart('bo-chart')")
+    # Chart.js drew on the canvas: some pixels are not blank.
+    assert page.evaluate(
+        "(() => { const c = document.getElementById('bo-chart');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " return d.some((v, i) => i % 4 === 3 && v > 0); })()"
+    )
+    page.csp.assert_clean("reports")
     rows = page.locator("#bo-report-table tbody tr").count()
     assert rows == 14
     assert page.evaluate("Chart.getChart('bo-chart').data.datasets.length") == 3

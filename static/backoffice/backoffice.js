@@ -18,3 +18,21 @@ document.addEventListener("click", (event) => {
   document.body.appendChild(form);
   form.submit();
 });
+
+// Forms that ask before they submit: <form data-confirm="Ban them?">. A submit button in another
+// part of the page (form="bo-ban") submits the form, so the question is asked on the form.
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});
+
+// The import page: "select all", and how many rows are selected.
+(() => {
+  const all = document.getElementById("bo-all");
+  const counter = document.getElementById("bo-count");
+  if (!all || !counter) return;
+  const boxes = () => [...document.querySelectorAll("#bo-import-rows tbody input[type=checkbox]")];
+  const count = () => { counter.textContent = boxes().filter((b) => b.checked).length + " selected"; };
+  all.addEventListener("change", () => { boxes().forEach((b) => { b.checked = all.checked; }); count(); });
+  boxes().forEach((b) => b.addEventListener("change", count));
+})();

@@ -30,3 +30,15 @@ document.addEventListener("change", function (event) {
     if (panel) panel.hidden = !event.target.checked;
   }
 });
+// Forms that ask before they submit: <form data-confirm="...">.
+document.addEventListener("submit", function (event) {
+  var question = event.target.dataset.confirm;
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);
+// Read-only fields whose whole value is selected by a click (a new API key, a referral link).
+document.addEventListener("click", function (event) {
+  if (event.target.matches("input[data-select-on-click]")) event.target.select();
+});
