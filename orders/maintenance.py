@@ -4,10 +4,11 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.ledger import ledger_drift
+from panel.money import exact_total
 from upstream.models import Provider
 
 from .models import FINAL_STATUSES, CancelRequest, ForwardState, Order, ReconciliationReport, Refill, Status
@@ -110,7 +111,7 @@ def reconcile() -> ReconciliationReport:
         charged = Order.objects.filter(provider=provider, cost_actual__isnull=False)
         if previous:
             charged = charged.filter(created_at__gte=previous.created_at)
-        spent = charged.aggregate(total=Sum("cost_actual"))["total"] or Decimal("0")
+        spent = exact_total(charged, "cost_actual")
         entry = {"name": provider.name, "balance": str(provider.balance) if provider.balance is not None else None}
         if before.get("balance") is not None and provider.balance is not None:
             movement = (Decimal(before["balance"]) - provider.balance) * provider.exchange_rate
