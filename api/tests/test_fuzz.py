@@ -3,16 +3,20 @@ documented shapes (the JSON Schemas of api/schema.py, also served in the OpenAPI
 
 import json
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
+from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.ledger import ledger_credit
 from accounts.models import User
 from accounts.services import api_key_rotate
+from api.answers import INCORRECT_REQUEST, KEY_IN_URL
 from api.schema import ACTION_ANSWERS, REQUEST_FIELDS
 
+from .conftest import Answer
 from .shapes import errors
 
 pytestmark = pytest.mark.django_db
@@ -127,5 +131,85 @@ def test_fuzz_json_bodies(client, world):
 
         assert response["Content-Type"] == "application/json"
         _check(Answer, action, key == world["key"])
+
+    run()
+
+
+# Lone surrogates: json.loads accepts them from \u escapes, but they are not text.
+SURROGATES = st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, categories=["Cs"]), max_size=3)
+
+
+def test_fuzz_json_bodies_with_text_that_is_not_unicode(client, world):
+    @HYPOTHESIS
+    @given(
+        key=st.sampled_from([world["key"]]) | SURROGATES,
+        action=st.sampled_from(ACTIONS) | SURROGATES,
+        extra=st.dictionaries(st.sampled_from(FIELDS) | SURROGATES, _value(world["ids"]) | SURROGATES, max_size=4),
+    )
+    def run(key, action, extra):
+        body = json.dumps({**extra, "key": key, "action": action})
+        response = client.post("/api/v2", body, content_type="application/json")
+        assert response.status_code in (200, 429), response.content[:300]
+        assert response["Content-Type"] == "application/json"
+
+    run()
+
+
+STYLES = ["url-params-empty-body", "key-in-url", "text/plain", "no-content-type", "labelled-json"]
+
+
+def test_fuzz_request_styles(client, world):
+    """The request styles clients in the wild send, each with keys in URLs allowed or refused:
+    POST with every parameter in the URL and an empty body, the key in the URL and the rest in
+    a form body, and form bodies as text/plain, without a Content-Type or labelled JSON."""
+
+    @HYPOTHESIS
+    @given(
+        data=_params(world),
+        style=st.sampled_from(STYLES),
+        allow_key_in_url=st.booleans(),
+    )
+    def run(data, style, allow_key_in_url):
+        key, action, extra = data
+        params = {**extra, "action": action}
+        if key is not None:
+            params["key"] = key
+        with override_settings(API_ALLOW_KEY_IN_URL=allow_key_in_url):
+            response = _send(client, style, params)
+        in_url = style in ("url-params-empty-body", "key-in-url") and key is not None
+        _check(Answer(response), action.strip(), key in (world["key"], world["other_key"]))
+        if in_url and not allow_key_in_url and response.status_code == 200:
+            # Refused, unless the request could not even be read.
+            assert response.json()["error"] in (KEY_IN_URL, INCORRECT_REQUEST)
+
+    run()
+
+
+def _send(client, style: str, params: dict):
+    if style == "url-params-empty-body":
+        return client.generic("POST", "/api/v2?" + urlencode(params), b"", content_type="")
+    if style == "key-in-url":
+        in_url = {"key": params.pop("key")} if "key" in params else {}
+        return client.post("/api/v2?" + urlencode(in_url), params)
+    content_type = {"text/plain": "text/plain", "no-content-type": "", "labelled-json": "application/json"}[style]
+    return client.generic("POST", "/api/v2", urlencode(params).encode(), content_type=content_type)
+
+
+@pytest.mark.parametrize("content_type", ["", "text/plain", "application/json", "application/octet-stream"])
+def test_fuzz_raw_bodies(client, world, content_type):
+    """Whatever bytes come, under whatever label, the answer is JSON and never a 5xx."""
+    form_like = st.builds(
+        lambda key, rest: b"key=" + key.encode() + b"&" + rest,
+        st.sampled_from([world["key"], "x"]),
+        st.binary(max_size=40),
+    )
+
+    @settings(HYPOTHESIS, max_examples=300)
+    @given(body=st.binary(max_size=80) | form_like)
+    def run(body):
+        response = client.generic("POST", "/api/v2", body, content_type=content_type)
+        assert response.status_code in (200, 429), (body, response.content[:300])
+        assert response["Content-Type"] == "application/json"
+        assert json.loads(response.content)
 
     run()
