@@ -12,7 +12,7 @@ provider may treat it as a break (or choke on it) and we could not say how many 
 
 import unicodedata
 
-__all__ = ["LineError", "join_lines", "split_lines", "single_line"]
+__all__ = ["LineError", "join_lines", "single_line", "split_lines"]
 
 
 class LineError(ValueError):
