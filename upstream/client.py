@@ -139,6 +139,9 @@ _ORDER_STATUS_WORDS = {
     "fail": "Canceled",
     "failed": "Canceled",
     "error": "Canceled",
+    # A subscription whose expiry date came: it delivered some of its posts, and the refund of
+    # the rest is counted from the posts it reports (orders.services.final_remains).
+    "expired": "Partial",
 }
 
 _EXACT_ORDER_STATUSES = frozenset(ORDER_STATUSES)

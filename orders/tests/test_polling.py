@@ -317,3 +317,14 @@ def test_completed_leaves_nothing_remaining_whatever_the_provider_says(customer,
     order = dripfeed_order(customer, make_service)
     order = poll_answer(provider, order, {"status": "Completed", "remains": "200", "runs": "5", "charge": "0"})
     assert order.status == Status.COMPLETED and order.remains == 0 and order.refunded == 0
+
+
+def test_expired_subscription_is_refunded_for_the_posts_not_made(customer, make_service, provider):
+    service = make_service("Subscriptions")
+    data = {"username": "someone", "min": service.min, "max": service.min, "posts": 5, "delay": 0}
+    order = order_place(user=customer, service_id=service.pk, data=data).order
+    assert order_forward(order_id=order.pk) == "sent"
+    order = Order.objects.get(pk=order.pk)
+    order = poll_answer(provider, order, {"status": "Expired", "posts": "2", "charge": "0"})
+    assert order.status == Status.PARTIAL and order.remains == 3 * order.quantity
+    assert order.refunded == (order.charge * 3 / 5).quantize(Decimal("0.00001"), rounding=ROUND_DOWN)
