@@ -238,6 +238,17 @@ def test_order_buttons_do_not_follow_a_foreign_next(logged_in, customer, make_se
     assert response["Location"] == reverse("dashboard:orders")
 
 
+@pytest.mark.parametrize("target", ["-1", "dashboard:home", "\x00", "a b", "😀"])
+def test_order_buttons_with_a_next_that_is_no_url(logged_in, customer, make_service, target):
+    service = make_service("Default", cancel=True)
+    order = order_place(
+        user=customer, service_id=service.pk, data={"link": "https://example.com/r", "quantity": service.min}
+    ).order
+    response = logged_in.post(reverse("dashboard:order_cancel", args=[order.pk]), {"next": target})
+    assert response.status_code == 302
+    assert response["Location"] in (reverse("dashboard:orders"), target) or response["Location"].startswith("/")
+
+
 def test_order_buttons_follow_a_local_next(logged_in, customer, make_service):
     service = make_service("Default", cancel=True)
     order = order_place(

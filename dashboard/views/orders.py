@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -374,7 +374,12 @@ def _action_response(request, order_id: int, outcome, done: str):
             {"o": order, "toast": text, "toast_level": "error" if outcome.error else "success"},
         )
     messages.add_message(request, level, text)
-    return redirect(safe_next_url(request, request.POST.get("next"), reverse("dashboard:orders")))
+    # Back to the page the button was on: a path on this site (the pages send request.path).
+    # HttpResponseRedirect, not redirect(): that one would take a bare word for a view name.
+    back = request.POST.get("next") or ""
+    return HttpResponseRedirect(
+        safe_next_url(request, back if back.startswith("/") else None, reverse("dashboard:orders"))
+    )
 
 
 def _own_order(request, pk: int) -> Order:
