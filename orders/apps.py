@@ -7,6 +7,10 @@ class OrdersConfig(AppConfig):
     name = "orders"
 
     def ready(self) -> None:
+        from panel.metrics import register_state
+
+        from .metrics import order_state_families
         from .schedules import ensure_default_schedule
 
         post_migrate.connect(ensure_default_schedule, sender=self)
+        register_state(order_state_families)

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from panel.metrics import FORWARD_OUTCOMES
+from .metrics import FORWARD_OUTCOMES
 from panel.observability import bind_log_context, current_context, log_context
 from upstream.client import NotSent, Rejected, Unknown, UpstreamError
 from upstream.models import Provider

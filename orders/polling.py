@@ -17,7 +17,7 @@ from django.db.models import Case, DateTimeField, Value, When
 from django.utils import timezone
 
 from panel.health import heartbeat
-from panel.metrics import POLL_BATCHES, POLL_ORDERS_CHANGED
+from .metrics import POLL_BATCHES, POLL_ORDERS_CHANGED
 from panel.observability import bind_log_context, log_context
 from upstream.client import UpstreamError, normalize_status
 from upstream.models import Provider

@@ -1,13 +1,15 @@
 """Prometheus metrics, served at /metrics.
 
-Two kinds:
+The registry, the endpoint's text and the worker's exporter live here; the metrics themselves
+belong to the apps that count them (orders/metrics.py, upstream/metrics.py). Two kinds:
 
 - Events counted where they happen (forwarding outcomes, upstream latency and errors, poll
   batches), with prometheus-client. With PROMETHEUS_MULTIPROC_DIR set, every process of a
   machine (gunicorn workers, Celery's prefork children) writes to files there and the exporter
   adds them up; Celery workers serve theirs on CELERY_METRICS_PORT (see `start_worker_exporter`).
 - State read from the database and Redis at scrape time (orders placed, open and stuck orders,
-  poll lag, queue depth, ledger drift found by the last reconciliation), so they are the same
+  poll lag, queue depth, ledger drift found by the last reconciliation; the apps register their
+  sources with `register_state`), so they are the same
   whichever machine is scraped and survive restarts. Cached for a few seconds so that several
   scrapers cost one set of queries.
 """
@@ -15,30 +17,12 @@ Two kinds:
 import os
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
-
-FORWARD_OUTCOMES = Counter(
-    "panel_forward_outcomes_total", "Forwarding attempts by provider and outcome.", ["provider", "outcome"]
-)
-UPSTREAM_SECONDS = Histogram(
-    "panel_upstream_request_seconds",
-    "Upstream API calls: time to the answer, by provider and action.",
-    ["provider", "action"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
-UPSTREAM_CALLS = Counter(
-    "panel_upstream_calls_total",
-    "Upstream API calls by provider, action and outcome (ok, rejected, not_sent, unknown).",
-    ["provider", "action", "outcome"],
-)
-POLL_BATCHES = Counter(
-    "panel_poll_batches_total", "Status batches polled, by provider and outcome.", ["provider", "outcome"]
-)
-POLL_ORDERS_CHANGED = Counter("panel_poll_orders_changed_total", "Orders whose status poll changed them.", ["provider"])
 
 BROKER_QUEUES = ("default", "forward", "poll")
 STATE_CACHE_SECONDS = 5
@@ -60,50 +44,9 @@ class StateCollector:
             return list(families)
 
     def _families(self) -> list:
-        from django.db.models import Count, Min
-        from django.utils import timezone
-
-        from orders.models import ACTIVE_STATUSES, ForwardState, Order, ReconciliationReport
-
         families = []
-        placed = CounterMetricFamily("panel_orders_placed", "Orders placed, by source.", labels=["source"])
-        for source, count in Order.objects.values_list("source").annotate(n=Count("id")).order_by():
-            placed.add_metric([source], count)
-        families.append(placed)
-
-        states = GaugeMetricFamily(
-            "panel_orders_forward_state", "Orders not yet sent or in doubt, by forwarding state.", labels=["state"]
-        )
-        open_states = [ForwardState.QUEUED, ForwardState.SENDING, ForwardState.UNKNOWN]
-        counts = dict(
-            Order.objects.filter(forward_state__in=open_states)
-            .values_list("forward_state")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for state in open_states:
-            states.add_metric([str(state)], counts.get(state, 0))
-        families.append(states)
-        families.append(
-            GaugeMetricFamily(
-                "panel_orders_needs_attention",
-                "Orders waiting for staff.",
-                value=Order.objects.filter(needs_attention=True).count(),
-            )
-        )
-
-        now = timezone.now()
-        oldest_due = Order.objects.filter(
-            forward_state=ForwardState.SENT, status__in=ACTIVE_STATUSES, next_check_at__lte=now
-        ).aggregate(t=Min("next_check_at"))["t"]
-        families.append(
-            GaugeMetricFamily(
-                "panel_poll_lag_seconds",
-                "How long the most overdue status check has been waiting.",
-                value=(now - oldest_due).total_seconds() if oldest_due else 0.0,
-            )
-        )
-
+        for source in _state_sources:
+            families.extend(source())
         from .health import heartbeat_age
 
         for name in ("beat", "poll"):
@@ -114,29 +57,6 @@ class StateCollector:
                         f"panel_{name}_heartbeat_age_seconds", f"Seconds since the last {name} heartbeat.", value=age
                     )
                 )
-
-        report = ReconciliationReport.objects.order_by("-id").first()
-        if report is not None:
-            families.append(
-                GaugeMetricFamily(
-                    "panel_ledger_drift_customers",
-                    "Customers whose balance differed from their ledger at the last reconciliation.",
-                    value=len(report.data.get("drift", [])),
-                )
-            )
-            families.append(
-                GaugeMetricFamily(
-                    "panel_reconcile_ok", "1 if the last reconciliation found no issue.", value=int(report.ok)
-                )
-            )
-            families.append(
-                GaugeMetricFamily(
-                    "panel_reconcile_age_seconds",
-                    "Seconds since the last reconciliation.",
-                    value=(now - report.created_at).total_seconds(),
-                )
-            )
-
         depth = _queue_depths()
         if depth:
             gauge = GaugeMetricFamily("panel_queue_depth", "Tasks waiting in each broker queue.", labels=["queue"])
@@ -144,6 +64,17 @@ class StateCollector:
                 gauge.add_metric([queue], count)
             families.append(gauge)
         return families
+
+
+# Functions returning metric families read at scrape time, registered by the apps that own the
+# data (orders registers its order and reconciliation gauges): panel imports no app.
+_state_sources: list[Callable[[], list]] = []
+
+
+def register_state(source: Callable[[], list]) -> None:
+    """Add a scrape-time source of metric families (called from an app's ready())."""
+    if source not in _state_sources:
+        _state_sources.append(source)
 
 
 def _queue_depths() -> dict[str, int]:
