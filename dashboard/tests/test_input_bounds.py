@@ -267,4 +267,11 @@ def test_login_does_not_follow_a_foreign_next(client, customer, target):
         reverse("account_login") + "?next=" + target, {"login": customer.username, "password": "a-long-password-1"}
     )
     assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
+@pytest.mark.parametrize("target", EVIL)
+def test_logout_does_not_follow_a_foreign_next(logged_in, target):
+    response = logged_in.post(reverse("account_logout"), {"next": target})
+    assert response.status_code == 302
     assert "evil.example" not in response["Location"]
