@@ -42,7 +42,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "panel.settings"
 
 SIMULATOR = """
 import sys, threading
-from upstream.simulator import Simulator, make_server
+from simulator import Simulator, make_server
 n = int(sys.argv[1])
 frozen = [1000.0]
 sim = Simulator(key="bench", services=50, seed=3, balance=10**9, clock=lambda: frozen[0])

@@ -1,6 +1,6 @@
 """How many `status` calls of 100 order IDs per second the simulator answers.
 
-The simulator runs in its own process (`python -m upstream.simulator`), as it would for the
+The simulator runs in its own process (`python -m simulator`), as it would for the
 demo; this process drives it with ApiV2Client from two threads, so the figure includes the
 client's own cost, as a poller would see it.
 
@@ -38,7 +38,7 @@ def cpu_seconds(pid: int) -> float | None:
 
 def start_simulator() -> tuple[subprocess.Popen, str, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "upstream.simulator", "--port", "0", "--balance", "100000000", "--speed", "1"],
+        [sys.executable, "-m", "simulator", "--port", "0", "--balance", "100000000", "--speed", "1"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -69,8 +69,8 @@ def main() -> None:
 
     from catalog.models import Category, ProviderImport, Service, ServiceChange
     from catalog.sync import sync_provider
+    from simulator import start_in_thread
     from upstream.models import Provider
-    from upstream.simulator import start_in_thread
 
     call_command("migrate", verbosity=0)
     name = f"bench-sync-{os.getpid()}"

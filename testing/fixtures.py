@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from simulator import start_in_thread
 from upstream.client import ApiV2Client
-from upstream.simulator import start_in_thread
 
 
 class Clock:

@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from catalog.models import Category, PricingSettings, ProviderImport, Service, UpstreamService
+from simulator import Simulator, SimulatorServer, start_in_thread
 from upstream.models import Provider
-from upstream.simulator import Simulator, SimulatorServer, start_in_thread
 
 _names = itertools.count(1)
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from upstream import simulator
+import simulator
 
 
 class Command(BaseCommand):

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from simulator import TYPES, Simulator, generate_catalog, make_server
 from upstream.lines import split_lines
-from upstream.simulator import TYPES, Simulator, generate_catalog, make_server
 
 # Services with known attributes, added through the control endpoint by the `known` fixture.
 KNOWN_SERVICES = [
@@ -602,7 +602,7 @@ def test_start_in_thread_and_make_server_without_serving():
 
 def test_command_line_serves_until_sigterm():
     process = subprocess.Popen(
-        [sys.executable, "-m", "upstream.simulator", "--port", "0", "--key", "cli-key", "--services", "10",
+        [sys.executable, "-m", "simulator", "--port", "0", "--key", "cli-key", "--services", "10",
          "--error-rate", "1"],
         cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.PIPE,
