@@ -5,8 +5,9 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from typing import TypeVar
 
 import requests
 from django.conf import settings
@@ -18,13 +19,15 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from panel import metrics
+from upstream import metrics
 
-from .client import ApiV2Client, NotSent, Rejected, Unknown, UpstreamError
+from .client import ApiV2Client, CallHook, NotSent, UpstreamError
 from .models import Provider
 from .urlguard import UnsafeURL, check_url, resolve_allowed
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _clients: dict[int, tuple[object, ApiV2Client, requests.Session]] = {}
 _clients_lock = threading.Lock()
@@ -135,28 +138,14 @@ def upstream_session(pool_size: int) -> requests.Session:
 # --- The client, with metrics ---------------------------------------------------------------
 
 
-class MeteredClient(ApiV2Client):
-    """The API v2 client, counting each call's latency and outcome per provider."""
+def _metered(provider_name: str) -> CallHook:
+    """The client's on_call hook: each call's latency and outcome, counted per provider."""
 
-    provider_name = "?"
+    def on_call(action: str, outcome: str, seconds: float) -> None:
+        metrics.UPSTREAM_SECONDS.labels(provider_name, action).observe(seconds)
+        metrics.UPSTREAM_CALLS.labels(provider_name, action, outcome).inc()
 
-    def _call(self, action, *args, **kwargs):
-        started = time.monotonic()
-        outcome = "ok"
-        try:
-            return super()._call(action, *args, **kwargs)
-        except Rejected:
-            outcome = "rejected"
-            raise
-        except NotSent:
-            outcome = "not_sent"
-            raise
-        except (Unknown, UpstreamError):
-            outcome = "unknown"
-            raise
-        finally:
-            metrics.UPSTREAM_SECONDS.labels(self.provider_name, action).observe(time.monotonic() - started)
-            metrics.UPSTREAM_CALLS.labels(self.provider_name, action, outcome).inc()
+    return on_call
 
 
 def provider_client(provider: Provider) -> ApiV2Client:
@@ -167,7 +156,7 @@ def provider_client(provider: Provider) -> ApiV2Client:
             return cached[1]
         pool_size = max(provider.max_concurrency, 2)
         session = upstream_session(pool_size)
-        client = MeteredClient(
+        client = ApiV2Client(
             provider.api_url,
             provider.api_key,
             connect_timeout=float(provider.connect_timeout),
@@ -175,8 +164,8 @@ def provider_client(provider: Provider) -> ApiV2Client:
             pool_size=pool_size,
             session=session,
             url_guard=_guard,
+            on_call=_metered(provider.name),
         )
-        client.provider_name = provider.name
         if cached:
             cached[1].close()
             cached[2].close()
@@ -209,6 +198,27 @@ def provider_slot(provider: Provider, *, wait: float = 30.0) -> Iterator[bool]:
         yield True
     finally:
         cache.delete(held)
+
+
+class NoFreeSlot(NotSent):
+    """Every request slot of the provider stayed busy: the request was never sent."""
+
+    def __init__(self, action: str, detail: str = "no free request slot") -> None:
+        super().__init__(action, detail)
+
+
+def provider_call(provider: Provider, action: str, call: Callable[[ApiV2Client], T], *, wait: float = 30.0) -> T:
+    """`call(client)` while holding one of the provider's request slots; what it returns.
+
+    Raises NoFreeSlot (a NotSent: nothing reached the provider) when no slot freed up within
+    `wait` seconds, and whatever `call` raises (UpstreamError from the client). The slot is
+    released however `call` ends. `action` names the call in NoFreeSlot, e.g. "status".
+    A remote call: never inside a transaction.
+    """
+    with provider_slot(provider, wait=wait) as free:
+        if not free:
+            raise NoFreeSlot(action)
+        return call(provider_client(provider))
 
 
 @transaction.atomic
