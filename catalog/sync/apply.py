@@ -1,55 +1,28 @@
-"""Sync: bring our catalog in line with each provider's `services` list, in one set-based pass.
-
-1. Fetch the list (outside any transaction; a slow provider holds no locks).
-2. In one short transaction, under the provider's row lock (so two runs for one provider take
-   turns and the second finds nothing left to do):
-   - upsert every changed or new UpstreamService (bulk, ON CONFLICT on provider + upstream ID)
-     and mark the ones no longer listed `present=False`;
-   - for our services of this provider: follow cost, min, max and flags; disable and flag a
-     service whose upstream vanished or changed type; recompute every rate from the rules,
-     never below cost unless a loss-leader;
-   - auto-import new upstream services when the provider's ProviderImport says so;
-   - write the change log (ServiceChange) and the SyncRun.
-
-Queries: a constant number, plus one per batch of 1,000 rows written; never one per
-service. Nothing is ever deleted: orders keep pointing at the services they bought.
-"""
+"""The write phase of a sync: one pass under the provider's row lock (see catalog.sync)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import time
 from dataclasses import dataclass
-from decimal import ROUND_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from upstream.client import NotSent, UpstreamError
-from upstream.client import Service as Listed
 from upstream.models import Provider
 from upstream.names import name_key
-from upstream.services import provider_client, provider_slot
 
-from .models import (
+from ..models import (
     Category,
     PricingSettings,
     ProviderImport,
     Service,
     ServiceChange,
-    ServiceType,
     SyncRun,
     UpstreamService,
 )
-from .services import apply_price, flag_reason_add, services_write
-
-logger = logging.getLogger(__name__)
+from ..services import apply_price, flag_reason_add, services_write
+from .listing import clean_text, known_type
 
 # Compared with what we stored to tell whether a service changed; `raw` itself is compared
 # through its digest, so that a sync need not load 10,000 JSON documents.
@@ -82,22 +55,10 @@ SERVICE_SYNC_FIELDS = [
     "below_cost",
     "updated_at",
 ]
-MAX_UNITS = 2**63 - 1
-MAX_RATE = Decimal(10) ** 13  # what a DecimalField(max_digits=18, decimal_places=5) holds
 WRITE_BATCH = 1000
 
 REASON_REMOVED = "removed upstream"
 REASON_RESTORED = "back upstream: re-enable after review"
-
-
-# Providers spell types their own way ("Custom comments", "custom_comments",
-# "Mentions  with   hashtags"); ours are the protocol's. name_key is the one comparison.
-KNOWN_TYPES = {name_key(value): value for value in ServiceType.values}
-
-
-def known_type(upstream_type: str) -> str | None:
-    """Our ServiceType for a provider's type name, or None when we cannot sell that type."""
-    return KNOWN_TYPES.get(name_key(upstream_type))
 
 
 def service_for_upstream(row: UpstreamService, *, category: Category, **fields: Any) -> Service:
@@ -123,83 +84,13 @@ class SyncRefused(Exception):
     """The answer is not safe to apply (e.g. an empty list where services were listed)."""
 
 
-def _clean(value: Any) -> Any:
-    """Make a provider's raw JSON storable: Decimals become strings (never floats) and NUL
-    characters, which PostgreSQL refuses in text, are dropped."""
-    if isinstance(value, dict):
-        return {_clean(str(key)): _clean(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_clean(item) for item in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    return value
-
-
-def _raw(value: dict) -> tuple[dict, str]:
-    """The item as we store it, and the SHA-256 of its canonical JSON."""
-    # The json module's C encoder and decoder do the common case far faster than _clean.
-    text = json.dumps(value, default=str, sort_keys=True, separators=(",", ":"))
-    if "\\u0000" in text:
-        value = _clean(value)
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    else:
-        value = json.loads(text)
-    return value, hashlib.sha256(text.encode()).hexdigest()
-
-
-def _text(value: str, length: int) -> str:
-    return value.replace("\x00", "")[:length]
-
-
-def normalize(item: Listed) -> dict[str, Any] | None:
-    """The UpstreamService fields for one listed service, or None when it cannot be stored."""
-    upstream_id = item.service.strip()
-    rate = item.rate
-    if not upstream_id or len(upstream_id) > 64 or not rate.is_finite() or not 0 <= rate < MAX_RATE:
-        return None
-    if not (0 <= item.min <= MAX_UNITS and 0 <= item.max <= MAX_UNITS):
-        return None
-    try:
-        # Rounded up: a cost is never under-estimated, and the stored value compares equal
-        # to the next listing, so an unchanged service is not rewritten.
-        rate = rate.quantize(settings.MONEY_PLACES, rounding=ROUND_UP)
-    except InvalidOperation:
-        return None
-    raw, digest = _raw(item.raw)
-    return {
-        "upstream_id": upstream_id,
-        "name": _text(item.name, 500),
-        "type": _text(item.type, 64),
-        "category": _text(item.category, 255),
-        "rate": rate,
-        "min": item.min,
-        "max": item.max,
-        "refill": item.refill,
-        "cancel": item.cancel,
-        "dripfeed": item.dripfeed,
-        "desc": _text(item.desc, 100_000),
-        "raw": raw,
-        "raw_digest": digest,
-    }
-
-
-def fetch(provider: Provider) -> list[Listed]:
-    """The provider's `services` list. A remote call: never inside a transaction."""
-    with provider_slot(provider) as free:
-        if not free:
-            raise NotSent("services", "every request slot of this provider is busy")
-        return provider_client(provider).services()
-
-
 @dataclass
-class _Counts:
+class Counts:
     changes: int = 0
     created: int = 0
 
 
-class _Pass:
+class SyncPass:
     """One sync's write phase. Holds what it read so each step reuses it instead of querying."""
 
     def __init__(self, provider: Provider, run: SyncRun, listing: dict[str, dict[str, Any]], import_existing: bool):
@@ -237,7 +128,7 @@ class _Pass:
             )
         )
 
-    def run_pass(self) -> _Counts:
+    def run_pass(self) -> Counts:
         self.record_upstream()
         sold = self.follow_our_services()
         created = self.auto_import(sold)
@@ -251,7 +142,7 @@ class _Pass:
             if upstream.pk not in sold:
                 self.change(ServiceChange.Kind.RESTORED, upstream, field="present", old_value="no", new_value="yes")
         ServiceChange.objects.bulk_create(self.changes, batch_size=WRITE_BATCH)
-        return _Counts(changes=len(self.changes), created=created)
+        return Counts(changes=len(self.changes), created=created)
 
     # --- upstream services ---
 
@@ -445,7 +336,7 @@ class _Pass:
         if not candidates:
             return 0
         prefix = self.importer.category_prefix
-        names = list(dict.fromkeys(_text(prefix + (row.category or "Other"), 255) for row in candidates))
+        names = list(dict.fromkeys(clean_text(prefix + (row.category or "Other"), 255) for row in candidates))
         by_name = {category.name: category for category in self.categories.values()}
         missing = [name for name in names if name not in by_name]
         if missing:
@@ -460,7 +351,7 @@ class _Pass:
         for row in candidates:
             service = service_for_upstream(
                 row,
-                category=by_name[_text(prefix + (row.category or "Other"), 255)],
+                category=by_name[clean_text(prefix + (row.category or "Other"), 255)],
                 markup_percent=self.importer.markup_percent,
                 auto_imported=True,
             )
@@ -475,86 +366,3 @@ class _Pass:
         for service in created:
             self.change(ServiceChange.Kind.IMPORTED, service.upstream, service, field="rate", new_value=service.rate)
         return len(created)
-
-
-def _listing(items: list[Listed]) -> dict[str, dict[str, Any]]:
-    listing: dict[str, dict[str, Any]] = {}
-    skipped = 0
-    for item in items:
-        values = normalize(item)
-        if values is None:
-            skipped += 1
-            continue
-        listing[values["upstream_id"]] = values  # a repeated ID: the last entry wins
-    if skipped:
-        logger.warning("sync: skipped %d upstream services that cannot be stored", skipped)
-    return listing
-
-
-def _finish(run: SyncRun, started: float, **values: Any) -> SyncRun:
-    values.update(finished_at=timezone.now(), duration_ms=int((time.monotonic() - started) * 1000))
-    SyncRun.objects.filter(pk=run.pk).update(**values)
-    for name, value in values.items():
-        setattr(run, name, value)
-    return run
-
-
-def sync_provider(*, provider_id: int, import_existing: bool = False) -> SyncRun:
-    """Sync one provider's services into the catalog; returns the finished SyncRun.
-
-    A provider error or a refused answer ends the run with ok=False and the reason in
-    `error`, changing nothing. `import_existing` also imports upstream services seen before
-    auto-import was switched on (still only those we do not sell yet). Safe to run twice and
-    concurrently: the second run finds nothing to do.
-    """
-    provider = Provider.objects.get(pk=provider_id)
-    run = SyncRun.objects.create(provider=provider)
-    started = time.monotonic()
-    try:
-        items = fetch(provider)
-    except UpstreamError as exc:
-        logger.warning("sync %s: %s", provider.name, exc)
-        return _finish(run, started, ok=False, error=str(exc)[:2000])
-    listing = _listing(items)
-    try:
-        with transaction.atomic():
-            locked = Provider.objects.select_for_update().get(pk=provider_id)
-            counts = _Pass(locked, run, listing, import_existing).run_pass()
-            return _finish(
-                run, started, ok=True, upstream_count=len(listing), changes=counts.changes, created=counts.created
-            )
-    except SyncRefused as exc:
-        logger.warning("sync %s: refused: %s", provider.name, exc)
-        return _finish(run, started, ok=False, error=str(exc), upstream_count=len(listing))
-    except Exception as exc:
-        _finish(run, started, ok=False, error=f"{type(exc).__name__}: {exc}"[:2000], upstream_count=len(listing))
-        raise
-
-
-def _lock_key(provider_id: int) -> str:
-    return f"catalog:sync:{provider_id}"
-
-
-def sync_provider_unless_running(*, provider_id: int, import_existing: bool = False) -> SyncRun | None:
-    """sync_provider, unless another process is syncing this provider right now (None).
-
-    The cache lock only saves a duplicate fetch; the database keeps concurrent runs correct.
-    It expires after the task time limit, so a killed worker cannot block syncs for long.
-    """
-    key = _lock_key(provider_id)
-    if not cache.add(key, "1", timeout=settings.CELERY_TASK_TIME_LIMIT + 60):
-        return None
-    try:
-        return sync_provider(provider_id=provider_id, import_existing=import_existing)
-    finally:
-        cache.delete(key)
-
-
-def sync_all() -> list[SyncRun]:
-    """Sync every enabled provider, one after the other; skips providers already syncing."""
-    runs = []
-    for provider_id in Provider.objects.filter(enabled=True).order_by("pk").values_list("pk", flat=True):
-        run = sync_provider_unless_running(provider_id=provider_id)
-        if run is not None:
-            runs.append(run)
-    return runs
