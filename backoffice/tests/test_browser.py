@@ -13,7 +13,7 @@ from accounts.models import LedgerEntry
 from catalog.models import Service, UpstreamService
 from orders.forwarding import order_forward
 from orders.models import ForwardState, Order, ReconciliationReport, Status
-from panel.tests.csp_watch import csp_header, watch_csp
+from panel.tests.csp_watch import csp_header, wait_until, watch_csp
 from testing.fixtures import BROWSER_MARKS, page_logged_in_as, screenshot
 
 DESKTOP = {"width": 1440, "height": 900}
@@ -160,7 +160,7 @@ def test_reports_page_draws_the_chart(staff_page, live_server, make_service, pro
     page = staff_page
     response = page.goto(bo(live_server, "backoffice/reports/"))
     assert "script-src 'self'" in csp_header(response)
-    page.wait_for_function("window.Chart && Chart.getChart('bo-chart')")
+    wait_until(page, "!!(window.Chart && Chart.getChart('bo-chart'))")
     # Chart.js drew on the canvas: some pixels are not blank.
     assert page.evaluate(
         "(() => { const c = document.getElementById('bo-chart');"

@@ -15,7 +15,7 @@ from catalog.pricing import quote
 from dashboard.models import PaymentMethod
 from dashboard.templatetags.panel import money
 from orders.models import Order
-from panel.tests.csp_watch import csp_header, watch_csp
+from panel.tests.csp_watch import csp_header, wait_until, watch_csp
 from testing.fixtures import BROWSER_MARKS, page_logged_in_as, screenshot
 
 pytestmark = BROWSER_MARKS
@@ -44,7 +44,7 @@ def test_the_policy_is_enforced_and_a_violation_would_be_seen(customer_page, liv
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     watch.assert_clean("home")
     # htmx took its configuration from base.html's meta tag: no eval, no injected style element.
-    page.wait_for_function("window.htmx")
+    wait_until(page, "!!window.htmx")
     assert page.evaluate("[htmx.config.allowEval, htmx.config.includeIndicatorStyles]") == [False, False]
     # An injected inline handler (what an HTML injection would try) does not run, and is reported.
     page.evaluate("""document.body.insertAdjacentHTML("beforeend", '<img src="/nope.png" onerror="window.ran = 1">')""")

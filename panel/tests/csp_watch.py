@@ -53,3 +53,18 @@ def watch_csp(page) -> CspWatch:
 
 def csp_header(response) -> str:
     return response.headers.get("content-security-policy", "")
+
+
+def wait_until(page, expression: str, timeout_ms: int = 10_000):
+    """Like page.wait_for_function(expression), which polls by eval-ing the string inside the
+    page and so is itself refused by a policy without 'unsafe-eval': poll from the test instead
+    (page.evaluate goes through the debugging protocol, outside the page's policy)."""
+    waited = 0
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if waited >= timeout_ms:
+            raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
+        page.wait_for_timeout(100)
+        waited += 100

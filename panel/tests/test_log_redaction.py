@@ -63,7 +63,7 @@ def test_django_request_lines_and_their_request_extra_are_redacted(configured_ou
 
 def test_any_logger_any_message_and_any_args(configured_output):
     logging.getLogger("orders.somewhere").warning("calling %s", f"https://up.example/api/v2?key={SHORT}&action=add")
-    logging.getLogger("celery.task").info("form %s", {"key": SHORT, "action": "add"})
+    logging.getLogger("celery.app.trace").warning("form %s", {"key": SHORT, "action": "add"})
     logging.getLogger("x").error("next=%s", f"%2Fapi%2Fv2%3Faction%3Dx%26key%3D{SHORT}")
     text = configured_output.getvalue()
     assert SHORT not in text
