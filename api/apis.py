@@ -27,11 +27,12 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.models import User
 from accounts.services import MAX_KEY_LENGTH, api_key_hash, user_by_api_key
 from catalog.selectors import catalog_for_customer
+from orders.cancels import cancel_request
+from orders.errors import OrderError
 from orders.models import Refill
-from orders.refills import cancel_request, refill_request
+from orders.placement import order_place
+from orders.refills import refill_request
 from orders.selectors import order_status_rows_by_key
-from orders.services import order_place
-from orders.validation import OrderError
 
 from . import answers as A
 from .throttling import over_limit

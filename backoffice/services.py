@@ -4,7 +4,7 @@ as the change it records.
 Every action is safe to submit twice: a compare-and-set on the current state (or, for balance
 adjustments, a ledger idempotency key derived from the form's one-time token) turns the second
 submit into a no-op that writes nothing and reports "nothing to do". Refunds always go through
-orders.services.order_settle, whose ledger keys make a second refund impossible.
+orders.settlement.order_settle, whose ledger keys make a second refund impossible.
 
 Remote calls (resend, re-check, retrying refills and cancels) run outside any transaction: the
 state change and its audit row commit first, then the provider is asked.
@@ -12,36 +12,32 @@ state change and its audit row commit first, then the provider is asked.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from accounts.ledger import InsufficientFunds, LedgerError, ledger_post, money
 from accounts.models import LedgerEntry, User
 from accounts.services import api_key_rotate
 from catalog import services as catalog_services
 from catalog.models import Category, CustomerPrice, PricingSettings, Service, ServiceChange, UpstreamService
-from catalog.pricing import quote
 from catalog.sync import known_type, service_for_upstream
 from dashboard import services as dashboard_services
 from dashboard.models import DepositRequest, Ticket
+from orders import staff
+from orders.cancels import cancel_requeue, cancels_forward
 from orders.forwarding import order_forward
-from orders.models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, Refill, Status
+from orders.models import Order, Status
 from orders.polling import order_recheck
-from orders.refills import cancels_forward, refills_forward
-from orders.services import order_event, order_settle, refund_due
+from orders.refills import refill_requeue, refills_forward
+from orders.settlement import refund_due
+from orders.staff import ActionError
 
 from .models import AuditLog
-
-
-class ActionError(ValueError):
-    """The action is not possible in the object's current state; the message is for staff."""
 
 
 @dataclass(frozen=True)
@@ -80,147 +76,60 @@ def audit(
 
 
 # --- Orders -------------------------------------------------------------------------------------
-
-ORDER_FIELDS = (
-    "status",
-    "forward_state",
-    "upstream_order_id",
-    "remains",
-    "refunded",
-    "needs_attention",
-    "provider_id",
-    "service_id",
-    "upstream_service_id",
-)
+# The transitions are orders.staff's; these add the audit row in the same transaction and
+# forward after commit where the change queued the order.
 
 
-def _order_state(order: Order) -> dict:
-    return {name: getattr(order, name) for name in ORDER_FIELDS}
-
-
-def _locked_order(order_id: int) -> Order:
-    return Order.objects.select_for_update().get(pk=order_id)
+def _audited(change: staff.StaffChange, *, actor_id: int, action: str, reason: str = "", **after: Any) -> None:
+    if change.done:
+        audit(
+            actor_id=actor_id,
+            action=action,
+            obj=change.subject,
+            before=change.before,
+            after={**change.after, **after},
+            reason=reason,
+        )
 
 
 def order_resend(*, order_id: int, by: int) -> Outcome:
-    """Send an order whose outcome is unknown again. The provider may then have it twice:
-    staff confirm that they checked. The upstream idempotency key still goes with it."""
+    """Send an order whose outcome is unknown again (staff confirmed that they checked)."""
     with transaction.atomic():
-        order = _locked_order(order_id)
-        if order.forward_state != ForwardState.UNKNOWN or order.is_final:
-            return Outcome(
-                False, f"Order {order_id} is not waiting for a decision ({order.get_forward_state_display()})."
-            )
-        before = _order_state(order)
-        Order.objects.filter(pk=order.pk).update(
-            forward_state=ForwardState.QUEUED,
-            next_attempt_at=None,
-            lease_until=None,
-            send_started_at=None,
-            needs_attention=False,
-            attention_reason="",
-        )
-        order_event(order.pk, "staff", "Resent by staff (may duplicate at the provider)", by=by)
-        order.refresh_from_db()
-        audit(actor_id=by, action="order.resend", obj=order, before=before, after=_order_state(order))
+        change = staff.order_resend(order_id=order_id, actor_id=by)
+        _audited(change, actor_id=by, action="order.resend")
+    if not change.done:
+        return Outcome(False, change.message)
     result = order_forward(order_id=order_id)
     return Outcome(True, f"Order {order_id} resent: {result}.", result)
 
 
 def order_mark_sent(*, order_id: int, upstream_order_id: str, by: int) -> Outcome:
     """Record the upstream ID staff found at the provider; polling takes over from there."""
-    upstream_order_id = upstream_order_id.strip()
-    if not upstream_order_id or len(upstream_order_id) > 64:
-        raise ActionError("Enter the provider's order ID (up to 64 characters).")
     with transaction.atomic():
-        order = _locked_order(order_id)
-        if order.forward_state == ForwardState.SENT and order.upstream_order_id == upstream_order_id:
-            return Outcome(False, f"Order {order_id} is already sent as {upstream_order_id}.")
-        if order.forward_state not in (ForwardState.UNKNOWN, ForwardState.QUEUED) or order.is_final:
-            raise ActionError(
-                f"Order {order_id} is {order.get_forward_state_display()}; only unknown or queued orders."
-            )
-        before = _order_state(order)
-        Order.objects.filter(pk=order.pk).update(
-            forward_state=ForwardState.SENT,
-            upstream_order_id=upstream_order_id,
-            next_attempt_at=None,
-            lease_until=None,
-            next_check_at=timezone.now(),
-            needs_attention=False,
-            attention_reason="",
-            upstream_error="",
-        )
-        order_event(order.pk, "staff", f"Marked sent by staff as upstream order {upstream_order_id}", by=by)
-        order.refresh_from_db()
-        audit(actor_id=by, action="order.mark_sent", obj=order, before=before, after=_order_state(order))
-    return Outcome(True, f"Order {order_id} marked sent as {upstream_order_id}.")
+        change = staff.order_mark_sent_by_staff(order_id=order_id, upstream_order_id=upstream_order_id, actor_id=by)
+        _audited(change, actor_id=by, action="order.mark_sent")
+    return Outcome(change.done, change.message)
 
 
 def partial_refund(order: Order, remains: int) -> Decimal:
     """What marking the order Partial with these remains refunds in total (shown before confirming)."""
-    probe = copy.copy(order)
-    probe.status, probe.remains = Status.PARTIAL, remains
-    return refund_due(probe)
+    return refund_due(order, status=Status.PARTIAL, remains=remains)
 
 
 def order_mark_final(*, order_id: int, status: str, by: int, remains: int | None = None, reason: str = "") -> Outcome:
-    """Mark an order Canceled (full refund), Partial (refund of the remains' share) or Completed.
-
-    The refund is order_settle's, so it is exactly what the customer is owed and is paid once.
-    A refund already paid is never taken back: an order refunded more than the new outcome
-    owes is refused (adjust the balance instead, with a reason).
-    """
-    if status not in (Status.CANCELED, Status.PARTIAL, Status.COMPLETED):
-        raise ActionError("Unknown final status.")
+    """Mark an order Canceled, Partial or Completed; the refund is order_settle's, paid once."""
     with transaction.atomic():
-        order = _locked_order(order_id)
-        if status == Status.PARTIAL:
-            if remains is None or not 0 < remains < order.units:
-                raise ActionError(f"Remains must be between 1 and {order.units - 1} (the order has {order.units}).")
-        elif status == Status.COMPLETED:
-            remains = 0
-        else:
-            remains = order.units if order.remains is None else order.remains
-        if order.status == status and (status != Status.PARTIAL or order.remains == remains):
-            return Outcome(False, f"Order {order_id} is already {status}.")
-        if order.forward_state == ForwardState.SENDING:
-            raise ActionError(f"Order {order_id} is being sent right now; wait for the outcome.")
-        if status != Status.CANCELED and order.forward_state not in (ForwardState.SENT, ForwardState.UNKNOWN):
-            raise ActionError(f"Order {order_id} never reached the provider; it can only be canceled.")
-        probe = copy.copy(order)
-        probe.status, probe.remains = status, remains
-        if refund_due(probe) < order.refunded:
-            raise ActionError(
-                f"Order {order_id} was already refunded {order.refunded}; refunds are never taken back. "
-                "Adjust the customer's balance instead."
-            )
-        before = _order_state(order)
-        forward_state = ForwardState.CANCELED if order.forward_state == ForwardState.QUEUED else order.forward_state
-        Order.objects.filter(pk=order.pk).update(
-            status=status,
-            remains=remains,
-            forward_state=forward_state,
-            completed_at=timezone.now(),
-            next_attempt_at=None,
-            lease_until=None,
-            needs_attention=False,
-            attention_reason="",
-        )
-        order_event(order.pk, "staff", f"Marked {status} by staff" + (f": {reason}" if reason else ""), by=by)
-        refunded = order_settle(order_id=order.pk, by=by)
-        order.refresh_from_db()
-        after = {**_order_state(order), "refund": refunded}
-        audit(actor_id=by, action=f"order.mark_{status.lower()}", obj=order, before=before, after=after, reason=reason)
-    return Outcome(True, f"Order {order_id} marked {status}; refunded {refunded}.", refunded)
+        change = staff.order_mark_final(order_id=order_id, status=status, actor_id=by, remains=remains, reason=reason)
+        _audited(change, actor_id=by, action=f"order.mark_{status.lower()}", reason=reason, refund=change.refunded)
+    return Outcome(change.done, change.message, change.refunded if change.done else None)
 
 
 def order_recheck_now(*, order_id: int, by: int) -> Outcome:
     """Ask the provider for the order's status now (outside any transaction), then audit."""
     order = Order.objects.get(pk=order_id)
-    before = _order_state(order)
+    before = staff.order_fields(order)
     order = order_recheck(order_id=order_id)
-    after = _order_state(order)
+    after = staff.order_fields(order)
     with transaction.atomic():
         audit(actor_id=by, action="order.recheck", obj=order, before=before, after=after)
     changed = before != after
@@ -228,49 +137,14 @@ def order_recheck_now(*, order_id: int, by: int) -> Outcome:
 
 
 def order_move(*, order_id: int, service_id: int, by: int) -> Outcome:
-    """Move an order the provider does not have (queued, or unknown and checked) to another
-    provider's equivalent service, and send it there. The customer's charge stays as agreed."""
-    target = Service.objects.select_related("upstream__provider").filter(pk=service_id).first()
-    if target is None or not target.enabled or not target.upstream.provider.enabled:
-        raise ActionError("Pick an enabled service of an enabled provider.")
+    """Move an unsent order to another provider's equivalent service, and send it there."""
     with transaction.atomic():
-        order = _locked_order(order_id)
-        if order.service_id == target.pk:
-            return Outcome(False, f"Order {order_id} is already on service {target.pk}.")
-        if (
-            order.forward_state not in (ForwardState.QUEUED, ForwardState.UNKNOWN)
-            or order.status not in ACTIVE_STATUSES
-        ):
-            raise ActionError(f"Order {order_id} is {order.get_forward_state_display()}; only unsent orders can move.")
-        if target.type != order.service.type:
-            raise ActionError(f"Service {target.pk} is of type {target.type}, the order's is {order.service.type}.")
-        if not target.min <= order.quantity <= target.max:
-            raise ActionError(
-                f"Service {target.pk} takes {target.min} to {target.max}; the order has {order.quantity}."
-            )
-        before = _order_state(order)
-        cost = quote(target, order.user, quantity=order.quantity, runs=order.runs).cost
-        Order.objects.filter(pk=order.pk).update(
-            service=target,
-            provider_id=target.upstream.provider_id,
-            upstream_service_id=target.upstream.upstream_id,
-            cost_expected=cost,
-            forward_state=ForwardState.QUEUED,
-            next_attempt_at=None,
-            lease_until=None,
-            send_started_at=None,
-            attempts=0,
-            needs_attention=False,
-            attention_reason="",
-            upstream_error="",
-        )
-        order_event(
-            order.pk, "staff", f"Moved by staff to service {target.pk} at {target.upstream.provider.name}", by=by
-        )
-        order.refresh_from_db()
-        audit(actor_id=by, action="order.move", obj=order, before=before, after=_order_state(order))
+        change = staff.order_move(order_id=order_id, service_id=service_id, actor_id=by)
+        _audited(change, actor_id=by, action="order.move")
+    if not change.done:
+        return Outcome(False, change.message)
     result = order_forward(order_id=order_id)
-    return Outcome(True, f"Order {order_id} moved to {target.upstream.provider.name}: {result}.", result)
+    return Outcome(True, f"{change.message[:-1]}: {result}.", result)
 
 
 # --- Refills and cancels -------------------------------------------------------------------------
@@ -278,44 +152,20 @@ def order_move(*, order_id: int, service_id: int, by: int) -> Outcome:
 
 def refill_retry(*, refill_id: int, by: int) -> Outcome:
     with transaction.atomic():
-        refill = Refill.objects.select_for_update().get(pk=refill_id)
-        if refill.state == Refill.State.SENT:
-            return Outcome(False, f"Refill {refill_id} was sent; its status is polled.")
-        before = {"state": refill.state, "status": refill.status, "error": refill.error}
-        try:
-            with transaction.atomic():
-                Refill.objects.filter(pk=refill.pk).update(
-                    state=Refill.State.QUEUED, status=Refill.Status.PENDING, error="", next_attempt_at=None
-                )
-        except IntegrityError:
-            raise ActionError(f"Order {refill.order_id} already has an open refill.") from None
-        order_event(refill.order_id, "staff", f"Refill {refill.pk} retried by staff", by=by)
-        audit(
-            actor_id=by,
-            action="refill.retry",
-            obj=refill,
-            before=before,
-            after={"state": Refill.State.QUEUED, "status": Refill.Status.PENDING},
-        )
+        change = refill_requeue(refill_id=refill_id, actor_id=by)
+        _audited(change, actor_id=by, action="refill.retry")
+    if not change.done:
+        return Outcome(False, change.message)
     sent = refills_forward(refill_ids=[refill_id])
     return Outcome(True, f"Refill {refill_id} {'sent' if sent else 'queued'}.")
 
 
 def cancel_retry(*, cancel_id: int, by: int) -> Outcome:
     with transaction.atomic():
-        cancel = CancelRequest.objects.select_for_update().get(pk=cancel_id)
-        if cancel.state in (CancelRequest.State.CONFIRMED, CancelRequest.State.DONE):
-            return Outcome(False, f"Cancel {cancel_id} is already {cancel.get_state_display()}.")
-        before = {"state": cancel.state, "error": cancel.error}
-        try:
-            with transaction.atomic():
-                CancelRequest.objects.filter(pk=cancel.pk).update(state=CancelRequest.State.QUEUED, error="")
-        except IntegrityError:
-            raise ActionError(f"Order {cancel.order_id} already has an open cancel request.") from None
-        order_event(cancel.order_id, "staff", f"Cancel {cancel.pk} retried by staff", by=by)
-        audit(
-            actor_id=by, action="cancel.retry", obj=cancel, before=before, after={"state": CancelRequest.State.QUEUED}
-        )
+        change = cancel_requeue(cancel_id=cancel_id, actor_id=by)
+        _audited(change, actor_id=by, action="cancel.retry")
+    if not change.done:
+        return Outcome(False, change.message)
     confirmed = cancels_forward(cancel_ids=[cancel_id])
     return Outcome(True, f"Cancel {cancel_id} {'confirmed by the provider' if confirmed else 'queued'}.")
 

@@ -112,7 +112,7 @@ def prepare() -> dict:
     from accounts.models import User
     from accounts.services import api_key_rotate
     from catalog.models import Category, PricingSettings, Service, UpstreamService
-    from orders.services import order_place
+    from orders.placement import order_place
     from upstream.models import Provider
 
     provider, _ = Provider.objects.get_or_create(

@@ -9,6 +9,7 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         from panel.metrics import register_state
 
+        from . import tasks  # noqa: F401  (registers the Celery tasks that orders.queue names)
         from .metrics import order_state_families
         from .schedules import ensure_default_schedule
 

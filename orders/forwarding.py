@@ -15,14 +15,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .metrics import FORWARD_OUTCOMES
 from panel.observability import bind_log_context, current_context, log_context
 from upstream.client import NotSent, Rejected, Unknown, UpstreamError
 from upstream.models import Provider
 from upstream.services import provider_client, provider_slot
 
+from .events import order_event
+from .metrics import FORWARD_OUTCOMES
 from .models import ForwardState, Order, Status
-from .services import order_event, order_settle
+from .settlement import order_settle
 from .validation import upstream_params
 
 logger = logging.getLogger(__name__)

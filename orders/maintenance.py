@@ -11,8 +11,9 @@ from accounts.ledger import ledger_drift
 from panel.money import exact_total
 from upstream.models import Provider
 
+from .events import order_event
 from .models import FINAL_STATUSES, CancelRequest, ForwardState, Order, ReconciliationReport, Refill, Status
-from .services import order_event, order_settle, refund_due
+from .settlement import order_settle, refund_due
 
 logger = logging.getLogger(__name__)
 

@@ -17,14 +17,14 @@ from django.db.models import Case, DateTimeField, Value, When
 from django.utils import timezone
 
 from panel.health import heartbeat
-from .metrics import POLL_BATCHES, POLL_ORDERS_CHANGED
 from panel.observability import bind_log_context, log_context
 from upstream.client import UpstreamError, normalize_status
 from upstream.models import Provider
 from upstream.services import provider_client, provider_slot
 
+from .metrics import POLL_BATCHES, POLL_ORDERS_CHANGED
 from .models import ACTIVE_STATUSES, FINAL_STATUSES, CancelRequest, ForwardState, Order, OrderEvent
-from .services import final_remains, order_settle
+from .settlement import final_remains, order_settle
 
 logger = logging.getLogger(__name__)
 

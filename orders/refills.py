@@ -1,66 +1,38 @@
-"""Refills and cancels that customers request for their orders.
+"""Refills that customers request for their orders.
 
 Requests are validated and recorded in the database first, then forwarded to the provider after
 commit, many at once where the protocol allows it. Refill statuses are polled in batches of 100
-like orders. A refill or cancel costs nothing, so one whose outcome is unknown is simply retried.
+like orders. A refill costs nothing, so one whose outcome is unknown is simply retried.
 """
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from upstream.client import UpstreamError, normalize_refill_status
 from upstream.models import Provider
 from upstream.services import provider_client, provider_slot
 
-from .models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, Refill, Status
-from .services import order_cancel_unsent, order_event
+from .customer_requests import RequestOutcome, distinct_ids, outcome_per_id, own_orders
+from .errors import INCORRECT_ORDER, NOT_COMPLETED, NOT_ELIGIBLE, REFILL_DISABLED, REFILL_OPEN, REFILL_TOO_SOON
+from .events import order_event
+from .models import ForwardState, Order, Refill, Status
+from .queue import FORWARD_REFILLS, enqueue
+from .staff import ActionError, StaffChange
 
 logger = logging.getLogger(__name__)
 
-INCORRECT_ORDER = "Incorrect order ID"
-REFILL_DISABLED = "Refill is disabled for this service"
-NOT_COMPLETED = "The order is not completed"
-NOT_ELIGIBLE = "Order not eligible for refill"
-REFILL_OPEN = "Refill already requested for this order"
-REFILL_TOO_SOON = "Refill was requested less than 24 hours ago"
-CANCEL_DISABLED = "Cancel is disabled for this service"
-CANCEL_NOT_POSSIBLE = "Order can not be canceled"
-CANCEL_OPEN = "Cancel already requested for this order"
 REFILL_COOLDOWN = timedelta(hours=24)
 RETRY_AFTER = timedelta(minutes=2)
+OPEN_REFILL_STATUSES = (Refill.Status.PENDING, Refill.Status.IN_PROGRESS)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    order_id: str
-    id: int | None = None  # the refill or cancel request's ID
-    error: str | None = None
-
-
-def _distinct(order_ids: list) -> list[str]:
-    """The requested IDs, stripped, each once, in the order first given: a request naming an
-    order twice asks for one refill or cancel, not two."""
-    return list(dict.fromkeys(str(raw_id).strip() for raw_id in order_ids))
-
-
-def _per_request(order_ids: list, outcomes: list[Outcome]) -> list[Outcome]:
-    """One outcome per requested ID, in order: an ID named twice gets its one outcome twice."""
-    by_key = {outcome.order_id: outcome for outcome in outcomes}
-    return [by_key[str(raw_id).strip()] for raw_id in order_ids]
-
-
-def _own_orders(user_id: int, order_ids: list) -> dict[str, Order]:
-    numeric = [int(i) for i in order_ids if str(i).strip().isdigit()]
-    found = Order.objects.filter(user_id=user_id, pk__in=numeric).select_related("service")
-    return {str(o.pk): o for o in found}
-
-
-def _refill_error(order: Order, now) -> str | None:
+def refill_order_error(order: Order, now) -> str | None:
+    """Why the order itself cannot be refilled (service, status, age), in the protocol's words."""
     if not order.service.refill:
         return REFILL_DISABLED
     if order.status != Status.COMPLETED:
@@ -69,84 +41,59 @@ def _refill_error(order: Order, now) -> str | None:
         return NOT_ELIGIBLE
     if now - order.completed_at > timedelta(days=order.service.refill_days):
         return NOT_ELIGIBLE
-    last = order.refills.exclude(state=Refill.State.REJECTED).order_by("-created_at").first()
-    if last is not None:
-        if last.status in (Refill.Status.PENDING, Refill.Status.IN_PROGRESS):
-            return REFILL_OPEN
-        if now - last.created_at < REFILL_COOLDOWN:
-            return REFILL_TOO_SOON
     return None
 
 
-def refill_request(*, user_id: int, order_ids: list) -> list[Outcome]:
+def refills_blocking(order_ids: list[int], now) -> dict[int, str]:
+    """Orders among these whose earlier refill blocks a new one: still open, or asked for less
+    than REFILL_COOLDOWN ago (one query for a whole page of orders)."""
+    rows = (
+        Refill.objects.filter(order_id__in=order_ids)
+        .exclude(state=Refill.State.REJECTED)
+        .filter(Q(status__in=OPEN_REFILL_STATUSES) | Q(created_at__gt=now - REFILL_COOLDOWN))
+        .values_list("order_id", "status")
+    )
+    blocking: dict[int, str] = {}
+    for order_id, status in rows:
+        if status in OPEN_REFILL_STATUSES or blocking.get(order_id) != REFILL_OPEN:
+            blocking[order_id] = REFILL_OPEN if status in OPEN_REFILL_STATUSES else REFILL_TOO_SOON
+    return blocking
+
+
+def refill_error(order: Order, now=None) -> str | None:
+    """Why this order cannot be refilled now, in the protocol's words; None if it can."""
+    now = now or timezone.now()
+    return refill_order_error(order, now) or refills_blocking([order.pk], now).get(order.pk)
+
+
+def refill_request(*, user_id: int, order_ids: list) -> list[RequestOutcome]:
     """Record a refill for each eligible order; answers one outcome per requested ID, in order
     (an order named twice is refilled once and answered twice alike)."""
-    orders = _own_orders(user_id, order_ids)
+    orders = own_orders(user_id, order_ids)
     now = timezone.now()
-    outcomes: list[Outcome] = []
+    outcomes: list[RequestOutcome] = []
     created: list[int] = []
-    for key in _distinct(order_ids):
+    for key in distinct_ids(order_ids):
         order = orders.get(key)
         if order is None:
-            outcomes.append(Outcome(key, error=INCORRECT_ORDER))
+            outcomes.append(RequestOutcome(key, error=INCORRECT_ORDER))
             continue
-        error = _refill_error(order, now)
+        error = refill_error(order, now)
         if error:
-            outcomes.append(Outcome(key, error=error))
+            outcomes.append(RequestOutcome(key, error=error))
             continue
         try:
             with transaction.atomic():
                 refill = Refill.objects.create(order=order, user_id=user_id, provider_id=order.provider_id)
                 order_event(order.pk, "refill", f"Refill {refill.pk} requested")
         except IntegrityError:
-            outcomes.append(Outcome(key, error=REFILL_OPEN))
+            outcomes.append(RequestOutcome(key, error=REFILL_OPEN))
             continue
         created.append(refill.pk)
-        outcomes.append(Outcome(key, id=refill.pk))
+        outcomes.append(RequestOutcome(key, id=refill.pk))
     if created:
-        transaction.on_commit(lambda: _enqueue("forward_refills", created))
-    return _per_request(order_ids, outcomes)
-
-
-def cancel_request(*, user_id: int, order_ids: list) -> list[Outcome]:
-    """Cancel each order that allows it: at once if it was never sent, else through the provider."""
-    orders = _own_orders(user_id, order_ids)
-    outcomes: list[Outcome] = []
-    created: list[int] = []
-    for key in _distinct(order_ids):
-        order = orders.get(key)
-        if order is None:
-            outcomes.append(Outcome(key, error=INCORRECT_ORDER))
-            continue
-        if not order.service.cancel:
-            outcomes.append(Outcome(key, error=CANCEL_DISABLED))
-            continue
-        if order.status not in ACTIVE_STATUSES or order.forward_state not in (ForwardState.QUEUED, ForwardState.SENT):
-            outcomes.append(Outcome(key, error=CANCEL_NOT_POSSIBLE))
-            continue
-        try:
-            with transaction.atomic():
-                cancel = CancelRequest.objects.create(order=order, user_id=user_id)
-                order_event(order.pk, "cancel", f"Cancel {cancel.pk} requested")
-        except IntegrityError:
-            outcomes.append(Outcome(key, error=CANCEL_OPEN))
-            continue
-        if order.forward_state == ForwardState.QUEUED and order_cancel_unsent(
-            order_id=order.pk, reason="Canceled by the customer before it was sent"
-        ):
-            CancelRequest.objects.filter(pk=cancel.pk).update(state=CancelRequest.State.DONE)
-        else:
-            created.append(cancel.pk)
-        outcomes.append(Outcome(key, id=cancel.pk))
-    if created:
-        transaction.on_commit(lambda: _enqueue("forward_cancels", created))
-    return _per_request(order_ids, outcomes)
-
-
-def _enqueue(task_name: str, ids: list[int]) -> None:
-    from . import tasks
-
-    getattr(tasks, task_name).delay(ids)
+        transaction.on_commit(lambda: enqueue(FORWARD_REFILLS, created))
+    return outcome_per_id(order_ids, outcomes)
 
 
 def refills_forward(*, refill_ids: list[int]) -> int:
@@ -252,42 +199,20 @@ def refill_claim_batches(*, enqueue) -> int:
     return count
 
 
-def cancels_forward(*, cancel_ids: list[int]) -> int:
-    cancels = list(
-        CancelRequest.objects.filter(pk__in=cancel_ids, state=CancelRequest.State.QUEUED).select_related(
-            "order__provider"
-        )
-    )
-    by_provider: dict[int, list[CancelRequest]] = defaultdict(list)
-    for cancel in cancels:
-        by_provider[cancel.order.provider_id].append(cancel)
-    confirmed = 0
-    for group in by_provider.values():
-        provider = group[0].order.provider
-        by_upstream = {c.order.upstream_order_id: c for c in group if c.order.upstream_order_id}
-        try:
-            with provider_slot(provider) as slot:
-                if not slot:
-                    raise UpstreamError("cancel", "no free request slot")
-                results = provider_client(provider).cancel(list(by_upstream))
-        except UpstreamError as exc:
-            results = exc.partial or []
-            logger.warning("provider %s: cancel call failed: %s", provider.name, exc)
-        for result in results:
-            cancel = by_upstream.get(result.order)
-            if cancel is None:
-                continue
-            if result.cancel:
-                CancelRequest.objects.filter(pk=cancel.pk, state=CancelRequest.State.QUEUED).update(
-                    state=CancelRequest.State.CONFIRMED, upstream_cancel_id=result.cancel
-                )
-                # The provider's status answer decides Canceled or Partial: check it right away.
-                Order.objects.filter(pk=cancel.order_id).update(next_check_at=timezone.now())
-                order_event(cancel.order_id, "cancel", f"Cancel confirmed by {provider.name}")
-                confirmed += 1
-            else:
-                CancelRequest.objects.filter(pk=cancel.pk, state=CancelRequest.State.QUEUED).update(
-                    state=CancelRequest.State.REJECTED, error=result.error or "Rejected"
-                )
-                order_event(cancel.order_id, "cancel", f"Cancel rejected by {provider.name}: {result.error}")
-    return confirmed
+@transaction.atomic
+def refill_requeue(*, refill_id: int, actor_id: int) -> StaffChange:
+    """Staff retry a refill that was rejected or never sent: back to queued, to be sent again."""
+    refill = Refill.objects.select_for_update().get(pk=refill_id)
+    before = {"state": refill.state, "status": refill.status, "error": refill.error}
+    if refill.state == Refill.State.SENT:
+        return StaffChange(False, f"Refill {refill_id} was sent; its status is polled.", refill, before, before)
+    try:
+        with transaction.atomic():
+            Refill.objects.filter(pk=refill.pk, state=refill.state).update(
+                state=Refill.State.QUEUED, status=Refill.Status.PENDING, error="", next_attempt_at=None
+            )
+    except IntegrityError:
+        raise ActionError(f"Order {refill.order_id} already has an open refill.") from None
+    order_event(refill.order_id, "staff", f"Refill {refill.pk} retried by staff", actor_id=actor_id)
+    after = {"state": Refill.State.QUEUED, "status": Refill.Status.PENDING}
+    return StaffChange(True, f"Refill {refill_id} queued.", refill, before, after)

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import forwarding, maintenance, polling, refills
+from . import cancels, forwarding, maintenance, polling, refills
 
 
 @shared_task(name="orders.forward_order")
@@ -28,7 +28,7 @@ def forward_refills(refill_ids: list[int]) -> int:
 
 @shared_task(name="orders.forward_cancels")
 def forward_cancels(cancel_ids: list[int]) -> int:
-    return refills.cancels_forward(cancel_ids=cancel_ids)
+    return cancels.cancels_forward(cancel_ids=cancel_ids)
 
 
 @shared_task(name="orders.poll_refills")

@@ -12,6 +12,8 @@ from typing import Any
 from catalog.models import Service, ServiceType
 from upstream.lines import LineError, join_lines, single_line, split_lines
 
+from .errors import INCORRECT_SERVICE, OrderError
+
 T = ServiceType
 SUBSCRIPTION_DELAYS = {0, 5, 10, 15, 20, 30, 40, 50, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600}
 MAX_RUNS = 1000
@@ -35,18 +37,6 @@ TEXT_PARAMS = {
     T.INVITES_FROM_GROUPS: ("groups",),
 }
 LIST_PARAMS = {"usernames", "hashtags", "groups"}
-
-
-class OrderError(ValueError):
-    """A refusal to place an order; the message is shown to the customer verbatim."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass
@@ -214,7 +204,7 @@ def validate_order(service: Service, data: dict[str, Any]) -> OrderInput:
         return _subscription(data, service)
     if kind == T.WEB_TRAFFIC:
         return _web_traffic(data, service)
-    raise OrderError("Incorrect service ID", "service")
+    raise OrderError(INCORRECT_SERVICE, "service")
 
 
 def _subscription(data: dict, service: Service) -> OrderInput:

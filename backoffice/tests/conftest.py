@@ -51,7 +51,7 @@ def as_support(client, support_staff):
 @pytest.fixture
 def place(customer, make_service):
     """Place an order for the customer (forwarding runs eagerly against the simulator)."""
-    from orders.services import order_place
+    from orders.placement import order_place
 
     def make(service=None, quantity=None):
         service = service or make_service("Default")

@@ -19,9 +19,9 @@ from accounts.models import LedgerEntry, User
 from backoffice import services
 from orders.forwarding import order_forward
 from orders.models import ForwardState, Order, Status
+from orders.placement import order_place
 from orders.polling import claim_batch, poll_batch
 from orders.refills import refills_poll
-from orders.services import order_place
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from catalog.pricing import quote
 from dashboard.models import DepositRequest, PaymentMethod, Ticket
 from dashboard.templatetags.panel import money, money2
 from orders.models import Order, Refill, Status
+from orders.placement import order_place
 from orders.polling import order_recheck
-from orders.services import order_place
 from testing.fixtures import BROWSER_MARKS, page_logged_in_as, screenshot
 
 pytestmark = BROWSER_MARKS

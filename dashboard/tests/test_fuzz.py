@@ -31,7 +31,7 @@ from dashboard.forms import (
 from dashboard.models import DepositRequest, GatewayPayment, PaymentMethod, Ticket, TicketMessage
 from dashboard.urls import urlpatterns
 from orders.models import CancelRequest, Order, Refill, Status
-from orders.services import order_place
+from orders.placement import order_place
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.models import LedgerEntry
 from dashboard.models import DepositRequest, PaymentMethod, Ticket
 from orders.models import Order
-from orders.services import order_place
+from orders.placement import order_place
 
 HUGE = "9" * 32
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from catalog.pricing import quote
 from orders.models import CancelRequest, ForwardState, Order, Refill, Status
-from orders.services import order_place
+from orders.placement import order_place
 
 
 def place(user, service, link="https://example.com/p/1", quantity=None):

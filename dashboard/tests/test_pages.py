@@ -26,7 +26,7 @@ def test_services_page_shows_the_customers_own_prices_and_searches(logged_in, cu
 
 
 def test_funds_history_lists_entries_with_order_links(logged_in, customer, make_service):
-    from orders.services import order_place
+    from orders.placement import order_place
 
     service = make_service("Default")
     order = order_place(

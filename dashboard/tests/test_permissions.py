@@ -8,7 +8,7 @@ from accounts.ledger import ledger_credit
 from dashboard.models import PaymentMethod
 from dashboard.services import deposit_request_create, ticket_open
 from orders.models import CancelRequest, ForwardState, Order, Refill, Status
-from orders.services import order_place
+from orders.placement import order_place
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """New order (with a live quote), mass order, the orders list with live statuses, refills."""
 
-from datetime import timedelta
 
 from django.contrib import messages
 from django.db.models import Q
@@ -14,10 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Category, Service, ServiceType
 from catalog.pricing import FLAT_TYPES, quote
-from orders.models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, Refill, Source, Status
-from orders.refills import REFILL_COOLDOWN, cancel_request, refill_request
-from orders.services import order_place
-from orders.validation import MAX_RUNS, MAX_TEXT, OrderError
+from orders.cancels import cancel_error, cancel_request, cancels_open
+from orders.errors import OrderError
+from orders.models import ACTIVE_STATUSES, Order, Refill, Source, Status
+from orders.placement import order_place
+from orders.refills import refill_order_error, refill_request, refills_blocking
+from orders.validation import MAX_RUNS, MAX_TEXT
 from panel.security import safe_next_url
 from upstream.lines import LineError, split_lines
 
@@ -294,45 +295,17 @@ def _order_filters(request):
 
 
 def annotate_actions(orders) -> None:
-    """Which buttons each row gets: refill and cancel only where the order allows them."""
+    """Which buttons each row gets: refill and cancel only where the order allows them, by the
+    rules refill_request and cancel_request apply (so a click never only answers an error)."""
     now = timezone.now()
     for order in orders:
-        service = order.service
-        order.can_refill = bool(
-            service.refill
-            and order.status == Status.COMPLETED
-            and order.completed_at
-            and now - order.completed_at <= timedelta(days=service.refill_days)
-        )
-        order.can_cancel = bool(
-            service.cancel
-            and order.status in ACTIVE_STATUSES
-            and order.forward_state in (ForwardState.QUEUED, ForwardState.SENT)
-        )
-    # As refill_request and cancel_request decide: no button while a request is open (or, for
-    # refills, within the cooldown), where a click could only answer an error.
-    refill_ids = [o.pk for o in orders if o.can_refill]
-    if refill_ids:
-        blocked = set(
-            Refill.objects.filter(order_id__in=refill_ids)
-            .exclude(state=Refill.State.REJECTED)
-            .filter(
-                Q(status__in=[Refill.Status.PENDING, Refill.Status.IN_PROGRESS])
-                | Q(created_at__gt=now - REFILL_COOLDOWN)
-            )
-            .values_list("order_id", flat=True)
-        )
-        for order in orders:
-            order.can_refill = order.can_refill and order.pk not in blocked
-    cancel_ids = [o.pk for o in orders if o.can_cancel]
-    if cancel_ids:
-        blocked = set(
-            CancelRequest.objects.filter(
-                order_id__in=cancel_ids, state__in=[CancelRequest.State.QUEUED, CancelRequest.State.CONFIRMED]
-            ).values_list("order_id", flat=True)
-        )
-        for order in orders:
-            order.can_cancel = order.can_cancel and order.pk not in blocked
+        order.can_refill = refill_order_error(order, now) is None
+        order.can_cancel = cancel_error(order) is None
+    blocked_refills = refills_blocking([o.pk for o in orders if o.can_refill], now)
+    open_cancels = cancels_open([o.pk for o in orders if o.can_cancel])
+    for order in orders:
+        order.can_refill = order.can_refill and order.pk not in blocked_refills
+        order.can_cancel = order.can_cancel and order.pk not in open_cancels
 
 
 def _orders_context(request) -> dict:

@@ -10,7 +10,7 @@ from django.db import connections
 from accounts.ledger import ledger_credit, ledger_drift
 from accounts.models import User
 from orders.models import FINAL_STATUSES, ForwardState, Order
-from orders.services import order_place
+from orders.placement import order_place
 from orders.tasks import forward_order, poll_orders
 from panel.celery import app
 

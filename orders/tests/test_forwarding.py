@@ -10,7 +10,7 @@ from accounts.models import LedgerEntry
 from orders.forwarding import CircuitBreaker, order_forward
 from orders.maintenance import sweep
 from orders.models import ForwardState, Order, Status
-from orders.services import order_place
+from orders.placement import order_place
 from testing.concurrency import run_together
 from upstream.models import Provider
 

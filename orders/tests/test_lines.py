@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from catalog.models import Service, ServiceType
+from orders.errors import OrderError
 from orders.forwarding import order_forward
 from orders.models import ForwardState, Order
-from orders.services import order_place
-from orders.validation import OrderError, upstream_params, validate_order
+from orders.placement import order_place
+from orders.validation import upstream_params, validate_order
 
 # Every line break any provider's language may split on (PHP's \R in Unicode mode, Python's
 # str.splitlines, JavaScript's line terminators), written out independently of upstream.lines.

@@ -5,9 +5,9 @@ import pytest
 from accounts.ledger import ledger_credit, ledger_drift
 from accounts.models import LedgerEntry, User
 from catalog.models import PricingSettings
+from orders.errors import OrderError
 from orders.models import ForwardState, Order, OrderEvent, Status
-from orders.services import order_place
-from orders.validation import OrderError
+from orders.placement import order_place
 from testing.concurrency import run_together
 
 D = Decimal

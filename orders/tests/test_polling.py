@@ -10,12 +10,14 @@ from django.utils import timezone
 
 from accounts.ledger import ledger_drift
 from accounts.models import LedgerEntry
+from orders.cancels import cancel_request
 from orders.forwarding import order_forward
 from orders.maintenance import reconcile
 from orders.models import CancelRequest, ForwardState, Order, Refill, Status
+from orders.placement import order_place
 from orders.polling import claim_batch, poll_batch, poll_pass
-from orders.refills import cancel_request, refill_request, refills_forward, refills_poll
-from orders.services import order_place, order_settle
+from orders.refills import refill_request, refills_forward, refills_poll
+from orders.settlement import order_settle
 
 
 def place_and_send(customer, service, count, *, prefix="p"):
@@ -187,7 +189,7 @@ def test_cancel_before_sending_refunds_at_once(customer, make_service):
 
 
 def test_cancel_through_the_provider_ends_canceled_with_refund(customer, make_service, sim, provider):
-    from orders.refills import cancels_forward
+    from orders.cancels import cancels_forward
 
     service = make_service("Default", cancel=True, dripfeed=False)
     [order] = place_and_send(customer, service, 1)

@@ -19,13 +19,14 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from accounts.ledger import ledger_credit, ledger_drift
 from accounts.models import LedgerEntry, User
+from orders.cancels import cancel_request, cancels_forward
+from orders.errors import OrderError
 from orders.forwarding import order_forward
 from orders.maintenance import reconcile, sweep
 from orders.models import FINAL_STATUSES, ForwardState, Order
+from orders.placement import order_place
 from orders.polling import poll_batch, poll_pass
-from orders.refills import cancel_request, cancels_forward
-from orders.services import order_place, order_settle, refund_due
-from orders.validation import OrderError
+from orders.settlement import order_settle, refund_due
 
 FAULTS = ["none", "error", "http_500", "drop_after_accept", "out_of_funds"]
 

@@ -155,7 +155,7 @@ def test_a_full_order_flow_logs_no_secret_and_every_order_line_names_order_and_p
 
 def test_metrics_count_the_flow(customer, make_service, sim, provider, db, settings):
     service = make_service("Default", dripfeed=False)
-    from orders.services import order_place
+    from orders.placement import order_place
 
     order = order_place(user=customer, service_id=service.pk, data={"link": "https://x.com/m", "quantity": service.min})
     assert order_forward(order_id=order.order.pk) == "sent"

@@ -38,7 +38,7 @@ _ORDER_STATUS_WORDS = {
     "failed": "Canceled",
     "error": "Canceled",
     # A subscription whose expiry date came: it delivered some of its posts, and the refund of
-    # the rest is counted from the posts it reports (orders.services.final_remains).
+    # the rest is counted from the posts it reports (orders.settlement.final_remains).
     "expired": "Partial",
 }
 
