@@ -26,7 +26,8 @@ def test_concurrent_cancels_of_an_unsent_order_leave_nothing_queued(buyer, make_
         order = order_place(
             user=buyer, service_id=service.pk, data={"link": f"https://x.com/c{attempt}", "quantity": service.min}
         ).order
-        outcomes = run_together(4, lambda _: cancel_request(user_id=buyer.pk, order_ids=[order.pk])[0])
+        order_ids = [order.pk]
+        outcomes = run_together(4, lambda _, ids=order_ids: cancel_request(user_id=buyer.pk, order_ids=ids)[0])
         assert sum(1 for outcome in outcomes if outcome.id) >= 1
         assert Order.objects.get(pk=order.pk).status == Status.CANCELED
         assert not CancelRequest.objects.filter(order=order).exclude(state=CancelRequest.State.DONE).exists()
