@@ -1,6 +1,5 @@
 """New order (with a live quote), mass order, the orders list with live statuses, refills."""
 
-
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
