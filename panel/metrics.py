@@ -24,7 +24,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-BROKER_QUEUES = ("default", "forward", "poll")
 STATE_CACHE_SECONDS = 5
 
 
@@ -85,12 +84,13 @@ def _queue_depths() -> dict[str, int]:
         return {}
     import redis
 
+    queues = [queue.name for queue in settings.CELERY_TASK_QUEUES]
     client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     try:
         pipe = client.pipeline(transaction=False)
-        for queue in BROKER_QUEUES:
+        for queue in queues:
             pipe.llen(queue)
-        return dict(zip(BROKER_QUEUES, pipe.execute(), strict=True))
+        return dict(zip(queues, pipe.execute(), strict=True))
     except redis.RedisError:
         return {}
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PANEL_VAR_DIR", BASE_DIR / "var"))
@@ -391,6 +392,9 @@ CELERY_TASK_ROUTES = {
     "orders.forward_*": {"queue": "forward"},
     "orders.poll_*": {"queue": "poll"},
 }
+# Every queue declared, so a plain `celery -A panel worker` (no -Q) consumes them all; production
+# runs dedicated workers with -Q (Procfile) so forwarding never waits behind polling.
+CELERY_TASK_QUEUES = tuple(Queue(name) for name in ("default", "forward", "poll"))
 # django-celery-beat's database scheduler, plus a heartbeat that /readyz reads.
 CELERY_BEAT_SCHEDULER = "panel.health:HeartbeatScheduler"
 # Django's LOGGING (JSON in production) also formats the worker's and beat's lines.

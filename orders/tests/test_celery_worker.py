@@ -36,7 +36,7 @@ def worker(transactional_db, settings):
         concurrency=4,
         perform_ping_check=False,
         shutdown_timeout=10,
-        queues=["default", "forward", "poll"],
+        # No queues named: a plain worker consumes every declared queue (forward, poll, default).
     ) as w:
         yield w
     app.conf.task_always_eager = True
