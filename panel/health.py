@@ -109,9 +109,11 @@ def _check_broker() -> str | None:
         if not folder.is_dir():
             return f"broker folder {folder} is missing"
     else:
-        from panel.celery import app
+        # The configured app (panel/celery.py) without importing it: it imports the metrics,
+        # which read these heartbeats.
+        from celery import current_app
 
-        with app.connection_for_write() as conn:
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     return None
 

@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -7,6 +8,8 @@ from django.db.models import Q
 from encrypted_model_fields.fields import EncryptedCharField
 
 from panel.money import MONEY
+
+from .urlguard import check_url
 
 
 class Provider(models.Model):
@@ -66,9 +69,12 @@ class Provider(models.Model):
         return f"…{key[-4:]}" if len(key) > 8 else "set" if key else "not set"
 
     def clean(self) -> None:
-        from .services import provider_url_check
-
         try:
             provider_url_check(self.api_url)
         except ValueError as exc:
             raise ValidationError({"api_url": str(exc)}) from None
+
+
+def provider_url_check(url: str) -> None:
+    """Raise ValueError when staff may not point a provider at this URL."""
+    check_url(url, allow_private=settings.UPSTREAM_ALLOW_PRIVATE)
