@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from upstream.client import UpstreamError
-from upstream.services import provider_client, provider_slot
+from upstream.services import provider_call
 
 from .customer_requests import RequestOutcome, distinct_ids, outcome_per_id, own_orders
 from .errors import CANCEL_DISABLED, CANCEL_NOT_POSSIBLE, CANCEL_OPEN, INCORRECT_ORDER
@@ -105,10 +105,8 @@ def cancels_forward(*, cancel_ids: list[int]) -> int:
         provider = group[0].order.provider
         by_upstream = {c.order.upstream_order_id: c for c in group if c.order.upstream_order_id}
         try:
-            with provider_slot(provider) as slot:
-                if not slot:
-                    raise UpstreamError("cancel", "no free request slot")
-                results = provider_client(provider).cancel(list(by_upstream))
+            upstream_ids = list(by_upstream)
+            results = provider_call(provider, "cancel", lambda client, ids=upstream_ids: client.cancel(ids))
         except UpstreamError as exc:
             results = exc.partial or []
             logger.warning("provider %s: cancel call failed: %s", provider.name, exc)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from panel.observability import bind_log_context, current_context, log_context
 from upstream.client import NotSent, Rejected, Unknown, UpstreamError
 from upstream.models import Provider
-from upstream.services import provider_client, provider_slot
+from upstream.services import NoFreeSlot, provider_call
 
 from .events import order_event
 from .metrics import FORWARD_OUTCOMES
@@ -115,29 +115,32 @@ def _forward(order_id: int) -> str:
         return "deferred"
 
     params = upstream_params(order)
-    with provider_slot(provider, wait=10) as slot:
-        if not slot:
-            _release(order.pk, timedelta(seconds=5), undo_attempt=True)
-            return "deferred"
+
+    def send(client) -> str:
         # From here on the request may reach the provider: the sweeper treats a lapsed lease
         # with this mark as "may have sent", never as "safe to resend".
         Order.objects.filter(pk=order.pk, forward_state=ForwardState.SENDING).update(send_started_at=timezone.now())
-        try:
-            upstream_id = provider_client(provider).add(
-                service=order.upstream_service_id, idempotency_key=upstream_idempotency_key(order.pk), **params
-            )
-        except NotSent as exc:
-            breaker.failure()
-            delay = _backoff(order.attempts)
-            _release(order.pk, delay)
-            order_event(order.pk, "retry", f"Not sent ({exc.detail}); retrying in {int(delay.total_seconds())} s")
-            logger.warning("order %s provider %s: not sent, retry in %s: %s", order.pk, provider.name, delay, exc)
-            return "not_sent"
-        except Rejected as exc:
-            breaker.success()
-            return _rejected(order, provider, exc)
-        except (Unknown, UpstreamError) as exc:
-            return _unknown(order, provider, exc)
+        return client.add(
+            service=order.upstream_service_id, idempotency_key=upstream_idempotency_key(order.pk), **params
+        )
+
+    try:
+        upstream_id = provider_call(provider, "add", send, wait=10)
+    except NoFreeSlot:
+        _release(order.pk, timedelta(seconds=5), undo_attempt=True)
+        return "deferred"
+    except NotSent as exc:
+        breaker.failure()
+        delay = _backoff(order.attempts)
+        _release(order.pk, delay)
+        order_event(order.pk, "retry", f"Not sent ({exc.detail}); retrying in {int(delay.total_seconds())} s")
+        logger.warning("order %s provider %s: not sent, retry in %s: %s", order.pk, provider.name, delay, exc)
+        return "not_sent"
+    except Rejected as exc:
+        breaker.success()
+        return _rejected(order, provider, exc)
+    except (Unknown, UpstreamError) as exc:
+        return _unknown(order, provider, exc)
     breaker.success()
     with transaction.atomic():
         # A sweeper may have moved a lapsed lease to `unknown` meanwhile; the answer still wins.

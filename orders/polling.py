@@ -20,7 +20,7 @@ from panel.health import heartbeat
 from panel.observability import bind_log_context, log_context
 from upstream.client import UpstreamError, normalize_status
 from upstream.models import Provider
-from upstream.services import provider_client, provider_slot
+from upstream.services import provider_call
 
 from .metrics import POLL_BATCHES, POLL_ORDERS_CHANGED
 from .models import ACTIVE_STATUSES, FINAL_STATUSES, CancelRequest, ForwardState, Order, OrderEvent
@@ -160,10 +160,8 @@ def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
     if not orders:
         return 0
     try:
-        with provider_slot(provider) as slot:
-            if not slot:
-                raise UpstreamError("status", "no free request slot")
-            answers = provider_client(provider).statuses([o.upstream_order_id for o in orders])
+        upstream_ids = [o.upstream_order_id for o in orders]
+        answers = provider_call(provider, "status", lambda client: client.statuses(upstream_ids))
     except UpstreamError as exc:
         # No information: the lease lapses and the orders are claimed again by a later pass.
         logger.warning("provider %s: status of %d orders failed: %s", provider.name, len(orders), exc)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from upstream.client import UpstreamError, normalize_refill_status
 from upstream.models import Provider
-from upstream.services import provider_client, provider_slot
+from upstream.services import provider_call
 
 from .customer_requests import RequestOutcome, distinct_ids, outcome_per_id, own_orders
 from .errors import INCORRECT_ORDER, NOT_COMPLETED, NOT_ELIGIBLE, REFILL_DISABLED, REFILL_OPEN, REFILL_TOO_SOON
@@ -112,10 +112,8 @@ def refills_forward(*, refill_ids: list[int]) -> int:
         provider: Provider = group[0].provider
         by_upstream = {r.order.upstream_order_id: r for r in group}
         try:
-            with provider_slot(provider) as slot:
-                if not slot:
-                    raise UpstreamError("refill", "no free request slot")
-                results = provider_client(provider).refills(list(by_upstream))
+            upstream_ids = list(by_upstream)
+            results = provider_call(provider, "refill", lambda client, ids=upstream_ids: client.refills(ids))
         except UpstreamError as exc:
             results = exc.partial or []
             logger.warning("provider %s: refill call failed: %s", provider.name, exc)
@@ -149,10 +147,8 @@ def refills_poll(*, provider_id: int, refill_ids: list[int]) -> int:
     if not refills:
         return 0
     try:
-        with provider_slot(provider) as slot:
-            if not slot:
-                raise UpstreamError("refill_status", "no free request slot")
-            answers = provider_client(provider).refill_statuses([r.upstream_refill_id for r in refills])
+        upstream_ids = [r.upstream_refill_id for r in refills]
+        answers = provider_call(provider, "refill_status", lambda client: client.refill_statuses(upstream_ids))
     except UpstreamError as exc:
         logger.warning("provider %s: refill status failed: %s", provider.name, exc)
         return 0
