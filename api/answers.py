@@ -14,6 +14,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from catalog.models import DRIPFEED_TYPES
+from catalog.pricing import order_units
+
 # Where the protocol has no text of its own, the words are the most common ones in the wild
 # (../shared/reference/api-v2-in-the-wild.md).
 INVALID_KEY = "Invalid API key"
@@ -31,7 +34,6 @@ COMPLETED = "Completed"
 CANCELED = "Canceled"
 
 # Service types whose orders may be split into drip-feed runs; only their entries carry `dripfeed`.
-DRIPFEED_TYPES = frozenset({"Default", "Web Traffic"})
 _FIVE = Decimal("0.00001")
 
 
@@ -132,7 +134,7 @@ def order_status_json(
     if status == COMPLETED:
         remains = 0
     elif remains is None:
-        remains = quantity * (runs or 1)
+        remains = order_units(quantity, runs)
     extra = ""
     if runs:
         done = delivered(status=status, remains=remains, quantity=quantity, runs=runs)

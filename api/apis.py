@@ -34,7 +34,7 @@ from orders.placement import order_place
 from orders.refills import refill_request
 from orders.selectors import order_status_rows_by_key
 
-from . import answers as A
+from . import answers
 from .throttling import over_limit
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ MIN_SECRET_LENGTH = 8
 class BadRequest(Exception):
     """The request cannot be read; answered with the given error text."""
 
-    def __init__(self, message: str = A.INCORRECT_REQUEST):
+    def __init__(self, message: str = answers.INCORRECT_REQUEST):
         super().__init__(message)
         self.message = message
 
@@ -172,7 +172,7 @@ def _id_list(params: dict[str, Any], name: str) -> list[str]:
     if not ids:
         raise BadRequest
     if len(ids) > MAX_IDS:
-        raise BadRequest(A.TOO_MANY_IDS)
+        raise BadRequest(answers.TOO_MANY_IDS)
     return ids
 
 
@@ -202,7 +202,7 @@ def _idempotency_key(request: HttpRequest, params: dict[str, Any]) -> str | None
 
 def services(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
     return [
-        A.service_entry(
+        answers.service_entry(
             service=e.service,
             name=e.name,
             type=e.type,
@@ -229,11 +229,11 @@ def add(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
             idempotency_key=_idempotency_key(request, params),
         )
     except OrderError as exc:
-        return A.error(exc.message)
-    return A.order_placed(placed.order.pk)
+        return answers.error(exc.message)
+    return answers.order_placed(placed.order.pk)
 
 
-_INCORRECT_ORDER_JSON = json.dumps(A.error(A.INCORRECT_ORDER), separators=(",", ":"))
+_INCORRECT_ORDER_JSON = json.dumps(answers.error(answers.INCORRECT_ORDER), separators=(",", ":"))
 
 
 def status_by_key(raw_key: str, params: dict[str, Any]) -> str | dict[str, str]:
@@ -247,15 +247,15 @@ def status_by_key(raw_key: str, params: dict[str, Any]) -> str | dict[str, str]:
         ids, single, bad_request = [], False, exc
     user_id, rows = (None, [])
     if raw_key and len(raw_key) <= MAX_KEY_LENGTH:
-        wanted = [raw for raw in ids if A.is_plain_id(raw)]
+        wanted = [raw for raw in ids if answers.is_plain_id(raw)]
         user_id, rows = order_status_rows_by_key(key_hash=api_key_hash(raw_key), order_ids=wanted)
     if user_id is None:
-        return A.error(A.INVALID_KEY)
+        return answers.error(answers.INVALID_KEY)
     if bad_request is not None:
         raise bad_request
     currency = settings.PANEL_CURRENCY
     found = {
-        str(pk): A.order_status_json(
+        str(pk): answers.order_status_json(
             charge=charge,
             start_count=start_count,
             status=status,
@@ -268,21 +268,21 @@ def status_by_key(raw_key: str, params: dict[str, Any]) -> str | dict[str, str]:
         for pk, charge, start_count, status, remains, quantity, runs, interval in rows
     }
     if single:
-        return found.get(ids[0]) or A.error(A.INCORRECT_ORDER)
-    return A.keyed_json(ids, found, _INCORRECT_ORDER_JSON)
+        return found.get(ids[0]) or answers.error(answers.INCORRECT_ORDER)
+    return answers.keyed_json(ids, found, _INCORRECT_ORDER_JSON)
 
 
 def _outcomes(ids: list[str], run: Callable[[list[str]], list]) -> list[tuple[str, int | None, str | None]]:
     """(raw ID, new ID, error) per requested ID, in order; IDs that cannot be ours never reach `run`."""
-    valid = [raw for raw in ids if A.is_plain_id(raw)]
+    valid = [raw for raw in ids if answers.is_plain_id(raw)]
     done = iter(run(valid) if valid else [])
     answer = []
     for raw in ids:
-        if A.is_plain_id(raw):
+        if answers.is_plain_id(raw):
             outcome = next(done)
             answer.append((raw, outcome.id, outcome.error))
         else:
-            answer.append((raw, None, A.INCORRECT_ORDER))
+            answer.append((raw, None, answers.INCORRECT_ORDER))
     return answer
 
 
@@ -293,12 +293,12 @@ def refill(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
     ids, single = _ids(params, "orders", "order")
     if single:
         ((_, new_id, message),) = _outcomes(ids, run)
-        return A.error(message) if message else A.refill_created(new_id)
-    return [A.refill_item(raw, new_id, message) for raw, new_id, message in _outcomes(ids, run)]
+        return answers.error(message) if message else answers.refill_created(new_id)
+    return [answers.refill_item(raw, new_id, message) for raw, new_id, message in _outcomes(ids, run)]
 
 
 def _refill_states(user: User, ids: list[str]) -> dict[str, str]:
-    wanted = {int(raw) for raw in ids if A.is_plain_id(raw)}
+    wanted = {int(raw) for raw in ids if answers.is_plain_id(raw)}
     if not wanted:
         return {}
     rows = Refill.objects.filter(user_id=user.pk, pk__in=wanted).values_list("id", "status")
@@ -310,8 +310,8 @@ def refill_status(request: HttpRequest, user: User, params: dict[str, Any]) -> A
     found = _refill_states(user, ids)
     if single:
         state = found.get(ids[0])
-        return A.refill_state(state) if state else A.error(A.REFILL_NOT_FOUND)
-    return [A.refill_state_item(raw, found.get(raw)) for raw in ids]
+        return answers.refill_state(state) if state else answers.error(answers.REFILL_NOT_FOUND)
+    return [answers.refill_state_item(raw, found.get(raw)) for raw in ids]
 
 
 def cancel(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
@@ -321,11 +321,11 @@ def cancel(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
     def run(valid: list[str]) -> list:
         return cancel_request(user_id=user.pk, order_ids=valid)
 
-    return [A.cancel_item(raw, new_id, message) for raw, new_id, message in _outcomes(ids, run)]
+    return [answers.cancel_item(raw, new_id, message) for raw, new_id, message in _outcomes(ids, run)]
 
 
 def balance(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
-    return A.balance(user.balance, settings.PANEL_CURRENCY)
+    return answers.balance(user.balance, settings.PANEL_CURRENCY)
 
 
 ACTIONS: dict[str, Callable[[HttpRequest, User, dict[str, Any]], Any]] = {
@@ -343,13 +343,13 @@ ACTIONS: dict[str, Callable[[HttpRequest, User, dict[str, Any]], Any]] = {
 
 def _answer(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "POST"):
-        response = _json(A.error(A.INCORRECT_REQUEST), status=405)
+        response = _json(answers.error(answers.INCORRECT_REQUEST), status=405)
         response["Allow"] = "GET, POST"
         return response
     try:
         params, key_in_url = _params(request)
     except BadRequest as exc:
-        return _json(A.error(exc.message))
+        return _json(answers.error(exc.message))
     raw_key = _text(params, "key")
     try:
         return _dispatch(request, params, raw_key, key_in_url)
@@ -360,32 +360,32 @@ def _answer(request: HttpRequest) -> HttpResponse:
 def _dispatch(request: HttpRequest, params: dict[str, Any], raw_key: str, key_in_url: bool) -> HttpResponse:
     wait = over_limit(raw_key=raw_key, ip=request.META.get("REMOTE_ADDR", ""))
     if wait is not None:
-        response = _json(A.error(A.TOO_MANY_REQUESTS), status=429)
+        response = _json(answers.error(answers.TOO_MANY_REQUESTS), status=429)
         response["Retry-After"] = str(wait)
         return response
     if key_in_url and not settings.API_ALLOW_KEY_IN_URL:
         # The owner keeps keys out of URLs (they end up in proxy and server logs): every action
         # is refused, with an error that says what to do instead.
-        return _json(A.error(A.KEY_IN_URL))
+        return _json(answers.error(answers.KEY_IN_URL))
     action = _text(params, "action")
     if action == "status":
         try:
             answer = status_by_key(raw_key, params)
         except BadRequest as exc:
-            answer = A.error(exc.message)
+            answer = answers.error(exc.message)
         return _json_text(answer) if isinstance(answer, str) else _json(answer)
     user = user_by_api_key(raw_key)
     if user is None:
-        return _json(A.error(A.INVALID_KEY))
+        return _json(answers.error(answers.INVALID_KEY))
     if not action:
-        return _json(A.error(A.INCORRECT_REQUEST))
+        return _json(answers.error(answers.INCORRECT_REQUEST))
     handler = ACTIONS.get(action)
     if handler is None:
-        return _json(A.error(A.INVALID_ACTION))
+        return _json(answers.error(answers.INVALID_ACTION))
     try:
         return _json(handler(request, user, params))
     except BadRequest as exc:
-        return _json(A.error(exc.message))
+        return _json(answers.error(exc.message))
 
 
 def log_unexpected(exc: BaseException, *, sent_key: str | None) -> None:
@@ -403,7 +403,7 @@ def _unexpected(exc: BaseException, *, sent_key: str | None) -> HttpResponse:
     # failure the outcome of an `add` is unknown, and 5xx is what tells a client (ours
     # included) not to treat it as a refusal.
     log_unexpected(exc, sent_key=sent_key)
-    return _json(A.error(A.INTERNAL_ERROR), status=500)
+    return _json(answers.error(answers.INTERNAL_ERROR), status=500)
 
 
 @csrf_exempt

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
-from . import answers as A
+from . import answers
 
 ID_LIMIT = "separated by commas, up to 100 IDs"
 
@@ -46,16 +46,16 @@ ADD_PARAMS: list[tuple[str, str]] = [
 # Every error text, with when it is answered. Order and refill errors can also appear inside
 # the multi-ID answers, per ID.
 ERRORS: list[tuple[str, str]] = [
-    (A.INVALID_KEY, "the key is missing, unknown, rotated or its account is disabled"),
+    (answers.INVALID_KEY, "the key is missing, unknown, rotated or its account is disabled"),
     (
-        A.INCORRECT_REQUEST,
+        answers.INCORRECT_REQUEST,
         "no action; an ID parameter missing, empty or blank (`order=` is the same as no `order`); "
         "a body that is neither a form nor a JSON object",
     ),
-    (A.KEY_IN_URL, "the key came in the URL's query string and this panel refuses keys in URLs"),
-    (A.INVALID_ACTION, "an action this API does not have"),
-    (A.TOO_MANY_IDS, "more than 100 IDs in `orders` or `refills`"),
-    (A.TOO_MANY_REQUESTS, "a rate limit is exceeded (HTTP 429, with Retry-After)"),
+    (answers.KEY_IN_URL, "the key came in the URL's query string and this panel refuses keys in URLs"),
+    (answers.INVALID_ACTION, "an action this API does not have"),
+    (answers.TOO_MANY_IDS, "more than 100 IDs in `orders` or `refills`"),
+    (answers.TOO_MANY_REQUESTS, "a rate limit is exceeded (HTTP 429, with Retry-After)"),
     ("Incorrect service ID", "add: the service is missing, empty, does not exist or is not on sale"),
     ("Bad link", "add: the link is missing or malformed"),
     ("Incorrect quantity", "add: the quantity is missing or not a positive whole number"),
@@ -69,23 +69,23 @@ ERRORS: list[tuple[str, str]] = [
     ("This service does not support drip-feed", "add: runs/interval on a service without drip-feed"),
     ("Runs is required / Interval is required", "add: one of the two drip-feed fields without the other"),
     ("<Field> is required / Incorrect <field>", "add: a type's own parameter missing or invalid"),
-    (A.INCORRECT_ORDER, "status, refill, cancel: the order does not exist or is not yours"),
+    (answers.INCORRECT_ORDER, "status, refill, cancel: the order does not exist or is not yours"),
     ("Refill is disabled for this service", "refill"),
     ("The order is not completed", "refill"),
     ("Order not eligible for refill", "refill: past the service's refill period"),
     ("Refill already requested for this order", "refill: one is still open"),
     ("Refill was requested less than 24 hours ago", "refill"),
-    (A.REFILL_NOT_FOUND, "refill_status: the refill does not exist or is not yours"),
+    (answers.REFILL_NOT_FOUND, "refill_status: the refill does not exist or is not yours"),
     ("Cancel is disabled for this service", "cancel"),
     ("Order can not be canceled", "cancel: the order is already final"),
     ("Cancel already requested for this order", "cancel"),
-    (A.INTERNAL_ERROR, "an unexpected server fault (HTTP 500); never for anything a request contains"),
+    (answers.INTERNAL_ERROR, "an unexpected server fault (HTTP 500); never for anything a request contains"),
 ]
 
 
 def _service_examples() -> list[dict]:
     return [
-        A.service_entry(
+        answers.service_entry(
             service=1,
             name="Followers",
             type="Default",
@@ -97,7 +97,7 @@ def _service_examples() -> list[dict]:
             cancel=True,
             dripfeed=False,
         ),
-        A.service_entry(
+        answers.service_entry(
             service=2,
             name="Comments",
             type="Custom Comments",
@@ -115,7 +115,7 @@ def _service_examples() -> list[dict]:
 def _status_example(
     charge: str, start_count: int, status: str, remains: int, quantity: int | None = None, **dripfeed: int
 ) -> dict:
-    return A.order_status(
+    return answers.order_status(
         charge=Decimal(charge),
         start_count=start_count,
         status=status,
@@ -147,7 +147,7 @@ def actions() -> list[dict[str, Any]]:
                 ("...", "the service type's parameters, below"),
                 ("idempotency_key", "optional: retries with the same key return the same order"),
             ],
-            "answer": A.order_placed(23501),
+            "answer": answers.order_placed(23501),
             "schema": "Order",
             "note": "The `Idempotency-Key` header works like the parameter.",
         },
@@ -168,7 +168,7 @@ def actions() -> list[dict[str, Any]]:
             "params": [("action", "status"), ("orders", f"Order IDs ({ID_LIMIT})")],
             "answer": {
                 "1": _status_example("0.27819", 3572, "Partial", 157),
-                "10": A.error(A.INCORRECT_ORDER),
+                "10": answers.error(answers.INCORRECT_ORDER),
                 "100": _status_example("1.44219", 234, "In progress", 10),
                 "101": _status_example("2.40000", 120, "In progress", 300, quantity=100, runs=5, interval=30),
             },
@@ -179,7 +179,7 @@ def actions() -> list[dict[str, Any]]:
             "id": "refill",
             "title": "Create refill",
             "params": [("action", "refill"), ("order", "Order ID")],
-            "answer": A.refill_created(1),
+            "answer": answers.refill_created(1),
             "schema": "Refill",
         },
         {
@@ -187,9 +187,9 @@ def actions() -> list[dict[str, Any]]:
             "title": "Create multiple refill",
             "params": [("action", "refill"), ("orders", f"Order IDs ({ID_LIMIT})")],
             "answer": [
-                A.refill_item("1", 1, None),
-                A.refill_item("2", 2, None),
-                A.refill_item("3", None, A.INCORRECT_ORDER),
+                answers.refill_item("1", 1, None),
+                answers.refill_item("2", 2, None),
+                answers.refill_item("3", None, answers.INCORRECT_ORDER),
             ],
             "schema": "RefillList",
             "note": "One entry per distinct ID, in the order first sent: an ID sent twice is refilled once.",
@@ -198,7 +198,7 @@ def actions() -> list[dict[str, Any]]:
             "id": "refill_status",
             "title": "Get refill status",
             "params": [("action", "refill_status"), ("refill", "Refill ID")],
-            "answer": A.refill_state("Completed"),
+            "answer": answers.refill_state("Completed"),
             "schema": "RefillStatus",
             "note": "Status is one of Pending, In progress, Completed, Rejected.",
         },
@@ -207,9 +207,9 @@ def actions() -> list[dict[str, Any]]:
             "title": "Get multiple refill status",
             "params": [("action", "refill_status"), ("refills", f"Refill IDs ({ID_LIMIT})")],
             "answer": [
-                A.refill_state_item("1", "Completed"),
-                A.refill_state_item("2", "Rejected"),
-                A.refill_state_item("3", None),
+                answers.refill_state_item("1", "Completed"),
+                answers.refill_state_item("2", "Rejected"),
+                answers.refill_state_item("3", None),
             ],
             "schema": "RefillStatusList",
             "note": "One entry per distinct ID, in the order first sent.",
@@ -218,7 +218,7 @@ def actions() -> list[dict[str, Any]]:
             "id": "cancel",
             "title": "Create cancel",
             "params": [("action", "cancel"), ("orders", f"Order IDs ({ID_LIMIT})")],
-            "answer": [A.cancel_item("9", None, A.INCORRECT_ORDER), A.cancel_item("2", 1, None)],
+            "answer": [answers.cancel_item("9", None, answers.INCORRECT_ORDER), answers.cancel_item("2", 1, None)],
             "schema": "CancelList",
             "note": "One entry per distinct ID, in the order first sent: an ID sent twice is canceled once. "
             "A lone `order` works too.",
@@ -227,7 +227,7 @@ def actions() -> list[dict[str, Any]]:
             "id": "balance",
             "title": "User balance",
             "params": [("action", "balance")],
-            "answer": A.balance(Decimal("100.84292"), settings.PANEL_CURRENCY),
+            "answer": answers.balance(Decimal("100.84292"), settings.PANEL_CURRENCY),
             "schema": "Balance",
         },
     ]

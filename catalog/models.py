@@ -117,6 +117,23 @@ class UpstreamService(models.Model):
         return f"{self.provider} #{self.upstream_id} {self.name}"
 
 
+# Types that may be drip-fed: `runs` deliveries of `quantity` each, `interval` minutes apart.
+DRIPFEED_TYPES = frozenset({ServiceType.DEFAULT, ServiceType.WEB_TRAFFIC})
+
+
+class CategoryQuerySet(models.QuerySet):
+    def with_sellable_services(self) -> "CategoryQuerySet":
+        """Visible categories holding at least one service customers may order."""
+        return self.filter(hidden=False, pk__in=Service.objects.sellable().values("category_id"))
+
+
+class ServiceQuerySet(models.QuerySet):
+    def sellable(self) -> "ServiceQuerySet":
+        """Services customers may see and order: enabled, in a visible category, from an enabled
+        provider. The one definition, used by the catalog pages, the dashboard and placement."""
+        return self.filter(enabled=True, category__hidden=False, upstream__provider__enabled=True)
+
+
 class Category(models.Model):
     name = models.CharField(max_length=255, unique=True)
     position = models.IntegerField(default=0, db_index=True)
@@ -128,6 +145,8 @@ class Category(models.Model):
         help_text="Markup for this category's services, unless a service sets its own.",
         **PERCENT,
     )
+
+    objects = CategoryQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "name"]
@@ -170,6 +189,8 @@ class Service(models.Model):
     flag_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ServiceQuerySet.as_manager()
 
     class Meta:
         ordering = ["category__position", "position", "id"]

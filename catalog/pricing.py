@@ -24,6 +24,12 @@ class BelowCost(ValueError):
     pass
 
 
+def order_units(quantity: int, runs: int | None) -> int:
+    """The units an order is charged (and refunded) for: quantity x runs for drip-feed orders
+    and subscriptions (runs are their posts), the quantity otherwise."""
+    return quantity * (runs or 1)
+
+
 def _places(decimals: int) -> Decimal:
     return Decimal(1).scaleb(-decimals)
 
@@ -119,7 +125,7 @@ def quote(
         charge = rate
         cost = cost_rate
     else:
-        units = quantity * (runs or 1)
+        units = order_units(quantity, runs)
         charge = rate * units / THOUSAND
         cost = cost_rate * units / THOUSAND
     return Quote(

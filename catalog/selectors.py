@@ -35,7 +35,7 @@ def sellable_services() -> QuerySet[Service]:
     provider; ordered as the catalog shows them (category position, service position, ID).
     The upstream service and provider are joined, as pricing needs them."""
     return (
-        Service.objects.filter(enabled=True, category__hidden=False, upstream__provider__enabled=True)
+        Service.objects.sellable()
         .select_related("category", "upstream__provider")
         .order_by("category__position", "category__name", "position", "id")
     )

@@ -8,35 +8,33 @@ from django import forms
 from django.core.validators import DecimalValidator, MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import Service, ServiceType
+from catalog.models import DRIPFEED_TYPES, Service, ServiceType
 from orders.validation import MAX_TEXT
 from upstream.lines import LineError, split_lines
 
 from .models import PaymentMethod, Ticket
 
-T = ServiceType
 _LINK = ("link",)
 _QTY = ("link", "quantity")
 # The fields each service type asks for, in the order they are shown.
 TYPE_FIELDS: dict[str, tuple[str, ...]] = {
-    T.DEFAULT: _QTY,
-    T.PACKAGE: _LINK,
-    T.SEO: (*_QTY, "keywords"),
-    T.CUSTOM_COMMENTS: (*_LINK, "comments"),
-    T.CUSTOM_COMMENTS_PACKAGE: (*_LINK, "comments"),
-    T.MENTIONS_CUSTOM_LIST: (*_LINK, "usernames"),
-    T.MENTIONS: (*_QTY, "usernames"),
-    T.MENTIONS_WITH_HASHTAGS: (*_QTY, "usernames", "hashtags"),
-    T.MENTIONS_HASHTAG: (*_QTY, "hashtag"),
-    T.MENTIONS_USER_FOLLOWERS: (*_QTY, "username"),
-    T.MENTIONS_MEDIA_LIKERS: (*_QTY, "media"),
-    T.COMMENT_LIKES: (*_QTY, "username"),
-    T.POLL: (*_QTY, "answer_number"),
-    T.INVITES_FROM_GROUPS: (*_QTY, "groups"),
-    T.SUBSCRIPTIONS: ("username", "min", "max", "posts", "old_posts", "delay", "expiry"),
-    T.WEB_TRAFFIC: (*_QTY, "country", "device", "type_of_traffic", "google_keyword", "referring_url"),
+    ServiceType.DEFAULT: _QTY,
+    ServiceType.PACKAGE: _LINK,
+    ServiceType.SEO: (*_QTY, "keywords"),
+    ServiceType.CUSTOM_COMMENTS: (*_LINK, "comments"),
+    ServiceType.CUSTOM_COMMENTS_PACKAGE: (*_LINK, "comments"),
+    ServiceType.MENTIONS_CUSTOM_LIST: (*_LINK, "usernames"),
+    ServiceType.MENTIONS: (*_QTY, "usernames"),
+    ServiceType.MENTIONS_WITH_HASHTAGS: (*_QTY, "usernames", "hashtags"),
+    ServiceType.MENTIONS_HASHTAG: (*_QTY, "hashtag"),
+    ServiceType.MENTIONS_USER_FOLLOWERS: (*_QTY, "username"),
+    ServiceType.MENTIONS_MEDIA_LIKERS: (*_QTY, "media"),
+    ServiceType.COMMENT_LIKES: (*_QTY, "username"),
+    ServiceType.POLL: (*_QTY, "answer_number"),
+    ServiceType.INVITES_FROM_GROUPS: (*_QTY, "groups"),
+    ServiceType.SUBSCRIPTIONS: ("username", "min", "max", "posts", "old_posts", "delay", "expiry"),
+    ServiceType.WEB_TRAFFIC: (*_QTY, "country", "device", "type_of_traffic", "google_keyword", "referring_url"),
 }
-DRIPFEED_TYPES = {T.DEFAULT, T.WEB_TRAFFIC}
 # No number typed into an order form is larger: the order engine sets the real limits (the
 # service's min and max, runs, posts...), this keeps absurd numbers out of everything before it.
 MAX_NUMBER = 2**31 - 1

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from catalog.models import Service
+from catalog.pricing import order_units
 from panel.money import MONEY
 from upstream.models import Provider
 
@@ -121,7 +122,7 @@ class Order(models.Model):
     @property
     def units(self) -> int:
         """Total units ordered: quantity x runs for drip-feed."""
-        return self.quantity * (self.runs or 1)
+        return order_units(self.quantity, self.runs)
 
     @property
     def is_final(self) -> bool:

@@ -78,8 +78,9 @@ def order_place(
     except (TypeError, ValueError):
         raise OrderError(INCORRECT_SERVICE, "service") from None
     service = (
-        Service.objects.select_related("upstream__provider")
-        .filter(pk=service_pk, enabled=True, category__hidden=False, upstream__provider__enabled=True)
+        Service.objects.sellable()
+        .select_related("upstream__provider")
+        .filter(pk=service_pk)
         .only(*PLACEMENT_FIELDS)
         .order_by()
         # What the order needs from two other tables comes in the same query: the customer's

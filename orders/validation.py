@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from catalog.models import Service, ServiceType
+from catalog.models import DRIPFEED_TYPES, Service, ServiceType
 from upstream.lines import LineError, join_lines, single_line, split_lines
 
 from .errors import INCORRECT_SERVICE, OrderError
 
-T = ServiceType
 SUBSCRIPTION_DELAYS = {0, 5, 10, 15, 20, 30, 40, 50, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600}
 MAX_RUNS = 1000
 MAX_INTERVAL = 60 * 24 * 30
@@ -22,19 +21,24 @@ MAX_TEXT = 20000
 _SPACE = re.compile(r"\s")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Types whose quantity is the number of lines given (or a package): upstream takes no quantity.
-QUANTITY_FROM_LINES = {T.PACKAGE, T.CUSTOM_COMMENTS, T.CUSTOM_COMMENTS_PACKAGE, T.MENTIONS_CUSTOM_LIST}
+QUANTITY_FROM_LINES = {
+    ServiceType.PACKAGE,
+    ServiceType.CUSTOM_COMMENTS,
+    ServiceType.CUSTOM_COMMENTS_PACKAGE,
+    ServiceType.MENTIONS_CUSTOM_LIST,
+}
 
 
 # Types whose quantity is given and which take text parameters; of those, the ones in
 # LIST_PARAMS are lists (one item per line), the others a single value.
 TEXT_PARAMS = {
-    T.MENTIONS: ("usernames",),
-    T.MENTIONS_WITH_HASHTAGS: ("usernames", "hashtags"),
-    T.MENTIONS_HASHTAG: ("hashtag",),
-    T.MENTIONS_USER_FOLLOWERS: ("username",),
-    T.MENTIONS_MEDIA_LIKERS: ("media",),
-    T.COMMENT_LIKES: ("username",),
-    T.INVITES_FROM_GROUPS: ("groups",),
+    ServiceType.MENTIONS: ("usernames",),
+    ServiceType.MENTIONS_WITH_HASHTAGS: ("usernames", "hashtags"),
+    ServiceType.MENTIONS_HASHTAG: ("hashtag",),
+    ServiceType.MENTIONS_USER_FOLLOWERS: ("username",),
+    ServiceType.MENTIONS_MEDIA_LIKERS: ("media",),
+    ServiceType.COMMENT_LIKES: ("username",),
+    ServiceType.INVITES_FROM_GROUPS: ("groups",),
 }
 LIST_PARAMS = {"usernames", "hashtags", "groups"}
 
@@ -164,26 +168,26 @@ def _counted(data: dict, service: Service, name: str, label: str, *, check_range
 def validate_order(service: Service, data: dict[str, Any]) -> OrderInput:
     """Check the parameters for the service's type; return what to store and send upstream."""
     kind = service.type
-    if kind == T.DEFAULT:
+    if kind == ServiceType.DEFAULT:
         runs, interval = _dripfeed(data, service)
         return OrderInput(_link(data), _quantity(data, service), runs, interval)
-    if kind == T.PACKAGE:
+    if kind == ServiceType.PACKAGE:
         return OrderInput(_link(data), 1)
-    if kind == T.SEO:
+    if kind == ServiceType.SEO:
         link, quantity = _link(data), _quantity(data, service)
         keywords = _lines(data, "keywords")
         if not keywords:
             raise OrderError("Keywords is required", "keywords")
         return OrderInput(link, quantity, params={"keywords": join_lines(keywords)})
-    if kind == T.CUSTOM_COMMENTS:
+    if kind == ServiceType.CUSTOM_COMMENTS:
         link = _link(data)
         count, comments = _counted(data, service, "comments", "Comments")
         return OrderInput(link, count, params={"comments": comments})
-    if kind == T.CUSTOM_COMMENTS_PACKAGE:
+    if kind == ServiceType.CUSTOM_COMMENTS_PACKAGE:
         link = _link(data)
         count, comments = _counted(data, service, "comments", "Comments", check_range=False)
         return OrderInput(link, count, params={"comments": comments})
-    if kind == T.MENTIONS_CUSTOM_LIST:
+    if kind == ServiceType.MENTIONS_CUSTOM_LIST:
         link = _link(data)
         count, usernames = _counted(data, service, "usernames", "Usernames")
         return OrderInput(link, count, params={"usernames": usernames})
@@ -194,15 +198,15 @@ def validate_order(service: Service, data: dict[str, Any]) -> OrderInput:
             for name in TEXT_PARAMS[kind]
         }
         return OrderInput(link, quantity, params=params)
-    if kind == T.POLL:
+    if kind == ServiceType.POLL:
         link, quantity = _link(data), _quantity(data, service)
         answer = _int(data, "answer_number", "Answer number is required")
         if answer is None or answer < 1:
             raise OrderError("Incorrect answer number", "answer_number")
         return OrderInput(link, quantity, params={"answer_number": answer})
-    if kind == T.SUBSCRIPTIONS:
+    if kind == ServiceType.SUBSCRIPTIONS:
         return _subscription(data, service)
-    if kind == T.WEB_TRAFFIC:
+    if kind == ServiceType.WEB_TRAFFIC:
         return _web_traffic(data, service)
     raise OrderError(INCORRECT_SERVICE, "service")
 
@@ -267,11 +271,11 @@ def upstream_params(order) -> dict[str, Any]:
     kind = order.service.type
     if order.link:
         params["link"] = order.link
-    if kind == T.SUBSCRIPTIONS:
+    if kind == ServiceType.SUBSCRIPTIONS:
         return params
     if kind not in QUANTITY_FROM_LINES:
         params["quantity"] = order.quantity
-    if order.runs and kind in {T.DEFAULT, T.WEB_TRAFFIC}:
+    if order.runs and kind in DRIPFEED_TYPES:
         params["runs"] = order.runs
         params["interval"] = order.interval
     return params

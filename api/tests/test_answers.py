@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api import answers as A
+from api import answers
 
 COMPACT = {"separators": (",", ":")}
 IDS = st.one_of(
@@ -40,8 +40,8 @@ def test_one_status_as_text_is_json_dumps_of_the_dict(
         "interval": interval,
         "currency": currency,
     }
-    text = A.order_status_json(charge=A.money(charge), **kwargs)
-    as_dict = A.order_status(charge=charge, **kwargs)
+    text = answers.order_status_json(charge=answers.money(charge), **kwargs)
+    as_dict = answers.order_status(charge=charge, **kwargs)
     assert text == json.dumps(as_dict, **COMPACT)
     assert as_dict["charge"] == str(charge.quantize(Decimal("0.00001")))
     # The reference's keys first, in its order; then what drip-feed and subscriptions add.
@@ -60,6 +60,6 @@ def test_one_status_as_text_is_json_dumps_of_the_dict(
 def test_many_statuses_as_text_are_json_dumps_of_the_dict(ids, known):
     ids = ids + sorted(known)[:3]  # some IDs that are found, some twice
     found = {raw: json.dumps({"status": f"found {raw}"}, **COMPACT) for raw in known}
-    missing = json.dumps(A.error(A.INCORRECT_ORDER), **COMPACT)
-    expected = {raw: json.loads(found[raw]) if raw in found else A.error(A.INCORRECT_ORDER) for raw in ids}
-    assert A.keyed_json(ids, found, missing) == json.dumps(expected, **COMPACT)
+    missing = json.dumps(answers.error(answers.INCORRECT_ORDER), **COMPACT)
+    expected = {raw: json.loads(found[raw]) if raw in found else answers.error(answers.INCORRECT_ORDER) for raw in ids}
+    assert answers.keyed_json(ids, found, missing) == json.dumps(expected, **COMPACT)

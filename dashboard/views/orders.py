@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Category, Service, ServiceType
 from catalog.pricing import FLAT_TYPES, quote
+from catalog.selectors import sellable_services
 from orders.cancels import cancel_error, cancel_request, cancels_open
 from orders.errors import OrderError
 from orders.models import ACTIVE_STATUSES, Order, Refill, Source, Status
@@ -43,12 +44,6 @@ LINE_COUNTED = {
 MAX_QUOTED_POSTS = 100_000
 
 
-def sellable_services():
-    return Service.objects.filter(
-        enabled=True, category__hidden=False, upstream__provider__enabled=True
-    ).select_related("category", "upstream__provider")
-
-
 def _service_or_none(raw) -> Service | None:
     pk = parse_id(raw)
     if pk is None:
@@ -72,9 +67,7 @@ def _services_for(category_id: int | None, q: str):
 
 
 def _categories():
-    return Category.objects.filter(
-        hidden=False, services__enabled=True, services__upstream__provider__enabled=True
-    ).distinct()
+    return Category.objects.with_sellable_services()
 
 
 def _service_context(request, service: Service | None, form: OrderForm | None = None) -> dict:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import LedgerEntry
 from accounts.services import api_key_rotate
 from catalog.pricing import FLAT_TYPES, custom_rates_for, customer_rate
+from catalog.selectors import sellable_services
 from orders.models import ACTIVE_STATUSES, Order
 
 from ..forms import DepositForm, ReplyForm, TicketForm, TimezoneForm
@@ -19,7 +20,7 @@ from ..models import Commission, DepositRequest, PaymentMethod, Ticket
 from ..selectors import card_limits, gateway_payments_for, stripe_method
 from ..services import affiliate_get, deposit_request_create, ticket_close, ticket_open, ticket_reply
 from .common import customer_view, paginate, parse_id, search_text
-from .orders import annotate_actions, sellable_services
+from .orders import annotate_actions
 from .payments import card_form
 
 
