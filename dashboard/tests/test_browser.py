@@ -6,6 +6,8 @@ They also write screenshots of every main page, at desktop and phone widths, to 
 import re
 from decimal import Decimal
 
+from playwright.sync_api import expect
+
 from accounts.ledger import ledger_credit
 from accounts.models import User
 from dashboard.models import PaymentMethod
@@ -44,7 +46,9 @@ def test_sign_up_order_watch_status_mass_order(browser, live_server, make_servic
     page.goto(f"{live_server.url}/order/?service={service.pk}")
     page.fill("input[name=link]", "https://instagram.com/p/browser")
     page.fill("input[name=quantity]", str(service.min * 10))
-    page.wait_for_function("document.querySelector('#charge').textContent.trim() !== '—'")
+    # Locator assertions, not wait_for_function: a string predicate is evaluated with eval(),
+    # which the panel's Content-Security-Policy (script-src 'self') refuses.
+    expect(page.locator("#charge")).not_to_have_text("—")
     page.wait_for_timeout(600)
     charge_text = page.text_content("#charge").strip()
     shot(page, "order-new-desktop")
@@ -62,10 +66,7 @@ def test_sign_up_order_watch_status_mass_order(browser, live_server, make_servic
     order.refresh_from_db()
     assert order.status != first_status
     # No reload: the polled rows bring the new status.
-    page.wait_for_function(
-        f"document.querySelector('#order-{order.pk} .badge').textContent.trim() === {order.get_status_display()!r}",
-        timeout=15_000,
-    )
+    expect(page.locator(f"#order-{order.pk} .badge")).to_have_text(order.get_status_display(), timeout=15_000)
     shot(page, "orders-desktop")
 
     page.goto(f"{live_server.url}/order/mass/")
