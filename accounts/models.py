@@ -77,3 +77,27 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} ({self.user_id})"
+
+
+class AuditLog(models.Model):
+    """One staff action that moved money or changed an order, a customer or the catalog: who,
+    when, what, the state before and after, and why. Written by the action's service in the same
+    transaction as the change itself, so there is never a change without its row (or a row
+    without its change). It lives here, in the lowest app with models, so that every app's
+    services can write it."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=48, db_index=True)
+    object_type = models.CharField(max_length=48)
+    object_id = models.CharField(max_length=64)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["object_type", "object_id", "-id"], name="audit_object_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_type} {self.object_id}"

@@ -3,12 +3,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from .ledger import ledger_credit, money
-from .models import LedgerEntry, User
+from .ledger import InsufficientFunds, LedgerError, Posting, ledger_credit, ledger_post, money
+from .models import AuditLog, LedgerEntry, User
 
 API_KEY_BYTES = 24  # 192 bits from the OS's CSPRNG, shown as 48 hex characters.
 API_KEY_PREFIX_LEN = 8
@@ -85,3 +86,120 @@ def customer_create(
             )
     user.refresh_from_db()
     return CustomerCreated(user=user, created=created, api_key=api_key)
+
+
+# --- The audit log and the audited writes on a customer -----------------------------------------
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def audit_record(
+    *,
+    actor_id: int | None,
+    action: str,
+    obj: Any,
+    before: dict | None = None,
+    after: dict | None = None,
+    reason: str = "",
+) -> AuditLog:
+    """Write the audit row of a staff action; call it in the transaction that makes the change."""
+    return AuditLog.objects.create(
+        actor_id=actor_id,
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        before={k: _json(v) for k, v in (before or {}).items()},
+        after={k: _json(v) for k, v in (after or {}).items()},
+        reason=reason,
+    )
+
+
+class BalanceRefused(ValueError):
+    """The balance cannot be moved as asked; the message is for staff."""
+
+
+class BalanceBelowZero(BalanceRefused):
+    """The movement would take the balance below zero."""
+
+
+BALANCE_ACTIONS = {
+    LedgerEntry.Kind.ADJUSTMENT: "customer.balance_adjust",
+    LedgerEntry.Kind.DEPOSIT: "customer.deposit",
+}
+
+
+def balance_adjust(
+    *,
+    user_id: int,
+    amount: Decimal,
+    reason: str,
+    idempotency_key: str,
+    actor_id: int | None,
+    kind: str = LedgerEntry.Kind.ADJUSTMENT,
+    memo: str = "",
+) -> Posting:
+    """Move a customer's balance by hand (a staff correction or a deposit recorded by an operator)
+    through the ledger, with its audit row in the same transaction.
+
+    The idempotency key becomes the ledger key: a second call with the same key moves nothing,
+    writes no audit row, and returns the first entry with created=False. Never takes a balance
+    below zero.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise BalanceRefused("A reason is required.")
+    if kind not in BALANCE_ACTIONS:
+        raise BalanceRefused(f"Unknown kind {kind!r}.")
+    amount = Decimal(amount)
+    if not amount.is_finite() or amount == 0 or amount != money(amount):
+        raise BalanceRefused("Enter a non-zero amount with at most 5 decimal places.")
+    with transaction.atomic():
+        try:
+            posting = ledger_post(
+                user_id=user_id,
+                amount=amount,
+                kind=kind,
+                memo=(memo or reason)[:255],
+                created_by_id=actor_id,
+                idempotency_key=idempotency_key,
+            )
+        except InsufficientFunds:
+            raise BalanceBelowZero("That would take the balance below zero.") from None
+        except LedgerError as exc:
+            raise BalanceRefused(str(exc)) from None
+        if posting.created:
+            entry = posting.entry
+            audit_record(
+                actor_id=actor_id,
+                action=BALANCE_ACTIONS[kind],
+                obj=User(pk=user_id),
+                before={"balance": entry.balance_after - entry.amount},
+                after={"balance": entry.balance_after, "amount": entry.amount, "ledger_entry": entry.pk},
+                reason=reason,
+            )
+    return posting
+
+
+def customer_discount_change(*, user_id: int, percent: Decimal, actor_id: int | None) -> bool:
+    """Set a reseller's discount on every service (0 <= percent < 100), audited. False: no change."""
+    if not Decimal("0") <= percent < Decimal("100"):
+        raise ValueError("A discount is a percent from 0 up to, not including, 100.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        if user.discount_percent == percent:
+            return False
+        User.objects.filter(pk=user_id).update(discount_percent=percent)
+        audit_record(
+            actor_id=actor_id,
+            action="customer.discount",
+            obj=user,
+            before={"discount_percent": user.discount_percent},
+            after={"discount_percent": percent},
+        )
+    return True

@@ -1,5 +1,7 @@
-"""Staff actions: one function per action, each writing its AuditLog row in the same transaction
-as the change it records.
+"""Staff actions of the backoffice's own pages: one function per action, each writing its audit
+row (accounts.AuditLog) in the same transaction as the change it records. Staff actions that
+belong to a domain live with it and are audited there (deposits in billing.services, tickets in
+support.services, balances and discounts in accounts.services).
 
 Every action is safe to submit twice: a compare-and-set on the current state (or, for balance
 adjustments, a ledger idempotency key derived from the form's one-time token) turns the second
@@ -20,14 +22,12 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.ledger import InsufficientFunds, LedgerError, ledger_post, money
+from accounts import services as accounts_services
 from accounts.models import LedgerEntry, User
-from accounts.services import api_key_rotate
+from accounts.services import BalanceRefused, api_key_rotate, audit_record
 from catalog import services as catalog_services
-from catalog.models import Category, CustomerPrice, PricingSettings, Service, ServiceChange, UpstreamService
+from catalog.models import Category, PricingSettings, Service, ServiceChange, UpstreamService
 from catalog.sync import known_type, service_for_upstream
-from dashboard import services as dashboard_services
-from dashboard.models import DepositRequest, Ticket
 from orders import staff
 from orders.cancels import cancel_requeue, cancels_forward
 from orders.forwarding import order_forward
@@ -37,42 +37,12 @@ from orders.refills import refill_requeue, refills_forward
 from orders.settlement import refund_due
 from orders.staff import ActionError
 
-from .models import AuditLog
-
 
 @dataclass(frozen=True)
 class Outcome:
     done: bool  # False: nothing to do (already in that state, e.g. a double submit)
     message: str
     extra: Any = None
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
-def audit(
-    *,
-    actor_id: int | None,
-    action: str,
-    obj: Any,
-    before: dict | None = None,
-    after: dict | None = None,
-    reason: str = "",
-) -> AuditLog:
-    return AuditLog.objects.create(
-        actor_id=actor_id,
-        action=action,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
-        before={k: _json(v) for k, v in (before or {}).items()},
-        after={k: _json(v) for k, v in (after or {}).items()},
-        reason=reason,
-    )
 
 
 # --- Orders -------------------------------------------------------------------------------------
@@ -82,7 +52,7 @@ def audit(
 
 def _audited(change: staff.StaffChange, *, actor_id: int, action: str, reason: str = "", **after: Any) -> None:
     if change.done:
-        audit(
+        audit_record(
             actor_id=actor_id,
             action=action,
             obj=change.subject,
@@ -92,22 +62,24 @@ def _audited(change: staff.StaffChange, *, actor_id: int, action: str, reason: s
         )
 
 
-def order_resend(*, order_id: int, by: int) -> Outcome:
+def order_resend(*, order_id: int, actor_id: int) -> Outcome:
     """Send an order whose outcome is unknown again (staff confirmed that they checked)."""
     with transaction.atomic():
-        change = staff.order_resend(order_id=order_id, actor_id=by)
-        _audited(change, actor_id=by, action="order.resend")
+        change = staff.order_resend(order_id=order_id, actor_id=actor_id)
+        _audited(change, actor_id=actor_id, action="order.resend")
     if not change.done:
         return Outcome(False, change.message)
     result = order_forward(order_id=order_id)
     return Outcome(True, f"Order {order_id} resent: {result}.", result)
 
 
-def order_mark_sent(*, order_id: int, upstream_order_id: str, by: int) -> Outcome:
+def order_mark_sent(*, order_id: int, upstream_order_id: str, actor_id: int) -> Outcome:
     """Record the upstream ID staff found at the provider; polling takes over from there."""
     with transaction.atomic():
-        change = staff.order_mark_sent_by_staff(order_id=order_id, upstream_order_id=upstream_order_id, actor_id=by)
-        _audited(change, actor_id=by, action="order.mark_sent")
+        change = staff.order_mark_sent_by_staff(
+            order_id=order_id, upstream_order_id=upstream_order_id, actor_id=actor_id
+        )
+        _audited(change, actor_id=actor_id, action="order.mark_sent")
     return Outcome(change.done, change.message)
 
 
@@ -116,31 +88,37 @@ def partial_refund(order: Order, remains: int) -> Decimal:
     return refund_due(order, status=Status.PARTIAL, remains=remains)
 
 
-def order_mark_final(*, order_id: int, status: str, by: int, remains: int | None = None, reason: str = "") -> Outcome:
+def order_mark_final(
+    *, order_id: int, status: str, actor_id: int, remains: int | None = None, reason: str = ""
+) -> Outcome:
     """Mark an order Canceled, Partial or Completed; the refund is order_settle's, paid once."""
     with transaction.atomic():
-        change = staff.order_mark_final(order_id=order_id, status=status, actor_id=by, remains=remains, reason=reason)
-        _audited(change, actor_id=by, action=f"order.mark_{status.lower()}", reason=reason, refund=change.refunded)
+        change = staff.order_mark_final(
+            order_id=order_id, status=status, actor_id=actor_id, remains=remains, reason=reason
+        )
+        _audited(
+            change, actor_id=actor_id, action=f"order.mark_{status.lower()}", reason=reason, refund=change.refunded
+        )
     return Outcome(change.done, change.message, change.refunded if change.done else None)
 
 
-def order_recheck_now(*, order_id: int, by: int) -> Outcome:
+def order_recheck_now(*, order_id: int, actor_id: int) -> Outcome:
     """Ask the provider for the order's status now (outside any transaction), then audit."""
     order = Order.objects.get(pk=order_id)
     before = staff.order_fields(order)
     order = order_recheck(order_id=order_id)
     after = staff.order_fields(order)
     with transaction.atomic():
-        audit(actor_id=by, action="order.recheck", obj=order, before=before, after=after)
+        audit_record(actor_id=actor_id, action="order.recheck", obj=order, before=before, after=after)
     changed = before != after
     return Outcome(changed, f"Order {order_id}: {order.status}" + ("" if changed else " (no change)."))
 
 
-def order_move(*, order_id: int, service_id: int, by: int) -> Outcome:
+def order_move(*, order_id: int, service_id: int, actor_id: int) -> Outcome:
     """Move an unsent order to another provider's equivalent service, and send it there."""
     with transaction.atomic():
-        change = staff.order_move(order_id=order_id, service_id=service_id, actor_id=by)
-        _audited(change, actor_id=by, action="order.move")
+        change = staff.order_move(order_id=order_id, service_id=service_id, actor_id=actor_id)
+        _audited(change, actor_id=actor_id, action="order.move")
     if not change.done:
         return Outcome(False, change.message)
     result = order_forward(order_id=order_id)
@@ -150,20 +128,20 @@ def order_move(*, order_id: int, service_id: int, by: int) -> Outcome:
 # --- Refills and cancels -------------------------------------------------------------------------
 
 
-def refill_retry(*, refill_id: int, by: int) -> Outcome:
+def refill_retry(*, refill_id: int, actor_id: int) -> Outcome:
     with transaction.atomic():
-        change = refill_requeue(refill_id=refill_id, actor_id=by)
-        _audited(change, actor_id=by, action="refill.retry")
+        change = refill_requeue(refill_id=refill_id, actor_id=actor_id)
+        _audited(change, actor_id=actor_id, action="refill.retry")
     if not change.done:
         return Outcome(False, change.message)
     sent = refills_forward(refill_ids=[refill_id])
     return Outcome(True, f"Refill {refill_id} {'sent' if sent else 'queued'}.")
 
 
-def cancel_retry(*, cancel_id: int, by: int) -> Outcome:
+def cancel_retry(*, cancel_id: int, actor_id: int) -> Outcome:
     with transaction.atomic():
-        change = cancel_requeue(cancel_id=cancel_id, actor_id=by)
-        _audited(change, actor_id=by, action="cancel.retry")
+        change = cancel_requeue(cancel_id=cancel_id, actor_id=actor_id)
+        _audited(change, actor_id=actor_id, action="cancel.retry")
     if not change.done:
         return Outcome(False, change.message)
     confirmed = cancels_forward(cancel_ids=[cancel_id])
@@ -175,8 +153,9 @@ def cancel_retry(*, cancel_id: int, by: int) -> Outcome:
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
-def balance_adjust(*, user_id: int, amount: Decimal, reason: str, token: str, by: int) -> Outcome:
-    """A signed correction of a customer's balance, through the ledger.
+def balance_adjust(*, user_id: int, amount: Decimal, reason: str, token: str, actor_id: int) -> Outcome:
+    """A signed correction of a customer's balance, through the ledger and audited
+    (accounts.services.balance_adjust).
 
     `token` is the one-time value the form was rendered with: it becomes the ledger key, so a
     double submit (or a replayed request) adjusts once. Never takes a balance below zero.
@@ -186,48 +165,35 @@ def balance_adjust(*, user_id: int, amount: Decimal, reason: str, token: str, by
         raise ActionError("A reason is required.")
     if not TOKEN.match(token or ""):
         raise ActionError("The form expired; open it again.")
-    amount = Decimal(amount)
-    if amount == 0 or amount != money(amount):
-        raise ActionError("Enter a non-zero amount with at most 5 decimal places.")
-    with transaction.atomic():
-        try:
-            posting = ledger_post(
-                user_id=user_id,
-                amount=amount,
-                kind=LedgerEntry.Kind.ADJUSTMENT,
-                memo=f"Staff adjustment: {reason}",
-                created_by_id=by,
-                idempotency_key=f"staff-adjust:{token}",
-            )
-        except InsufficientFunds:
-            raise ActionError("That would take the balance below zero.") from None
-        except LedgerError as exc:
-            raise ActionError(str(exc)) from None
-        if not posting.created:
-            return Outcome(False, "This adjustment was already recorded.", posting.entry)
-        entry = posting.entry
-        audit(
-            actor_id=by,
-            action="customer.balance_adjust",
-            obj=User(pk=user_id),
-            before={"balance": entry.balance_after - entry.amount},
-            after={"balance": entry.balance_after, "amount": entry.amount, "ledger_entry": entry.pk},
+    try:
+        posting = accounts_services.balance_adjust(
+            user_id=user_id,
+            amount=amount,
             reason=reason,
+            memo=f"Staff adjustment: {reason}",
+            idempotency_key=f"staff-adjust:{token}",
+            actor_id=actor_id,
+            kind=LedgerEntry.Kind.ADJUSTMENT,
         )
-    return Outcome(True, f"Balance adjusted by {amount}; now {entry.balance_after}.", entry)
+    except BalanceRefused as exc:
+        raise ActionError(str(exc)) from None
+    if not posting.created:
+        return Outcome(False, "This adjustment was already recorded.", posting.entry)
+    entry = posting.entry
+    return Outcome(True, f"Balance adjusted by {Decimal(amount)}; now {entry.balance_after}.", entry)
 
 
-def customer_set_active(*, user_id: int, active: bool, by: int, reason: str = "") -> Outcome:
+def customer_set_active(*, user_id: int, active: bool, actor_id: int, reason: str = "") -> Outcome:
     """Ban (inactive: logins, sessions and the API key stop working at once) or unban."""
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
         if user.is_active == active:
             return Outcome(False, f"{user} is already {'active' if active else 'banned'}.")
-        if not active and (user.pk == by or user.is_superuser):
+        if not active and (user.pk == actor_id or user.is_superuser):
             raise ActionError("You cannot ban yourself or a superuser.")
         User.objects.filter(pk=user.pk).update(is_active=active)
-        audit(
-            actor_id=by,
+        audit_record(
+            actor_id=actor_id,
             action="customer.unban" if active else "customer.ban",
             obj=user,
             before={"is_active": not active},
@@ -237,98 +203,20 @@ def customer_set_active(*, user_id: int, active: bool, by: int, reason: str = ""
     return Outcome(True, f"{user} {'unbanned' if active else 'banned'}.")
 
 
-def customer_api_key_reset(*, user_id: int, by: int) -> Outcome:
+def customer_api_key_reset(*, user_id: int, actor_id: int) -> Outcome:
     """Issue a new API key; the old one stops working. The key is returned once, in `extra`."""
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
         before = {"api_key_prefix": user.api_key_prefix}
         raw_key = api_key_rotate(user=user)
-        audit(
-            actor_id=by, action="customer.api_key_reset", obj=user, before=before, after={"api_key_prefix": raw_key[:8]}
+        audit_record(
+            actor_id=actor_id,
+            action="customer.api_key_reset",
+            obj=user,
+            before=before,
+            after={"api_key_prefix": raw_key[:8]},
         )
     return Outcome(True, f"New API key issued for {user}.", raw_key)
-
-
-def customer_discount_change(*, user_id: int, percent: Decimal, by: int) -> Outcome:
-    with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user_id)
-        if user.discount_percent == percent:
-            return Outcome(False, f"{user} already has {percent}% discount.")
-        try:
-            catalog_services.customer_discount_set(user_id=user_id, percent=percent)
-        except ValueError as exc:
-            raise ActionError(str(exc)) from None
-        audit(
-            actor_id=by,
-            action="customer.discount",
-            obj=user,
-            before={"discount_percent": user.discount_percent},
-            after={"discount_percent": percent},
-        )
-    return Outcome(True, f"{user}: discount {percent}%.")
-
-
-def customer_price_change(*, user_id: int, service_id: int, rate: Decimal | None, by: int) -> Outcome:
-    """Set (rate) or remove (None) a customer's fixed price for one service."""
-    with transaction.atomic():
-        old = (
-            CustomerPrice.objects.filter(user_id=user_id, service_id=service_id).values_list("rate", flat=True).first()
-        )
-        if old == rate:
-            return Outcome(False, "No change.")
-        if rate is None:
-            catalog_services.customer_price_remove(user_id=user_id, service_id=service_id)
-        else:
-            try:
-                catalog_services.customer_price_set(user_id=user_id, service_id=service_id, rate=rate)
-            except ValueError as exc:
-                raise ActionError(str(exc)) from None
-        audit(
-            actor_id=by,
-            action="customer.price",
-            obj=User(pk=user_id),
-            before={"service": service_id, "rate": old},
-            after={"service": service_id, "rate": rate},
-        )
-    return Outcome(True, "Customer price saved.")
-
-
-# --- Payments and tickets ------------------------------------------------------------------------
-
-
-def deposit_decide(*, deposit_id: int, approve: bool, by: int, note: str = "") -> Outcome:
-    """Approve (credit once, key deposit:<id>) or reject a pending manual deposit."""
-    with transaction.atomic():
-        deposit = DepositRequest.objects.select_for_update().get(pk=deposit_id)
-        before = {"status": deposit.status}
-        if approve:
-            done = dashboard_services.deposit_approve(deposit_id=deposit_id, staff_id=by, note=note)
-        else:
-            done = dashboard_services.deposit_reject(deposit_id=deposit_id, staff_id=by, note=note)
-        if not done:
-            return Outcome(False, f"Deposit {deposit_id} was already {deposit.get_status_display().lower()}.")
-        deposit.refresh_from_db()
-        audit(
-            actor_id=by,
-            action="deposit.approve" if approve else "deposit.reject",
-            obj=deposit,
-            before=before,
-            after={"status": deposit.status, "amount": deposit.amount, "ledger_entry": deposit.ledger_entry_id},
-            reason=note,
-        )
-    return Outcome(True, f"Deposit {deposit_id} {deposit.status}.")
-
-
-def ticket_close_by_staff(*, ticket_id: int, by: int) -> Outcome:
-    with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
-        if ticket.status == Ticket.Status.CLOSED:
-            return Outcome(False, "Already closed.")
-        dashboard_services.ticket_close(ticket=ticket)
-        audit(
-            actor_id=by, action="ticket.close", obj=ticket, before={"status": ticket.status}, after={"status": "closed"}
-        )
-    return Outcome(True, f"Ticket {ticket_id} closed.")
 
 
 # --- Catalog -------------------------------------------------------------------------------------
@@ -338,7 +226,7 @@ def services_import(
     *,
     provider_id: int,
     upstream_ids: Iterable[int],
-    by: int,
+    actor_id: int,
     category_id: int | None = None,
     new_category: str = "",
     markup_percent: Decimal | None = None,
@@ -395,8 +283,8 @@ def services_import(
                 for s in created
             ]
         )
-        audit(
-            actor_id=by,
+        audit_record(
+            actor_id=actor_id,
             action="catalog.import",
             obj=rows[0].provider,
             after={"services": [s.pk for s in created], "markup_percent": markup_percent},
@@ -404,7 +292,7 @@ def services_import(
     return Outcome(True, f"{len(created)} services imported.", created)
 
 
-def services_set_markup(*, service_ids: Iterable[int], markup_percent: Decimal | None, by: int) -> Outcome:
+def services_set_markup(*, service_ids: Iterable[int], markup_percent: Decimal | None, actor_id: int) -> Outcome:
     """Bulk markup change: set each service's own markup (None: back to the rules) and reprice."""
     service_ids = list(service_ids)
     with transaction.atomic():
@@ -412,8 +300,8 @@ def services_set_markup(*, service_ids: Iterable[int], markup_percent: Decimal |
         Service.objects.filter(pk__in=service_ids).update(markup_percent=markup_percent, fixed_rate=None)
         changed = catalog_services.prices_recompute(service_ids=service_ids)
         after = dict(Service.objects.filter(pk__in=service_ids).values_list("pk", "rate"))
-        audit(
-            actor_id=by,
+        audit_record(
+            actor_id=actor_id,
             action="catalog.markup",
             obj=PricingSettings(pk=1),
             before={"rates": {str(k): str(v) for k, v in before.items()}},

@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponseRedirect
-from django.urls import path, reverse
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.urls import path, re_path, reverse
 
 from panel.security import safe_next_url
 
@@ -37,6 +37,31 @@ def two_factor_redirect(request: HttpRequest) -> str | None:
     if not any(record.get("method") == "mfa" for record in records):
         return reverse("mfa_reauthenticate") + "?" + urlencode({"next": request.get_full_path()})
     return None
+
+
+# Admin pages of models that moved to another app: old links and bookmarks still land.
+MOVED_MODELS = {
+    "dashboard": {
+        "paymentmethod": "billing",
+        "depositrequest": "billing",
+        "affiliate": "billing",
+        "commission": "billing",
+        "gatewaypayment": "billing",
+        "gatewayevent": "billing",
+        "ticket": "support",
+        "ticketmessage": "support",
+    },
+    "backoffice": {"auditlog": "accounts", "ticketassignment": "support"},
+}
+
+
+def moved_model_redirect(request: HttpRequest, old_app: str, model: str, rest: str) -> HttpResponseRedirect:
+    new_app = MOVED_MODELS.get(old_app, {}).get(model)
+    if new_app is None:
+        raise Http404
+    target = reverse("admin:index") + f"{new_app}/{model}/{rest}"
+    query = request.META.get("QUERY_STRING", "")
+    return HttpResponseRedirect(target + (f"?{query}" if query else ""))
 
 
 class PanelAdminSite(admin.AdminSite):
@@ -106,5 +131,9 @@ class PanelAdminSite(admin.AdminSite):
                 "backoffice/cancels/<int:cancel_id>/retry/", self.admin_view(views.cancel_retry), name="bo_cancel_retry"
             ),
             path("backoffice/services/markup/", self.admin_view(views.services_markup), name="bo_services_markup"),
+            re_path(
+                r"^(?P<old_app>dashboard|backoffice)/(?P<model>[a-z]+)/(?P<rest>.*)$",
+                self.admin_view(moved_model_redirect),
+            ),
         ]
         return urls + super().get_urls()

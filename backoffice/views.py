@@ -19,6 +19,7 @@ from accounts.models import User
 from catalog.models import UpstreamService
 from catalog.sync import known_type, sync_provider_unless_running
 from orders.models import CancelRequest, Order, Refill, Status
+from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, PERM_MONEY, PERM_ORDERS, PERM_REPORTS
 from panel.security import SpreadsheetSafeWriter, safe_next_url
 from upstream.client import UpstreamError
 from upstream.models import Provider
@@ -37,12 +38,6 @@ from .forms import (
     ResendForm,
     new_token,
 )
-
-PERM_ORDERS = "backoffice.order_actions"
-PERM_MONEY = "backoffice.money_actions"
-PERM_CUSTOMERS = "backoffice.customer_actions"
-PERM_CATALOG = "backoffice.catalog_actions"
-PERM_REPORTS = "backoffice.view_reports"
 
 
 def _require(request, *perms: str) -> None:
@@ -86,7 +81,7 @@ def order_action(request, order_id: int, action: str):
     _require(request, *perms)
     order = get_object_or_404(Order.objects.select_related("user", "service", "provider"), pk=order_id)
     back = reverse("admin:orders_order_change", args=[order.pk])
-    by = request.user.pk
+    actor_id = request.user.pk
     kwargs = {"order": order} if action == "move" else {}
     if request.method != "POST" and action == "recheck":
         return HttpResponseRedirect(back)
@@ -98,21 +93,27 @@ def order_action(request, order_id: int, action: str):
             preview = services.partial_refund(order, min(data["remains"], order.units))
         else:
             calls = {
-                "resend": lambda: services.order_resend(order_id=order.pk, by=by),
+                "resend": lambda: services.order_resend(order_id=order.pk, actor_id=actor_id),
                 "mark_sent": lambda: services.order_mark_sent(
-                    order_id=order.pk, upstream_order_id=data["upstream_order_id"], by=by
+                    order_id=order.pk, upstream_order_id=data["upstream_order_id"], actor_id=actor_id
                 ),
                 "cancel": lambda: services.order_mark_final(
-                    order_id=order.pk, status=Status.CANCELED, by=by, reason=data["reason"]
+                    order_id=order.pk, status=Status.CANCELED, actor_id=actor_id, reason=data["reason"]
                 ),
                 "partial": lambda: services.order_mark_final(
-                    order_id=order.pk, status=Status.PARTIAL, by=by, remains=data["remains"], reason=data["reason"]
+                    order_id=order.pk,
+                    status=Status.PARTIAL,
+                    actor_id=actor_id,
+                    remains=data["remains"],
+                    reason=data["reason"],
                 ),
                 "complete": lambda: services.order_mark_final(
-                    order_id=order.pk, status=Status.COMPLETED, by=by, reason=data["reason"]
+                    order_id=order.pk, status=Status.COMPLETED, actor_id=actor_id, reason=data["reason"]
                 ),
-                "recheck": lambda: services.order_recheck_now(order_id=order.pk, by=by),
-                "move": lambda: services.order_move(order_id=order.pk, service_id=data["service"].pk, by=by),
+                "recheck": lambda: services.order_recheck_now(order_id=order.pk, actor_id=actor_id),
+                "move": lambda: services.order_move(
+                    order_id=order.pk, service_id=data["service"].pk, actor_id=actor_id
+                ),
             }
             _run(request, calls[action])
             return HttpResponseRedirect(back)
@@ -133,7 +134,7 @@ def order_action(request, order_id: int, action: str):
 def refill_retry(request, refill_id: int):
     _require(request, PERM_ORDERS)
     refill = get_object_or_404(Refill, pk=refill_id)
-    _run(request, lambda: services.refill_retry(refill_id=refill.pk, by=request.user.pk))
+    _run(request, lambda: services.refill_retry(refill_id=refill.pk, actor_id=request.user.pk))
     return HttpResponseRedirect(reverse("admin:orders_refill_changelist"))
 
 
@@ -141,7 +142,7 @@ def refill_retry(request, refill_id: int):
 def cancel_retry(request, cancel_id: int):
     _require(request, PERM_ORDERS)
     cancel = get_object_or_404(CancelRequest, pk=cancel_id)
-    _run(request, lambda: services.cancel_retry(cancel_id=cancel.pk, by=request.user.pk))
+    _run(request, lambda: services.cancel_retry(cancel_id=cancel.pk, actor_id=request.user.pk))
     return HttpResponseRedirect(reverse("admin:orders_cancelrequest_changelist"))
 
 
@@ -151,7 +152,7 @@ def cancel_retry(request, cancel_id: int):
 def customer_action(request, user_id: int, action: str):
     user = get_object_or_404(User, pk=user_id)
     back = reverse("admin:accounts_user_change", args=[user.pk])
-    by = request.user.pk
+    actor_id = request.user.pk
     if action == "adjust":
         _require(request, PERM_MONEY)
         form = BalanceAdjustForm(request.POST or None, initial={"token": new_token()})
@@ -160,7 +161,11 @@ def customer_action(request, user_id: int, action: str):
             outcome = _run(
                 request,
                 lambda: services.balance_adjust(
-                    user_id=user.pk, amount=data["amount"], reason=data["reason"], token=data["token"], by=by
+                    user_id=user.pk,
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    token=data["token"],
+                    actor_id=actor_id,
                 ),
             )
             if outcome is not None:
@@ -180,7 +185,7 @@ def customer_action(request, user_id: int, action: str):
         reason = request.POST.get("reason", "")[:500]
         if action == "apikey":
             try:
-                outcome = services.customer_api_key_reset(user_id=user.pk, by=by)
+                outcome = services.customer_api_key_reset(user_id=user.pk, actor_id=actor_id)
             except services.ActionError as exc:
                 messages.error(request, str(exc))
                 return HttpResponseRedirect(back)
@@ -194,7 +199,9 @@ def customer_action(request, user_id: int, action: str):
             )
         _run(
             request,
-            lambda: services.customer_set_active(user_id=user.pk, active=action == "unban", by=by, reason=reason),
+            lambda: services.customer_set_active(
+                user_id=user.pk, active=action == "unban", actor_id=actor_id, reason=reason
+            ),
         )
         return HttpResponseRedirect(back)
     raise Http404
@@ -273,7 +280,7 @@ def import_services(request, provider_id: int):
                 lambda: services.services_import(
                     provider_id=provider.pk,
                     upstream_ids=data["upstream"],
-                    by=request.user.pk,
+                    actor_id=request.user.pk,
                     category_id=data["category"].pk if data["category"] else None,
                     new_category=data["new_category"],
                     markup_percent=data["markup_percent"],
@@ -307,7 +314,10 @@ def services_markup(request):
     back = reverse("admin:catalog_service_changelist")
     if request.method == "POST" and form.is_valid():
         markup = form.cleaned_data["markup_percent"]
-        _run(request, lambda: services.services_set_markup(service_ids=ids, markup_percent=markup, by=request.user.pk))
+        _run(
+            request,
+            lambda: services.services_set_markup(service_ids=ids, markup_percent=markup, actor_id=request.user.pk),
+        )
         return HttpResponseRedirect(back)
     return _render(
         request,

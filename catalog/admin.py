@@ -1,11 +1,16 @@
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from panel.admin_tools import ReadOnlyAdmin
-from upstream.admin import ProviderAdmin
+from accounts.models import User
+from accounts.services import audit_record
+from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, ReadOnlyAdmin, admin_extend
 
 from .models import (
     Category,
@@ -20,6 +25,7 @@ from .models import (
 from .pricing import BelowCost, unit_cost
 from .services import (
     customer_price_check,
+    customer_price_remove,
     customer_price_set,
     prices_recompute,
     service_price_check,
@@ -64,8 +70,9 @@ def recompute_provider_prices(modeladmin, request, queryset):
     modeladmin.message_user(request, f"{changed} service rates changed.", messages.SUCCESS)
 
 
-ProviderAdmin.inlines = [*ProviderAdmin.inlines, ProviderImportInline]
-ProviderAdmin.actions = (*(ProviderAdmin.actions or ()), sync_services_now, recompute_provider_prices)
+admin_extend(
+    "upstream.provider", inlines=[ProviderImportInline], actions=[sync_services_now, recompute_provider_prices]
+)
 
 
 @admin.register(ProviderImport)
@@ -231,8 +238,11 @@ class ServiceAdmin(admin.ModelAdmin):
         ("Review", {"fields": ("flagged", "flag_reason", "auto_imported", "created_at", "updated_at")}),
     )
     inlines = (ServiceChangeInline,)
-    actions = ("enable", "disable", "clear_flag", "recompute_prices")
+    actions = ("enable", "disable", "clear_flag", "recompute_prices", "set_markup")
     show_full_result_count = False
+
+    def has_catalog_permission(self, request):
+        return request.user.has_perm(PERM_CATALOG)
 
     @admin.display(description="Cost")
     def cost(self, obj):
@@ -278,6 +288,12 @@ class ServiceAdmin(admin.ModelAdmin):
         changed = prices_recompute(service_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"{changed} service rates changed.", messages.SUCCESS)
 
+    @admin.action(description="Set markup / reprice…", permissions=["catalog"])
+    def set_markup(self, request, queryset):
+        # The backoffice's page asks for the markup, then calls its audited service.
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:2000])
+        return HttpResponseRedirect(reverse("admin:bo_services_markup") + f"?ids={ids}")
+
 
 # --- Per-customer prices -----------------------------------------------------------------------
 
@@ -302,8 +318,34 @@ class CustomerPriceForm(forms.ModelForm):
         return cleaned
 
 
+def customer_price_change(*, user_id: int, service_id: int, rate: Decimal | None, actor_id: int | None) -> bool:
+    """Set (rate) or remove (None) a customer's fixed price for one service, with its audit row.
+    False: no change. (A staff write: it would sit in catalog.services, beside the writes it
+    wraps.)"""
+    with transaction.atomic():
+        old = (
+            CustomerPrice.objects.filter(user_id=user_id, service_id=service_id).values_list("rate", flat=True).first()
+        )
+        if old == rate:
+            return False
+        if rate is None:
+            customer_price_remove(user_id=user_id, service_id=service_id)
+        else:
+            customer_price_set(user_id=user_id, service_id=service_id, rate=rate)
+        audit_record(
+            actor_id=actor_id,
+            action="customer.price",
+            obj=User(pk=user_id),
+            before={"service": service_id, "rate": old},
+            after={"service": service_id, "rate": rate},
+        )
+    return True
+
+
 @admin.register(CustomerPrice)
 class CustomerPriceAdmin(admin.ModelAdmin):
+    """Per-customer prices: only staff who may manage customers change them, each change audited."""
+
     form = CustomerPriceForm
     list_display = ("user", "service", "rate", "list_rate")
     list_select_related = ("user", "service")
@@ -314,9 +356,32 @@ class CustomerPriceAdmin(admin.ModelAdmin):
     def list_rate(self, obj):
         return obj.service.rate
 
+    def _allowed(self, request):
+        return request.user.has_perm(PERM_CUSTOMERS)
+
+    def has_add_permission(self, request):
+        return self._allowed(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request) and super().has_delete_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
-        saved = customer_price_set(user_id=obj.user_id, service_id=obj.service_id, rate=obj.rate)
-        obj.pk = saved.pk
+        actor_id = request.user.pk
+        old = CustomerPrice.objects.filter(pk=obj.pk).first() if change else None
+        if old is not None and (old.user_id, old.service_id) != (obj.user_id, obj.service_id):
+            customer_price_change(user_id=old.user_id, service_id=old.service_id, rate=None, actor_id=actor_id)
+        customer_price_change(user_id=obj.user_id, service_id=obj.service_id, rate=obj.rate, actor_id=actor_id)
+        obj.pk = CustomerPrice.objects.get(user_id=obj.user_id, service_id=obj.service_id).pk
+
+    def delete_model(self, request, obj):
+        customer_price_change(user_id=obj.user_id, service_id=obj.service_id, rate=None, actor_id=request.user.pk)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 # --- What sync recorded ------------------------------------------------------------------------
@@ -354,3 +419,10 @@ class ServiceChangeAdmin(ReadOnlyAdmin):
     list_select_related = ("provider", "service", "upstream_service__provider")
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+
+def _customer_prices(request, user) -> dict:
+    return {"custom_prices": CustomerPrice.objects.filter(user=user).select_related("service")[:50]}
+
+
+admin_extend("accounts.user", change_context=_customer_prices)

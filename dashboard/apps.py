@@ -15,6 +15,6 @@ def _record_referral(sender, request, user, **kwargs) -> None:
     """A customer who arrived through a referral link is credited to its owner."""
     code = request.session.pop("referral_code", None) if request is not None else None
     if code:
-        from .services import referral_record
+        from billing.services import referral_record
 
         referral_record(user=user, code=code)

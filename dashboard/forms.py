@@ -8,11 +8,11 @@ from django import forms
 from django.core.validators import DecimalValidator, MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
+from billing.models import PaymentMethod
 from catalog.models import DRIPFEED_TYPES, Service, ServiceType
 from orders.validation import MAX_TEXT
+from support.models import Ticket
 from upstream.lines import LineError, split_lines
-
-from .models import PaymentMethod, Ticket
 
 _LINK = ("link",)
 _QTY = ("link", "quantity")

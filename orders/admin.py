@@ -1,16 +1,96 @@
+"""Orders, refills and cancel requests for staff: read-only pages with the order's timeline and
+the staff actions that make sense for it; the actions themselves are the backoffice's pages,
+which call orders' transitions and write the audit row."""
+
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
-from .models import CancelRequest, Order, OrderEvent, ReconciliationReport, Refill
+from accounts.models import AuditLog, LedgerEntry
+from panel.admin_tools import PERM_MONEY, PERM_ORDERS, CustomerFilter, InputFilter, ReadOnlyAdmin, admin_extend
+
+from .models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, ReconciliationReport, Refill, Status
 
 
-class OrderEventInline(admin.TabularInline):
-    model = OrderEvent
-    extra = 0
-    can_delete = False
-    readonly_fields = ("created_at", "kind", "message", "data", "created_by")
+class ServiceFilter(InputFilter):
+    title = "service ID"
+    parameter_name = "service_id"
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return queryset.filter(service_id=int(value)) if value.isdigit() else queryset
+
+
+def order_actions_for(order: Order, user) -> list[tuple[str, str, bool]]:
+    """(action, label, dangerous) that make sense for this order and this staff member."""
+    if not user.has_perm(PERM_ORDERS):
+        return []
+    money = user.has_perm(PERM_MONEY)
+    unsent = order.forward_state in (ForwardState.QUEUED, ForwardState.UNKNOWN)
+    reached = order.forward_state in (ForwardState.SENT, ForwardState.UNKNOWN)
+    actions = []
+    if order.forward_state == ForwardState.UNKNOWN and not order.is_final:
+        actions.append(("resend", "Resend…", True))
+    if unsent and not order.is_final:
+        actions.append(("mark_sent", "Mark as sent…", False))
+    if order.forward_state == ForwardState.SENT and not order.is_final:
+        actions.append(("recheck", "Re-check status now", False))
+    if unsent and order.status in ACTIVE_STATUSES:
+        actions.append(("move", "Move to another provider…", False))
+    if reached and order.status != Status.COMPLETED and order.refunded == 0:
+        actions.append(("complete", "Mark Completed…", False))
+    if money and reached and order.status != Status.CANCELED:
+        actions.append(("partial", "Mark Partial…", True))
+    if money and order.status != Status.CANCELED and order.forward_state != ForwardState.SENDING:
+        actions.append(("cancel", "Cancel with full refund…", True))
+    return actions
+
+
+def order_timeline(order: Order) -> list[dict]:
+    """Everything that happened to the order, oldest first: its events (placed, forwarded,
+    status changes, refunds, refills, cancels, staff actions), its ledger entries, and the
+    audit rows of staff actions on it."""
+    items = [
+        {"at": e.created_at, "kind": e.kind, "text": e.message, "by": e.created_by, "data": e.data}
+        for e in order.events.select_related("created_by")
+    ]
+    items += [
+        {
+            "at": entry.created_at,
+            "kind": "ledger",
+            "text": f"{entry.get_kind_display()} {entry.amount:+} (balance {entry.balance_after}) {entry.memo}",
+            "by": entry.created_by,
+            "data": None,
+        }
+        for entry in LedgerEntry.objects.filter(order_id=order.pk).select_related("created_by")
+    ]
+    items += [
+        {
+            "at": refill.created_at,
+            "kind": "refill",
+            "text": f"Refill {refill.pk}: {refill.get_state_display()}, {refill.status}"
+            + (f" — {refill.error}" if refill.error else ""),
+            "by": None,
+            "data": None,
+        }
+        for refill in order.refills.all()
+    ]
+    items += [
+        {
+            "at": cancel.created_at,
+            "kind": "cancel",
+            "text": f"Cancel request {cancel.pk}: {cancel.get_state_display()}"
+            + (f" — {cancel.error}" if cancel.error else ""),
+            "by": None,
+            "data": None,
+        }
+        for cancel in order.cancels.all()
+    ]
+    items += [
+        {"at": row.created_at, "kind": "audit", "text": row.action, "by": row.actor, "data": row.after}
+        for row in AuditLog.objects.filter(object_type="orders.order", object_id=str(order.pk)).select_related("actor")
+    ]
+    return sorted(items, key=lambda item: item["at"])
 
 
 @admin.register(Order)
@@ -18,21 +98,72 @@ class OrderAdmin(admin.ModelAdmin):
     list_display = (
         "id",
         "created_at",
-        "user",
-        "service",
-        "link",
+        "customer",
+        "service_short",
+        "provider",
+        "link_short",
         "quantity",
         "charge",
-        "status",
+        "refunded",
+        "status_badge",
         "forward_state",
         "upstream_order_id",
         "needs_attention",
     )
-    list_filter = ("status", "forward_state", "needs_attention", "provider", "source", "created_at")
-    search_fields = ("=id", "=upstream_order_id", "link", "user__username")
-    list_select_related = ("user", "service")
+    list_display_links = ("id", "created_at")
+    list_filter = (
+        "needs_attention",
+        "status",
+        "forward_state",
+        "provider",
+        CustomerFilter,
+        ServiceFilter,
+        "source",
+        "created_at",
+    )
+    search_fields = ("=id", "=upstream_order_id", "link")
+    list_select_related = ("user", "service", "provider")
     date_hierarchy = "created_at"
-    inlines = [OrderEventInline]
+    list_per_page = 50
+    show_full_result_count = False
+    change_form_template = "backoffice/order_change_form.html"
+    fieldsets = (
+        (
+            "Order",
+            {
+                "fields": (
+                    "user",
+                    "service",
+                    "provider",
+                    "upstream_service_id",
+                    "source",
+                    "link",
+                    "quantity",
+                    "runs",
+                    "interval",
+                    "params",
+                )
+            },
+        ),
+        ("Money", {"fields": ("charge", "refunded", "cost_expected", "cost_actual")}),
+        ("Status", {"fields": ("status", "start_count", "remains", "created_at", "completed_at", "settled_at")}),
+        (
+            "Forwarding",
+            {
+                "fields": (
+                    "forward_state",
+                    "upstream_order_id",
+                    "upstream_error",
+                    "attempts",
+                    "needs_attention",
+                    "attention_reason",
+                    "next_attempt_at",
+                    "next_check_at",
+                    "last_checked_at",
+                ),
+            },
+        ),
+    )
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -40,21 +171,94 @@ class OrderAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # Orders change only through the audited actions, never through the form.
+        return False
+
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="Customer", ordering="user__username")
+    def customer(self, obj):
+        url = reverse("admin:accounts_user_change", args=[obj.user_id])
+        return format_html('<a href="{}">{}</a>', url, obj.user.username)
+
+    @admin.display(description="Service", ordering="service_id")
+    def service_short(self, obj):
+        return format_html('<span title="{}">#{} {}</span>', obj.service.name, obj.service_id, obj.service.name[:28])
+
+    @admin.display(description="Link")
+    def link_short(self, obj):
+        return format_html('<span class="bo-link" title="{}">{}</span>', obj.link, obj.link[:40])
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return format_html('<span class="bo-badge bo-{}">{}</span>', obj.status.lower().replace(" ", "-"), obj.status)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = self.get_object(request, object_id)
+        extra = {}
+        if order is not None:
+            extra = {
+                "timeline": order_timeline(order),
+                "staff_actions": order_actions_for(order, request.user),
+                "order": order,
+            }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+
+class ReadOnlyRequestAdmin(ReadOnlyAdmin):
+    """Refill and cancel requests are written by the engine and the retry action, never by forms."""
+
+    @admin.display(description="Order")
+    def order_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[obj.order_id]), obj.order_id
+        )
+
 
 @admin.register(Refill)
-class RefillAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "order", "user", "state", "status", "upstream_refill_id", "error")
-    list_filter = ("state", "status")
+class RefillAdmin(ReadOnlyRequestAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "order_link",
+        "user",
+        "provider",
+        "state",
+        "status",
+        "upstream_refill_id",
+        "error",
+        "retry",
+    )
+    list_filter = ("state", "status", "provider")
     search_fields = ("=id", "=order__id")
+    list_select_related = ("user", "provider")
+
+    @admin.display(description="")
+    def retry(self, obj):
+        if obj.state == Refill.State.SENT:
+            return ""
+        return format_html(
+            '<button class="button bo-post" data-url="{}">Retry</button>',
+            reverse("admin:bo_refill_retry", args=[obj.pk]),
+        )
 
 
 @admin.register(CancelRequest)
-class CancelRequestAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "order", "user", "state", "upstream_cancel_id", "error")
+class CancelRequestAdmin(ReadOnlyRequestAdmin):
+    list_display = ("id", "created_at", "order_link", "user", "state", "upstream_cancel_id", "error", "retry")
     list_filter = ("state",)
+    list_select_related = ("user",)
+
+    @admin.display(description="")
+    def retry(self, obj):
+        if obj.state not in (CancelRequest.State.QUEUED, CancelRequest.State.REJECTED):
+            return ""
+        return format_html(
+            '<button class="button bo-post" data-url="{}">Retry</button>',
+            reverse("admin:bo_cancel_retry", args=[obj.pk]),
+        )
 
 
 @admin.register(ReconciliationReport)
@@ -65,3 +269,10 @@ class ReconciliationReportAdmin(admin.ModelAdmin):
     # Reports are written by the reconciler only.
     def has_add_permission(self, request):
         return False
+
+
+def _customer_orders(request, user) -> dict:
+    return {"recent_orders": Order.objects.filter(user=user).select_related("service").order_by("-id")[:10]}
+
+
+admin_extend("accounts.user", change_context=_customer_orders)

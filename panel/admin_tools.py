@@ -1,4 +1,27 @@
+"""What every app's admin shares: the staff roles' permission names, read-only admins, text
+filters, and the way a higher app adds to a lower app's admin page.
+
+Each model has one ModelAdmin, in the app that owns the model. When a page of a lower app
+shows something of a higher one (a provider's catalog import settings, a customer's orders and
+payments), the higher app registers it here with `admin_extend`, and the owner's admin (an
+ExtendableAdmin) shows it; the lower app never imports the higher one.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.admin.options import IS_POPUP_VAR
+from django.db.models import Q
+
+# The staff roles' permissions (see backoffice.roles): they gate actions in every app's admin.
+PERM_ORDERS = "backoffice.order_actions"
+PERM_MONEY = "backoffice.money_actions"
+PERM_CUSTOMERS = "backoffice.customer_actions"
+PERM_CATALOG = "backoffice.catalog_actions"
+PERM_REPORTS = "backoffice.view_reports"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -13,3 +36,91 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class InputFilter(admin.SimpleListFilter):
+    """A free-text list filter (customer name, service ID) instead of a list of every value."""
+
+    template = "backoffice/input_filter.html"
+
+    def lookups(self, request, model_admin):
+        return ((None, None),)
+
+    def choices(self, changelist):
+        # The template renders one text box; keep the other filters in hidden fields.
+        query = changelist.get_filters_params()
+        query.pop(self.parameter_name, None)
+        yield {"query_parts": [(k, v) for k, values in query.items() for v in values]}
+
+
+class CustomerFilter(InputFilter):
+    """Rows of one customer, by exact username or email (for models with a `user` field)."""
+
+    title = "customer"
+    parameter_name = "customer"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(user__username__iexact=value) | Q(user__email__iexact=value))
+
+
+ChangeContext = Callable[[Any, Any], dict]  # (request, obj) -> extra template context
+
+
+@dataclass
+class Extension:
+    inlines: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    change_context: list[ChangeContext] = field(default_factory=list)
+
+
+_extensions: dict[str, Extension] = defaultdict(Extension)
+
+
+def admin_extend(
+    model_label: str,
+    *,
+    inlines: Iterable = (),
+    actions: Iterable[Callable] = (),
+    change_context: ChangeContext | None = None,
+) -> None:
+    """Add inlines, actions or change-page context to the admin of `model_label` ("app.model"),
+    which must be an ExtendableAdmin. Called from the higher app's admin module."""
+    extension = _extensions[model_label.lower()]
+    extension.inlines.extend(inline for inline in inlines if inline not in extension.inlines)
+    extension.actions.extend(action for action in actions if action not in extension.actions)
+    if change_context is not None and change_context not in extension.change_context:
+        extension.change_context.append(change_context)
+
+
+class ExtendableAdmin(admin.ModelAdmin):
+    """A ModelAdmin that shows what higher apps registered for its model with admin_extend."""
+
+    def _extension(self) -> Extension:
+        return _extensions[self.model._meta.label_lower]
+
+    def get_inlines(self, request, obj):
+        return [*super().get_inlines(request, obj), *self._extension().inlines]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self.actions is None or IS_POPUP_VAR in request.GET:
+            return actions
+        for func in self._extension().actions:
+            func, name, description = self.get_action(func)
+            allowed = getattr(func, "allowed_permissions", ())
+            if all(getattr(self, f"has_{permission}_permission")(request) for permission in allowed):
+                actions[name] = (func, name, description)
+        return actions
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = dict(extra_context or {})
+        contexts = self._extension().change_context
+        if contexts:
+            obj = self.get_object(request, object_id)
+            if obj is not None:
+                for context in contexts:
+                    extra.update(context(request, obj))
+        return super().change_view(request, object_id, form_url, extra)

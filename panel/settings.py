@@ -205,9 +205,11 @@ INSTALLED_APPS = [
     "upstream",
     "catalog",
     "orders",
+    "billing",
+    "support",
     "api",
     "dashboard",
-    # Last: its admin registrations extend those of the apps above.
+    # Last: after each migrate it grants the staff roles the permissions of every app above.
     "backoffice",
 ]
 

@@ -1,5 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from panel.admin_tools import ExtendableAdmin
 
 from .client import UpstreamError
 from .models import Provider
@@ -41,13 +45,36 @@ class ProviderForm(forms.ModelForm):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(ExtendableAdmin):
+    """Providers; catalog adds its import settings inline and its sync and reprice actions."""
+
     form = ProviderForm
-    list_display = ("name", "api_url", "enabled", "currency", "balance", "low_balance", "balance_checked_at")
+    list_display = (
+        "name",
+        "api_url",
+        "enabled",
+        "currency",
+        "balance_shown",
+        "balance_checked_at",
+        "last_error",
+        "import_link",
+    )
     list_filter = ("enabled", "low_balance")
     search_fields = ("name", "api_url")
     readonly_fields = ("key_on_file", "balance", "balance_checked_at", "low_balance", "last_error")
     actions = ("test_connection", "refresh_balance")
+    change_form_template = "backoffice/provider_change_form.html"
+
+    @admin.display(description="Balance", ordering="balance")
+    def balance_shown(self, obj):
+        if obj.balance is None:
+            return "—"
+        css = "bo-warn" if obj.low_balance else ""
+        return format_html('<span class="{}">{} {}</span>', css, obj.balance, obj.currency)
+
+    @admin.display(description="")
+    def import_link(self, obj):
+        return format_html('<a class="button" href="{}">Import services</a>', reverse("admin:bo_import", args=[obj.pk]))
 
     @admin.display(description="Key on file")
     def key_on_file(self, obj):

@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from accounts.models import AuditLog
 from backoffice import services
-from backoffice.models import AuditLog
 from catalog.models import Category, Service, ServiceChange, UpstreamService
 from catalog.pricing import unit_cost
 from catalog.sync import sync_provider
@@ -39,7 +39,7 @@ def test_import_creates_services_in_a_new_category_with_markup_once(as_admin, sy
 
 def test_import_into_upstream_categories(synced, admin_staff):
     rows = list(UpstreamService.objects.filter(provider=synced, type="Default").order_by("pk")[:2])
-    services.services_import(provider_id=synced.pk, upstream_ids=[r.pk for r in rows], by=admin_staff.pk)
+    services.services_import(provider_id=synced.pk, upstream_ids=[r.pk for r in rows], actor_id=admin_staff.pk)
     for row in rows:
         assert Service.objects.get(upstream=row).category.name == row.category
 
@@ -47,7 +47,7 @@ def test_import_into_upstream_categories(synced, admin_staff):
 def test_bulk_markup_reprices_and_audits(as_admin, synced, admin_staff):
     rows = list(UpstreamService.objects.filter(provider=synced, type="Default").order_by("pk")[:2])
     created = services.services_import(
-        provider_id=synced.pk, upstream_ids=[r.pk for r in rows], by=admin_staff.pk
+        provider_id=synced.pk, upstream_ids=[r.pk for r in rows], actor_id=admin_staff.pk
     ).extra
     ids = ",".join(str(s.pk) for s in created)
     as_admin.post(reverse("admin:bo_services_markup") + f"?ids={ids}", {"markup_percent": "100"})

@@ -8,13 +8,13 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts.ledger import ledger_drift
-from accounts.models import LedgerEntry, User
+from accounts.models import AuditLog, LedgerEntry, User
 from accounts.services import api_key_rotate, user_by_api_key
 from backoffice import services
 from backoffice.forms import new_token
-from backoffice.models import AuditLog
-from dashboard.models import DepositRequest, PaymentMethod
-from dashboard.services import deposit_request_create
+from billing.models import DepositRequest, PaymentMethod
+from billing.services import deposit_request_create
+from catalog.admin import customer_price_change
 
 
 def adjust_url(user):
@@ -60,7 +60,7 @@ def test_adjustment_submitted_concurrently_moves_money_once(customer, admin_staf
         try:
             outcomes.append(
                 services.balance_adjust(
-                    user_id=customer.pk, amount=Decimal("7"), reason="race", token=token, by=admin_staff.pk
+                    user_id=customer.pk, amount=Decimal("7"), reason="race", token=token, actor_id=admin_staff.pk
                 )
             )
         except Exception as exc:  # pragma: no cover - reported below
@@ -85,10 +85,12 @@ def test_adjustment_needs_a_reason_and_never_overdraws(as_admin, customer, admin
     assert response.status_code == 200 and b"This field is required" in response.content
     with pytest.raises(services.ActionError, match="below zero"):
         services.balance_adjust(
-            user_id=customer.pk, amount=Decimal("-1000.01"), reason="x", token=new_token(), by=admin_staff.pk
+            user_id=customer.pk, amount=Decimal("-1000.01"), reason="x", token=new_token(), actor_id=admin_staff.pk
         )
     with pytest.raises(services.ActionError, match="expired"):
-        services.balance_adjust(user_id=customer.pk, amount=Decimal("1"), reason="x", token="replay", by=admin_staff.pk)
+        services.balance_adjust(
+            user_id=customer.pk, amount=Decimal("1"), reason="x", token="replay", actor_id=admin_staff.pk
+        )
     assert not LedgerEntry.objects.filter(kind="adjustment").exists()
     assert not AuditLog.objects.exists()
 
@@ -119,7 +121,7 @@ def test_ban_stops_logins_sessions_and_the_api_key(client, as_admin, customer, a
 
 def test_staff_cannot_ban_themselves(admin_staff):
     with pytest.raises(services.ActionError):
-        services.customer_set_active(user_id=admin_staff.pk, active=False, by=admin_staff.pk)
+        services.customer_set_active(user_id=admin_staff.pk, active=False, actor_id=admin_staff.pk)
 
 
 def test_reset_api_key_shows_the_new_key_once_and_kills_the_old(as_admin, customer):
@@ -158,15 +160,15 @@ def test_discount_edited_in_the_form_is_audited(as_admin, customer):
 
 def test_custom_price_is_audited(customer, make_service, admin_staff):
     service = make_service("Default")
-    services.customer_price_change(user_id=customer.pk, service_id=service.pk, rate=service.rate, by=admin_staff.pk)
-    services.customer_price_change(user_id=customer.pk, service_id=service.pk, rate=service.rate, by=admin_staff.pk)
+    customer_price_change(user_id=customer.pk, service_id=service.pk, rate=service.rate, actor_id=admin_staff.pk)
+    customer_price_change(user_id=customer.pk, service_id=service.pk, rate=service.rate, actor_id=admin_staff.pk)
     assert AuditLog.objects.filter(action="customer.price").count() == 1
 
 
 def test_deposit_approval_credits_once_and_is_audited(as_admin, customer):
     method = PaymentMethod.objects.create(name="Bank")
     deposit = deposit_request_create(user=customer, method=method, amount=Decimal("25"))
-    changelist = reverse("admin:dashboard_depositrequest_changelist")
+    changelist = reverse("admin:billing_depositrequest_changelist")
     for _ in range(2):
         as_admin.post(changelist, {"action": "approve", "_selected_action": [deposit.pk]})
     customer.refresh_from_db()
@@ -183,7 +185,7 @@ def test_deposit_rejection_moves_nothing(as_admin, customer):
     method = PaymentMethod.objects.create(name="Bank")
     deposit = deposit_request_create(user=customer, method=method, amount=Decimal("25"))
     as_admin.post(
-        reverse("admin:dashboard_depositrequest_changelist"), {"action": "reject", "_selected_action": [deposit.pk]}
+        reverse("admin:billing_depositrequest_changelist"), {"action": "reject", "_selected_action": [deposit.pk]}
     )
     customer.refresh_from_db()
     assert customer.balance == Decimal("1000")

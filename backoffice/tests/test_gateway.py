@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from dashboard.models import GatewayEvent, GatewayPayment
+from billing.models import GatewayEvent, GatewayPayment
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def paid(customer):
 
 
 def test_payment_list_filters_and_searches(as_admin, customer, paid):
-    url = reverse("admin:dashboard_gatewaypayment_changelist")
+    url = reverse("admin:billing_gatewaypayment_changelist")
     response = as_admin.get(url)
     assert response.status_code == 200 and response.context["cl"].result_count == 2
     assert as_admin.get(url, {"needs_review__exact": "1"}).context["cl"].result_count == 1
@@ -39,28 +39,28 @@ def test_payment_list_filters_and_searches(as_admin, customer, paid):
 
 
 def test_payment_page_shows_its_raw_events_read_only(as_admin, paid):
-    response = as_admin.get(reverse("admin:dashboard_gatewaypayment_change", args=[paid.pk]))
+    response = as_admin.get(reverse("admin:billing_gatewaypayment_change", args=[paid.pk]))
     body = response.content.decode()
     assert response.status_code == 200
     assert "evt_bo_1" in body and "checkout.session.completed" in body and "&quot;amount_total&quot;: 2000" in body
     assert 'name="_save"' not in body
-    assert as_admin.get(reverse("admin:dashboard_gatewaypayment_add")).status_code == 403
+    assert as_admin.get(reverse("admin:billing_gatewaypayment_add")).status_code == 403
     assert (
-        as_admin.post(reverse("admin:dashboard_gatewaypayment_delete", args=[paid.pk]), {"post": "yes"}).status_code
+        as_admin.post(reverse("admin:billing_gatewaypayment_delete", args=[paid.pk]), {"post": "yes"}).status_code
         == 403
     )
     assert GatewayPayment.objects.filter(pk=paid.pk).exists()
 
 
 def test_event_list_and_page(as_admin, paid):
-    response = as_admin.get(reverse("admin:dashboard_gatewayevent_changelist"), {"type": "checkout.session.completed"})
+    response = as_admin.get(reverse("admin:billing_gatewayevent_changelist"), {"type": "checkout.session.completed"})
     assert response.status_code == 200 and "evt_bo_1" in response.content.decode()
     event = GatewayEvent.objects.get()
-    body = as_admin.get(reverse("admin:dashboard_gatewayevent_change", args=[event.pk])).content.decode()
+    body = as_admin.get(reverse("admin:billing_gatewayevent_change", args=[event.pk])).content.decode()
     assert "cs_test_bo" in body and "Paid: credited 20 USD." in body
 
 
 def test_customer_page_lists_card_payments(as_admin, customer, paid):
     body = as_admin.get(reverse("admin:accounts_user_change", args=[customer.pk])).content.decode()
-    assert "Card payments" in body and reverse("admin:dashboard_gatewaypayment_change", args=[paid.pk]) in body
+    assert "Card payments" in body and reverse("admin:billing_gatewaypayment_change", args=[paid.pk]) in body
     assert "needs review" in body

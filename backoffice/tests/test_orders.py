@@ -6,9 +6,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.ledger import ledger_drift
-from accounts.models import LedgerEntry
+from accounts.models import AuditLog, LedgerEntry
 from backoffice import services
-from backoffice.models import AuditLog
 from catalog.models import Service, UpstreamService
 from orders.forwarding import order_forward
 from orders.models import ForwardState, Order, Status
@@ -129,28 +128,32 @@ def test_partial_shows_the_exact_refund_then_refunds_it_once(as_admin, sent_orde
 
 def test_correcting_partial_to_canceled_refunds_only_the_difference(sent_order, admin_staff):
     order = sent_order
-    services.order_mark_final(order_id=order.pk, status=Status.PARTIAL, remains=order.units // 2, by=admin_staff.pk)
+    services.order_mark_final(
+        order_id=order.pk, status=Status.PARTIAL, remains=order.units // 2, actor_id=admin_staff.pk
+    )
     first = fresh(order).refunded
-    services.order_mark_final(order_id=order.pk, status=Status.CANCELED, by=admin_staff.pk)
-    services.order_mark_final(order_id=order.pk, status=Status.CANCELED, by=admin_staff.pk)
+    services.order_mark_final(order_id=order.pk, status=Status.CANCELED, actor_id=admin_staff.pk)
+    services.order_mark_final(order_id=order.pk, status=Status.CANCELED, actor_id=admin_staff.pk)
     order = fresh(order)
     assert order.refunded == order.charge
     assert sorted(refunds(order)) == sorted([first, order.charge - first])
 
 
 def test_a_refund_is_never_taken_back(sent_order, admin_staff):
-    services.order_mark_final(order_id=sent_order.pk, status=Status.CANCELED, by=admin_staff.pk)
+    services.order_mark_final(order_id=sent_order.pk, status=Status.CANCELED, actor_id=admin_staff.pk)
     with pytest.raises(services.ActionError, match="never taken back"):
-        services.order_mark_final(order_id=sent_order.pk, status=Status.COMPLETED, by=admin_staff.pk)
+        services.order_mark_final(order_id=sent_order.pk, status=Status.COMPLETED, actor_id=admin_staff.pk)
     with pytest.raises(services.ActionError):
-        services.order_mark_final(order_id=sent_order.pk, status=Status.PARTIAL, remains=1, by=admin_staff.pk)
+        services.order_mark_final(order_id=sent_order.pk, status=Status.PARTIAL, remains=1, actor_id=admin_staff.pk)
     assert fresh(sent_order).status == Status.CANCELED
 
 
 def test_partial_remains_must_be_inside_the_order(sent_order, admin_staff):
     for remains in (0, sent_order.units, sent_order.units + 5):
         with pytest.raises(services.ActionError):
-            services.order_mark_final(order_id=sent_order.pk, status=Status.PARTIAL, remains=remains, by=admin_staff.pk)
+            services.order_mark_final(
+                order_id=sent_order.pk, status=Status.PARTIAL, remains=remains, actor_id=admin_staff.pk
+            )
     assert not AuditLog.objects.exists()
 
 
@@ -169,7 +172,7 @@ def test_mark_completed_refunds_nothing_and_is_idempotent(as_admin, sent_order, 
 def test_a_never_sent_order_can_only_be_canceled(place, admin_staff):
     order = place()
     with pytest.raises(services.ActionError, match="never reached"):
-        services.order_mark_final(order_id=order.pk, status=Status.COMPLETED, by=admin_staff.pk)
+        services.order_mark_final(order_id=order.pk, status=Status.COMPLETED, actor_id=admin_staff.pk)
 
 
 def test_recheck_now_asks_the_provider_and_audits(as_admin, sent_order, sim):
@@ -213,7 +216,7 @@ def test_move_to_another_providers_equivalent_service(as_admin, unknown_order, s
 
 
 def test_order_page_shows_the_full_timeline(as_admin, sent_order, admin_staff):
-    services.order_mark_final(order_id=sent_order.pk, status=Status.CANCELED, by=admin_staff.pk, reason="x")
+    services.order_mark_final(order_id=sent_order.pk, status=Status.CANCELED, actor_id=admin_staff.pk, reason="x")
     page = as_admin.get(reverse("admin:orders_order_change", args=[sent_order.pk])).content.decode()
     for text in ("Placed via", "Sent to sim", "Marked Canceled by staff", "Refunded", "order.mark_canceled", "Charge"):
         assert text in page, text

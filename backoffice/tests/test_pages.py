@@ -4,8 +4,9 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User
-from dashboard.models import PaymentMethod
-from dashboard.services import deposit_request_create, ticket_open
+from billing.models import PaymentMethod
+from billing.services import deposit_request_create
+from support.services import ticket_open
 
 
 @pytest.fixture
@@ -28,9 +29,9 @@ PAGES = [
     ("admin:catalog_category_changelist", []),
     ("admin:catalog_customerprice_changelist", []),
     ("admin:catalog_servicechange_changelist", []),
-    ("admin:dashboard_depositrequest_changelist", []),
-    ("admin:dashboard_ticket_changelist", []),
-    ("admin:backoffice_auditlog_changelist", []),
+    ("admin:billing_depositrequest_changelist", []),
+    ("admin:support_ticket_changelist", []),
+    ("admin:accounts_auditlog_changelist", []),
     ("admin:accounts_ledgerentry_changelist", []),
     ("admin:bo_reports", []),
 ]
@@ -48,7 +49,7 @@ def test_detail_pages_render(as_admin, world, customer, provider):
         reverse("admin:orders_order_change", args=[world.pk]),
         reverse("admin:accounts_user_change", args=[customer.pk]),
         reverse("admin:upstream_provider_change", args=[provider.pk]),
-        reverse("admin:dashboard_ticket_change", args=[ticket.pk]),
+        reverse("admin:support_ticket_change", args=[ticket.pk]),
         reverse("admin:bo_import", args=[provider.pk]),
         reverse("admin:bo_customer_action", args=[customer.pk, "adjust"]),
         reverse("admin:bo_order_action", args=[world.pk, "cancel"]),

@@ -4,13 +4,14 @@ money, act on orders, change customers, import services or see reports."""
 import pytest
 from django.urls import reverse
 
-from accounts.models import LedgerEntry
+from accounts.models import AuditLog, LedgerEntry
 from backoffice.forms import new_token
-from backoffice.models import AuditLog
-from dashboard.models import DepositRequest, PaymentMethod, Ticket
-from dashboard.services import deposit_request_create, ticket_open
+from billing.models import DepositRequest, PaymentMethod
+from billing.services import deposit_request_create
 from orders.forwarding import order_forward
 from orders.models import Order
+from support.models import Ticket
+from support.services import ticket_open
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def test_support_cannot_ban_reset_keys_or_approve_deposits(as_support, customer)
     customer.refresh_from_db()
     assert customer.is_active
     deposit = deposit_request_create(user=customer, method=PaymentMethod.objects.create(name="Bank"), amount=5)
-    as_support.post(bo("dashboard_depositrequest_changelist"), {"action": "approve", "_selected_action": [deposit.pk]})
+    as_support.post(bo("billing_depositrequest_changelist"), {"action": "approve", "_selected_action": [deposit.pk]})
     assert DepositRequest.objects.get(pk=deposit.pk).status == "pending"
 
 
@@ -80,7 +81,7 @@ def test_support_reads_orders_without_action_buttons(as_support, order, customer
 
 def test_support_replies_to_assigns_and_closes_tickets(as_support, support_staff, customer):
     ticket = ticket_open(user=customer, subject="Help", body="My order?", topic="other")
-    url = bo("dashboard_ticket_change", ticket.pk)
+    url = bo("support_ticket_change", ticket.pk)
     page = as_support.get(url)
     assert page.status_code == 200
     data = {
@@ -103,7 +104,7 @@ def test_support_replies_to_assigns_and_closes_tickets(as_support, support_staff
     assert ticket.status == Ticket.Status.ANSWERED
     assert ticket.messages.filter(is_staff=True, body="We are on it.").exists()
     assert ticket.assignment.assignee == support_staff
-    as_support.post(bo("dashboard_ticket_changelist"), {"action": "close", "_selected_action": [ticket.pk]})
+    as_support.post(bo("support_ticket_changelist"), {"action": "close", "_selected_action": [ticket.pk]})
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.CLOSED
     assert AuditLog.objects.filter(action="ticket.close", actor=support_staff).count() == 1

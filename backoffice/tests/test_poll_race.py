@@ -87,7 +87,7 @@ def test_staff_final_status_made_during_a_poll_is_not_overwritten(buyer, staff, 
     thread = poll_slowly(sim, order.provider_id, [order.pk])
 
     remains = order.quantity // 2 if status == Status.PARTIAL else None
-    outcome = services.order_mark_final(order_id=order.pk, status=status, by=staff.pk, remains=remains)
+    outcome = services.order_mark_final(order_id=order.pk, status=status, actor_id=staff.pk, remains=remains)
     assert outcome.done
     decided = Order.objects.get(pk=order.pk)
     thread.join(timeout=10)

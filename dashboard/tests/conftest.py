@@ -6,7 +6,7 @@ import pytest
 
 from accounts.ledger import ledger_credit
 from accounts.models import User
-from dashboard.models import PaymentMethod
+from billing.models import PaymentMethod
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from accounts.ledger import ledger_credit
 from accounts.models import User
-from dashboard.models import PaymentMethod
+from billing.models import PaymentMethod
 from orders.models import Order
 from orders.polling import order_recheck
 from testing.fixtures import BROWSER_MARKS, screenshot

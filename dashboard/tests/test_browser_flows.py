@@ -12,12 +12,13 @@ import pytest
 from django.conf import settings as django_settings
 
 from accounts.models import LedgerEntry, User
+from billing.models import DepositRequest, PaymentMethod
 from catalog.pricing import quote
-from dashboard.models import DepositRequest, PaymentMethod, Ticket
 from dashboard.templatetags.panel import money, money2
 from orders.models import Order, Refill, Status
 from orders.placement import order_place
 from orders.polling import order_recheck
+from support.models import Ticket
 from testing.fixtures import BROWSER_MARKS, page_logged_in_as, screenshot
 
 pytestmark = BROWSER_MARKS

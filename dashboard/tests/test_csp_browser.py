@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
+from billing.models import PaymentMethod
 from catalog.pricing import quote
-from dashboard.models import PaymentMethod
 from dashboard.templatetags.panel import money
 from orders.models import Order
 from panel.tests.csp_watch import csp_header, wait_until, watch_csp

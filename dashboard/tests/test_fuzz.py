@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry, User
+from billing.models import DepositRequest, GatewayPayment, PaymentMethod
 from dashboard.forms import (
     CardPaymentForm,
     DepositForm,
@@ -28,10 +29,10 @@ from dashboard.forms import (
     TicketForm,
     TimezoneForm,
 )
-from dashboard.models import DepositRequest, GatewayPayment, PaymentMethod, Ticket, TicketMessage
 from dashboard.urls import urlpatterns
 from orders.models import CancelRequest, Order, Refill, Status
 from orders.placement import order_place
+from support.models import Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,10 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import LedgerEntry
-from dashboard.models import DepositRequest, PaymentMethod, Ticket
+from billing.models import DepositRequest, PaymentMethod
 from orders.models import Order
 from orders.placement import order_place
+from support.models import Ticket
 
 HUGE = "9" * 32
 

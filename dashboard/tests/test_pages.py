@@ -8,9 +8,11 @@ from django.urls import reverse
 
 from accounts.models import LedgerEntry, User
 from accounts.services import api_key_hash
+from billing.models import Affiliate, Commission, DepositRequest, PaymentMethod
+from billing.services import affiliate_get, deposit_approve, deposit_reject
 from catalog.models import CustomerPrice
-from dashboard.models import Affiliate, Commission, DepositRequest, PaymentMethod, Ticket
-from dashboard.services import affiliate_get, deposit_approve, deposit_reject, ticket_open, ticket_reply
+from support.models import Ticket
+from support.services import ticket_open, ticket_reply
 
 
 def test_services_page_shows_the_customers_own_prices_and_searches(logged_in, customer, make_service):
@@ -91,8 +93,8 @@ def test_deposit_request_and_its_errors(logged_in, customer, bank):
 
 def test_approving_credits_once_through_the_ledger(customer, bank, admin_user):
     deposit = DepositRequest.objects.create(user=customer, method=bank, amount=Decimal("25"))
-    assert deposit_approve(deposit_id=deposit.pk, staff_id=admin_user.pk)
-    assert not deposit_approve(deposit_id=deposit.pk, staff_id=admin_user.pk)
+    assert deposit_approve(deposit_id=deposit.pk, actor_id=admin_user.pk)
+    assert not deposit_approve(deposit_id=deposit.pk, actor_id=admin_user.pk)
     assert not deposit_reject(deposit_id=deposit.pk)
     entry = LedgerEntry.objects.get(idempotency_key=f"deposit:{deposit.pk}")
     assert entry.amount == 25 and entry.created_by == admin_user
@@ -103,7 +105,7 @@ def test_approving_credits_once_through_the_ledger(customer, bank, admin_user):
 def test_admin_actions_approve_and_reject(admin_client, customer, bank):
     a = DepositRequest.objects.create(user=customer, method=bank, amount=Decimal("30"))
     b = DepositRequest.objects.create(user=customer, method=bank, amount=Decimal("40"))
-    url = reverse("admin:dashboard_depositrequest_changelist")
+    url = reverse("admin:billing_depositrequest_changelist")
     admin_client.post(url, {"action": "approve", "_selected_action": [a.pk]})
     admin_client.post(url, {"action": "reject", "_selected_action": [b.pk]})
     admin_client.post(url, {"action": "approve", "_selected_action": [a.pk, b.pk]})
@@ -163,7 +165,7 @@ def test_tickets_open_reply_close_and_errors(logged_in, customer, admin_user):
 
 def test_staff_reply_from_the_admin(admin_client, customer):
     ticket = ticket_open(user=customer, subject="Help", body="?", topic="other")
-    url = reverse("admin:dashboard_ticket_change", args=[ticket.pk])
+    url = reverse("admin:support_ticket_change", args=[ticket.pk])
     data = {
         "subject": "Help",
         "topic": "other",

@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from accounts.ledger import ledger_drift
 from accounts.models import LedgerEntry, User
-from dashboard.models import Affiliate, Commission, GatewayEvent, GatewayPayment, PaymentMethod
-from dashboard.services import affiliate_get, referral_record
+from billing.models import Affiliate, Commission, GatewayEvent, GatewayPayment, PaymentMethod
+from billing.services import affiliate_get, referral_record
 
 from .conftest import SECRET_KEY, WEBHOOK_SECRET
 

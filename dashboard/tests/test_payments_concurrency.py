@@ -7,7 +7,7 @@ from django.test import Client
 
 from accounts.ledger import ledger_drift
 from accounts.models import User
-from dashboard.models import GatewayEvent, GatewayPayment
+from billing.models import GatewayEvent, GatewayPayment
 from testing.concurrency import run_together
 
 from .test_payments import post_event, session_event

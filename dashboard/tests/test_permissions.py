@@ -5,10 +5,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.ledger import ledger_credit
-from dashboard.models import PaymentMethod
-from dashboard.services import deposit_request_create, ticket_open
+from billing.models import PaymentMethod
+from billing.services import deposit_request_create
 from orders.models import CancelRequest, ForwardState, Order, Refill, Status
 from orders.placement import order_place
+from support.services import ticket_open
 
 
 @pytest.fixture

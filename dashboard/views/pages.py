@@ -11,14 +11,16 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import LedgerEntry
 from accounts.services import api_key_rotate
+from billing.models import Commission, DepositRequest, PaymentMethod
+from billing.selectors import card_limits, gateway_payments_for, stripe_method
+from billing.services import affiliate_get, deposit_request_create
 from catalog.pricing import FLAT_TYPES, custom_rates_for, customer_rate
 from catalog.selectors import sellable_services
 from orders.models import ACTIVE_STATUSES, Order
+from support.models import Ticket
+from support.services import ticket_close, ticket_open, ticket_reply
 
 from ..forms import DepositForm, ReplyForm, TicketForm, TimezoneForm
-from ..models import Commission, DepositRequest, PaymentMethod, Ticket
-from ..selectors import card_limits, gateway_payments_for, stripe_method
-from ..services import affiliate_get, deposit_request_create, ticket_close, ticket_open, ticket_reply
 from .common import customer_view, paginate, parse_id, search_text
 from .orders import annotate_actions
 from .payments import card_form
@@ -164,7 +166,7 @@ def affiliates(request):
     return render(request, "dashboard/affiliates.html", context)
 
 
-# Referral codes are URL-safe tokens (services.affiliate_get); anything else is not one of ours.
+# Referral codes are URL-safe tokens (billing.services.affiliate_get); anything else is not one of ours.
 REFERRAL_CODE = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 

@@ -10,11 +10,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .. import stripe_gateway
+from billing.gateways import stripe as stripe_gateway
+from billing.models import GatewayPayment
+from billing.selectors import card_limits, stripe_method
+from billing.services import DepositError, gateway_checkout_start, gateway_payment_create, stripe_event_receive
+
 from ..forms import CardPaymentForm
-from ..models import GatewayPayment
-from ..selectors import card_limits, stripe_method
-from ..services import DepositError, gateway_checkout_start, gateway_payment_create, stripe_event_receive
 from .common import customer_view
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """A thin wrapper over the official Stripe SDK: configuration, Checkout Session creation, and
-webhook verification. No database here; dashboard.services decides what the answers mean.
+webhook verification. No database here; billing.services decides what the answers mean.
 
 The secret key is handed to a StripeClient per call (never to the SDK's global `stripe.api_key`)
 and never logged; errors are reported by their class and Stripe's message, which carry no key.

@@ -1,7 +1,8 @@
-"""Writes made from the dashboard that are not orders: deposits, commissions, tickets, referrals.
+"""Money coming in: manual deposits, card payments through a gateway, referrals and commissions.
 
 Money moves only through accounts.ledger, each credit with an idempotency key, and each deposit
-decision is a compare-and-set on the request's status so that two staff clicks credit once.
+decision is a compare-and-set on the request's status so that two staff clicks credit once; a
+staff decision writes its audit row in the same transaction.
 """
 
 import logging
@@ -14,18 +15,10 @@ from django.utils import timezone
 
 from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry, User
+from accounts.services import audit_record
 
-from . import stripe_gateway
-from .models import (
-    Affiliate,
-    Commission,
-    DepositRequest,
-    GatewayEvent,
-    GatewayPayment,
-    PaymentMethod,
-    Ticket,
-    TicketMessage,
-)
+from .gateways import stripe as stripe_gateway
+from .models import Affiliate, Commission, DepositRequest, GatewayEvent, GatewayPayment, PaymentMethod
 from .selectors import card_limits, stripe_method
 
 HUNDRED = Decimal("100")
@@ -46,11 +39,22 @@ def deposit_request_create(
     return DepositRequest.objects.create(user=user, method=method, amount=amount, reference=reference[:255])
 
 
+def _deposit_decided(deposit: DepositRequest, *, actor_id: int | None, note: str) -> None:
+    audit_record(
+        actor_id=actor_id,
+        action="deposit.approve" if deposit.status == DepositRequest.Status.APPROVED else "deposit.reject",
+        obj=deposit,
+        before={"status": DepositRequest.Status.PENDING},
+        after={"status": deposit.status, "amount": deposit.amount, "ledger_entry": deposit.ledger_entry_id},
+        reason=note,
+    )
+
+
 @transaction.atomic
-def deposit_approve(*, deposit_id: int, staff_id: int | None = None, note: str = "") -> bool:
-    """Credit a pending deposit and its affiliate commission. False if it was already decided."""
+def deposit_approve(*, deposit_id: int, actor_id: int | None = None, note: str = "") -> bool:
+    """Credit a pending deposit and its affiliate commission, audited. False if it was already decided."""
     updated = DepositRequest.objects.filter(pk=deposit_id, status=DepositRequest.Status.PENDING).update(
-        status=DepositRequest.Status.APPROVED, decided_by_id=staff_id, decided_at=timezone.now(), staff_note=note
+        status=DepositRequest.Status.APPROVED, decided_by_id=actor_id, decided_at=timezone.now(), staff_note=note
     )
     if updated != 1:
         return False
@@ -60,11 +64,13 @@ def deposit_approve(*, deposit_id: int, staff_id: int | None = None, note: str =
         amount=deposit.amount,
         kind=LedgerEntry.Kind.DEPOSIT,
         memo=f"Deposit {deposit.pk} via {deposit.method.name}",
-        created_by_id=staff_id,
+        created_by_id=actor_id,
         idempotency_key=f"deposit:{deposit.pk}",
     )
     DepositRequest.objects.filter(pk=deposit.pk).update(ledger_entry_id=posting.entry.pk)
+    deposit.ledger_entry_id = posting.entry.pk
     _commission_for(deposit)
+    _deposit_decided(deposit, actor_id=actor_id, note=note)
     return True
 
 
@@ -95,11 +101,16 @@ def _commission_for(source: DepositRequest | GatewayPayment) -> None:
     )
 
 
-def deposit_reject(*, deposit_id: int, staff_id: int | None = None, note: str = "") -> bool:
+@transaction.atomic
+def deposit_reject(*, deposit_id: int, actor_id: int | None = None, note: str = "") -> bool:
+    """Reject a pending deposit, audited. False if it was already decided."""
     updated = DepositRequest.objects.filter(pk=deposit_id, status=DepositRequest.Status.PENDING).update(
-        status=DepositRequest.Status.REJECTED, decided_by_id=staff_id, decided_at=timezone.now(), staff_note=note
+        status=DepositRequest.Status.REJECTED, decided_by_id=actor_id, decided_at=timezone.now(), staff_note=note
     )
-    return updated == 1
+    if updated != 1:
+        return False
+    _deposit_decided(DepositRequest.objects.get(pk=deposit_id), actor_id=actor_id, note=note)
+    return True
 
 
 def affiliate_get(*, user: User) -> Affiliate:
@@ -125,27 +136,6 @@ def referral_record(*, user: User, code: str) -> bool:
         return False
     affiliate = affiliate_get(user=user)
     return Affiliate.objects.filter(pk=affiliate.pk, referred_by__isnull=True).update(referred_by_id=referrer_id) == 1
-
-
-@transaction.atomic
-def ticket_open(*, user: User, subject: str, body: str, topic: str, order_id: int | None = None) -> Ticket:
-    ticket = Ticket.objects.create(user=user, subject=subject, topic=topic, order_id=order_id)
-    TicketMessage.objects.create(ticket=ticket, author=user, body=body, is_staff=False)
-    return ticket
-
-
-@transaction.atomic
-def ticket_reply(*, ticket: Ticket, author: User, body: str) -> TicketMessage:
-    """A message on the thread; a staff reply marks the ticket answered, a customer's reopens it."""
-    is_staff = author.is_staff and author.pk != ticket.user_id
-    message = TicketMessage.objects.create(ticket=ticket, author=author, body=body, is_staff=is_staff)
-    ticket.status = Ticket.Status.ANSWERED if is_staff else Ticket.Status.OPEN
-    ticket.save(update_fields=["status", "updated_at"])
-    return message
-
-
-def ticket_close(*, ticket: Ticket) -> None:
-    Ticket.objects.filter(pk=ticket.pk).update(status=Ticket.Status.CLOSED, updated_at=timezone.now())
 
 
 # --- Online payments (Stripe Checkout) ------------------------------------------------------------

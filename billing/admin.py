@@ -4,19 +4,10 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from panel.admin_tools import ReadOnlyAdmin
+from panel.admin_tools import PERM_MONEY, CustomerFilter, ReadOnlyAdmin, admin_extend
 
-from .models import (
-    Affiliate,
-    Commission,
-    DepositRequest,
-    GatewayEvent,
-    GatewayPayment,
-    PaymentMethod,
-    Ticket,
-    TicketMessage,
-)
-from .services import deposit_approve, deposit_reject, ticket_reply
+from .models import Affiliate, Commission, DepositRequest, GatewayEvent, GatewayPayment, PaymentMethod
+from .services import deposit_approve, deposit_reject
 
 
 @admin.register(PaymentMethod)
@@ -27,8 +18,10 @@ class PaymentMethodAdmin(admin.ModelAdmin):
 
 @admin.register(DepositRequest)
 class DepositRequestAdmin(admin.ModelAdmin):
+    """Staff who may move money approve (credit once) or reject; every decision is audited."""
+
     list_display = ("id", "created_at", "user", "method", "amount", "reference", "status", "decided_by", "decided_at")
-    list_filter = ("status", "method")
+    list_filter = ("status", "method", "created_at")
     search_fields = ("user__username", "reference", "=id")
     list_select_related = ("user", "method", "decided_by")
     readonly_fields = ("user", "method", "amount", "reference", "status", "ledger_entry_id", "decided_by", "decided_at")
@@ -37,19 +30,23 @@ class DepositRequestAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description=_("Approve and credit the selected deposits"))
-    def approve(self, request, queryset):
-        done = sum(
-            deposit_approve(deposit_id=pk, staff_id=request.user.pk) for pk in queryset.values_list("pk", flat=True)
-        )
-        self.message_user(request, _("%(n)d deposit(s) approved and credited.") % {"n": done}, messages.SUCCESS)
+    def has_money_permission(self, request):
+        return request.user.has_perm(PERM_MONEY)
 
-    @admin.action(description=_("Reject the selected deposits"))
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm(PERM_MONEY) and super().has_change_permission(request, obj)
+
+    @admin.action(description=_("Approve and credit the selected deposits"), permissions=["money"])
+    def approve(self, request, queryset):
+        actor_id = request.user.pk
+        done = sum(deposit_approve(deposit_id=pk, actor_id=actor_id) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{done} deposit(s) approved and credited.", messages.SUCCESS)
+
+    @admin.action(description=_("Reject the selected deposits"), permissions=["money"])
     def reject(self, request, queryset):
-        done = sum(
-            deposit_reject(deposit_id=pk, staff_id=request.user.pk) for pk in queryset.values_list("pk", flat=True)
-        )
-        self.message_user(request, _("%(n)d deposit(s) rejected.") % {"n": done}, messages.WARNING)
+        actor_id = request.user.pk
+        done = sum(deposit_reject(deposit_id=pk, actor_id=actor_id) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{done} deposit(s) rejected.", messages.WARNING)
 
 
 @admin.register(Affiliate)
@@ -97,10 +94,11 @@ class GatewayEventInline(admin.StackedInline):
         return pretty_payload(obj)
 
 
+# Gateway payments and their raw events are written only by the webhook: staff read them here.
 @admin.register(GatewayPayment)
 class GatewayPaymentAdmin(ReadOnlyAdmin):
     list_display = ("id", "created_at", "user", "provider", "amount", "currency", "status", "needs_review", "paid_at")
-    list_filter = ("status", "needs_review", "provider", "created_at")
+    list_filter = (CustomerFilter, "status", "needs_review", "provider", "created_at")
     search_fields = ("=id", "user__username", "user__email", "=external_id")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
@@ -125,27 +123,8 @@ class GatewayEventAdmin(ReadOnlyAdmin):
         return pretty_payload(obj)
 
 
-class TicketMessageInline(admin.TabularInline):
-    model = TicketMessage
-    extra = 1
-    fields = ("created_at", "author", "is_staff", "body")
-    readonly_fields = ("created_at", "author", "is_staff")
-
-    def has_change_permission(self, request, obj=None):
-        return False
+def _customer_payments(request, user) -> dict:
+    return {"recent_payments": GatewayPayment.objects.filter(user=user).order_by("-id")[:10]}
 
 
-@admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
-    list_display = ("id", "subject", "user", "topic", "order", "status", "updated_at")
-    list_filter = ("status", "topic")
-    search_fields = ("subject", "user__username", "=id")
-    list_select_related = ("user",)
-    readonly_fields = ("user", "order", "deposit", "created_at", "updated_at")
-    inlines = [TicketMessageInline]
-
-    def save_formset(self, request, form, formset, change):
-        # Staff replies typed into the inline go through the same service as customers' replies.
-        for message in formset.save(commit=False):
-            if message.pk is None and message.body.strip():
-                ticket_reply(ticket=form.instance, author=request.user, body=message.body)
+admin_extend("accounts.user", change_context=_customer_payments)

@@ -1,8 +1,8 @@
-"""Reads for the dashboard's payment pages."""
+"""Reads of payment methods and payments (the dashboard's payment pages, the backoffice's customer page)."""
 
 from decimal import Decimal
 
-from . import stripe_gateway
+from .gateways import stripe as stripe_gateway
 from .models import GatewayPayment, PaymentMethod
 
 

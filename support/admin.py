@@ -1,0 +1,77 @@
+from django import forms
+from django.contrib import admin, messages
+
+from accounts.models import User
+
+from .models import Ticket, TicketAssignment, TicketMessage
+from .services import ticket_assign, ticket_close_by_staff, ticket_reply
+
+
+class TicketMessageInline(admin.TabularInline):
+    model = TicketMessage
+    extra = 1
+    fields = ("created_at", "author", "is_staff", "body")
+    readonly_fields = ("created_at", "author", "is_staff")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class TicketForm(forms.ModelForm):
+    # A plain field rather than an inline, so a form posted without it leaves the assignment alone.
+    assignee = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_staff=True, is_active=True), required=False, label="Assigned to"
+    )
+
+    class Meta:
+        model = Ticket
+        fields = ("subject", "topic", "status")
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = ("id", "subject", "user", "topic", "order", "status", "assignee", "updated_at")
+    list_filter = ("status", "topic", "assignment__assignee")
+    search_fields = ("subject", "user__username", "=id")
+    list_select_related = ("user", "assignment__assignee")
+    readonly_fields = ("user", "order", "deposit", "created_at", "updated_at")
+    form = TicketForm
+    inlines = [TicketMessageInline]
+    actions = ["assign_to_me", "close"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        assignment = TicketAssignment.objects.filter(ticket=obj).first() if obj else None
+        form.base_fields["assignee"].initial = assignment.assignee_id if assignment else None
+        return form
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "assignee" in request.POST:
+            assignee = form.cleaned_data["assignee"]
+            ticket_assign(ticket_id=obj.pk, assignee_id=assignee.pk if assignee else None)
+
+    def save_formset(self, request, form, formset, change):
+        # Staff replies typed into the inline go through the same service as customers' replies.
+        for message in formset.save(commit=False):
+            if message.pk is None and message.body.strip():
+                ticket_reply(ticket=form.instance, author=request.user, body=message.body)
+
+    @admin.display(description="Assigned to", ordering="assignment__assignee__username")
+    def assignee(self, obj):
+        assignment = getattr(obj, "assignment", None)
+        return assignment.assignee if assignment else "—"
+
+    @admin.action(description="Assign the selected tickets to me", permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        for ticket_id in queryset.values_list("pk", flat=True):
+            ticket_assign(ticket_id=ticket_id, assignee_id=request.user.pk)
+        self.message_user(request, f"{queryset.count()} ticket(s) assigned to you.", messages.SUCCESS)
+
+    @admin.action(description="Close the selected tickets", permissions=["change"])
+    def close(self, request, queryset):
+        actor_id = request.user.pk
+        done = sum(
+            ticket_close_by_staff(ticket_id=pk, actor_id=actor_id) for pk in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(request, f"{done} ticket(s) closed.", messages.SUCCESS)
