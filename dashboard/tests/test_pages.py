@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts.models import LedgerEntry, User
 from accounts.services import api_key_hash
 from billing.models import Affiliate, Commission, DepositRequest, PaymentMethod
-from billing.services import affiliate_get, deposit_approve, deposit_reject
+from billing.services import affiliate_get, deposit_approve
 from catalog.models import CustomerPrice
 from support.models import Ticket
 from support.services import ticket_open, ticket_reply
@@ -89,17 +89,6 @@ def test_deposit_request_and_its_errors(logged_in, customer, bank):
     assert f"Deposit request {deposit.pk} received" in response.content.decode()
     customer.refresh_from_db()
     assert customer.balance == Decimal("1000")
-
-
-def test_approving_credits_once_through_the_ledger(customer, bank, admin_user):
-    deposit = DepositRequest.objects.create(user=customer, method=bank, amount=Decimal("25"))
-    assert deposit_approve(deposit_id=deposit.pk, actor_id=admin_user.pk)
-    assert not deposit_approve(deposit_id=deposit.pk, actor_id=admin_user.pk)
-    assert not deposit_reject(deposit_id=deposit.pk)
-    entry = LedgerEntry.objects.get(idempotency_key=f"deposit:{deposit.pk}")
-    assert entry.amount == 25 and entry.created_by == admin_user
-    customer.refresh_from_db()
-    assert customer.balance == Decimal("1025")
 
 
 def test_admin_actions_approve_and_reject(admin_client, customer, bank):
