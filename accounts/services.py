@@ -1,6 +1,7 @@
 import hashlib
 import hmac
 import secrets
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -8,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .ledger import InsufficientFunds, LedgerError, Posting, ledger_credit, ledger_post, money
+from .ledger import InsufficientFunds, LedgerError, Posting, ledger_post, money
 from .models import AuditLog, LedgerEntry, User
 
 API_KEY_BYTES = 24  # 192 bits from the OS's CSPRNG, shown as 48 hex characters.
@@ -63,9 +64,10 @@ def customer_create(
     email: str = "",
     password: str | None = None,
     balance: Decimal | None = None,
-    created_by_id: int | None = None,
+    actor_id: int | None = None,
 ) -> CustomerCreated:
-    """Create a customer with an API key, or top up an existing one through the ledger."""
+    """Create a customer with an API key, or top up an existing one through the ledger (an
+    audited deposit, see balance_adjust)."""
     user, created = User.objects.get_or_create(username=username, defaults={"email": email})
     if created:
         if password:
@@ -77,12 +79,14 @@ def customer_create(
     if balance:
         amount = money(balance)
         if amount > 0:
-            ledger_credit(
+            memo = "Initial balance" if created else "Top-up"
+            balance_adjust(
                 user_id=user.pk,
                 amount=amount,
                 kind=LedgerEntry.Kind.DEPOSIT,
-                memo="Initial balance" if created else "Top-up",
-                created_by_id=created_by_id,
+                reason=memo,
+                idempotency_key=f"create-customer:{uuid.uuid4().hex}",
+                actor_id=actor_id,
             )
     user.refresh_from_db()
     return CustomerCreated(user=user, created=created, api_key=api_key)
