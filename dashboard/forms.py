@@ -8,7 +8,9 @@ from django import forms
 from django.core.validators import DecimalValidator, MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
+from billing.gateways import stripe as stripe_gateway
 from billing.models import PaymentMethod
+from billing.selectors import card_limits
 from catalog.models import DRIPFEED_TYPES, Service, ServiceType
 from orders.validation import MAX_TEXT
 from support.models import Ticket
@@ -302,3 +304,10 @@ class TicketForm(forms.Form):
 
 class ReplyForm(forms.Form):
     message = forms.CharField(label=_("Reply"), max_length=10000, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+def card_form(method, data=None) -> CardPaymentForm:
+    """The card payment form for the Stripe method, with its limits and the currency's decimals."""
+    return CardPaymentForm(
+        data, limits=card_limits(method), decimals=stripe_gateway.amount_decimals(stripe_gateway.currency())
+    )

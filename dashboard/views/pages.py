@@ -20,10 +20,9 @@ from orders.models import ACTIVE_STATUSES, Order
 from support.models import Ticket
 from support.services import ticket_close, ticket_open, ticket_reply
 
-from ..forms import DepositForm, ReplyForm, TicketForm, TimezoneForm
+from ..forms import DepositForm, ReplyForm, TicketForm, TimezoneForm, card_form
 from .common import customer_view, paginate, parse_id, search_text
 from .orders import annotate_actions
-from .payments import card_form
 
 
 @customer_view

@@ -12,27 +12,20 @@ from django.views.decorators.http import require_POST
 
 from billing.gateways import stripe as stripe_gateway
 from billing.models import GatewayPayment
-from billing.selectors import card_limits, stripe_method
+from billing.selectors import stripe_method
 from billing.services import DepositError, gateway_checkout_start, gateway_payment_create, stripe_event_receive
 
-from ..forms import CardPaymentForm
+from ..forms import card_form
 from .common import customer_view
+from .pages import add_funds_page
 
 logger = logging.getLogger(__name__)
-
-
-def card_form(method, data=None) -> CardPaymentForm:
-    return CardPaymentForm(
-        data, limits=card_limits(method), decimals=stripe_gateway.amount_decimals(stripe_gateway.currency())
-    )
 
 
 @require_POST
 @customer_view
 def card_checkout(request):
     """Record the payment, create its Checkout Session, and send the customer to Stripe."""
-    from .pages import add_funds_page
-
     method = stripe_method()
     if method is None:
         messages.error(request, _("Card payments are not available right now."))
