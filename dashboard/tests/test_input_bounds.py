@@ -276,3 +276,12 @@ def test_logout_does_not_follow_a_foreign_next(logged_in, target):
     response = logged_in.post(reverse("account_logout"), {"next": target})
     assert response.status_code == 302
     assert "evil.example" not in response["Location"]
+
+
+def test_quote_of_a_text_with_a_control_character_says_why_there_is_no_price(logged_in, make_service):
+    service = make_service("Custom Comments")
+    text = "\n".join(f"comment {i}" for i in range(service.min)) + "\nbad\x00comment"
+    response = logged_in.get(reverse("dashboard:order_quote"), {"service": service.pk, "comments": text})
+    assert response.status_code == 200
+    assert b"control character on line" in response.content
+    assert "price" not in response.context["q"]

@@ -9,6 +9,7 @@ from accounts.models import User
 from orders.cancels import cancel_request, cancels_forward
 from orders.models import CancelRequest, Order, Status
 from orders.placement import order_place
+from panel.celery import app as celery_app
 from testing.concurrency import run_together
 
 
@@ -19,8 +20,17 @@ def buyer(transactional_db):
     return user
 
 
-def test_concurrent_cancels_of_an_unsent_order_leave_nothing_queued(buyer, make_service, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = False  # keep the order unsent: nothing consumes the broker here
+@pytest.fixture
+def tasks_not_run():
+    """Keep orders unsent: tasks go to the broker, which no worker consumes here. Set on the app
+    itself, since other tests set it there and that shadows the Django setting."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+def test_concurrent_cancels_of_an_unsent_order_leave_nothing_queued(buyer, make_service, tasks_not_run):
     service = make_service("Default", dripfeed=False, cancel=True)
     for attempt in range(5):
         order = order_place(
