@@ -7,43 +7,18 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import (
-    Case,
     Count,
-    DecimalField,
-    ExpressionWrapper,
     F,
     QuerySet,
     Sum,
-    Value,
-    When,
 )
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from catalog.models import Service, SyncRun
-from orders.models import ForwardState, Order, ReconciliationReport, Status
+from orders.models import ForwardState, Order, ReconciliationReport
+from orders.selectors import COST, REVENUE, ZERO
 from upstream.models import Provider
-
-MONEY_FIELD = DecimalField(max_digits=18, decimal_places=5)
-ZERO = Value(Decimal("0"), output_field=MONEY_FIELD)
-
-# Revenue is what customers paid and kept paying: the charge less refunds.
-REVENUE = ExpressionWrapper(F("charge") - F("refunded"), output_field=MONEY_FIELD)
-# Upstream cost: the provider's reported charge when known; otherwise the expected cost, scaled
-# down to the delivered share for a Partial order, and nothing for a Canceled one.
-_UNITS = F("quantity") * Coalesce(F("runs"), 1)
-COST = Case(
-    When(status=Status.CANCELED, then=ZERO),
-    When(cost_actual__isnull=False, then=F("cost_actual")),
-    When(
-        status=Status.PARTIAL,
-        then=ExpressionWrapper(
-            F("cost_expected") * (_UNITS - Coalesce(F("remains"), 0)) / _UNITS, output_field=MONEY_FIELD
-        ),
-    ),
-    default=F("cost_expected"),
-    output_field=MONEY_FIELD,
-)
 
 
 @dataclass(frozen=True)

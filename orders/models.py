@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 
 from catalog.models import Service
 from catalog.pricing import order_units
@@ -22,6 +23,8 @@ class Status(models.TextChoices):
 
 
 FINAL_STATUSES = (Status.COMPLETED, Status.PARTIAL, Status.CANCELED)
+# Order.units in SQL (catalog.pricing.order_units), for figures summed over many orders.
+UNITS = models.F("quantity") * Coalesce(models.F("runs"), 1)
 ACTIVE_STATUSES = (Status.PENDING, Status.IN_PROGRESS, Status.PROCESSING)
 
 

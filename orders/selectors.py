@@ -1,10 +1,38 @@
+from decimal import Decimal
+
 import psycopg
 from django.db import connection
+from django.db.models import Case, DecimalField, ExpressionWrapper, F, Value, When
+from django.db.models.functions import Coalesce
 
 from accounts.ledger import money
 from accounts.models import User
+from panel.money import MONEY
 
-from .models import Order
+from .models import UNITS, Order, Status
+
+# Report figures summed in the database, per order.
+MONEY_FIELD = DecimalField(**MONEY)
+ZERO = Value(Decimal("0"), output_field=MONEY_FIELD)
+
+# Revenue is what customers paid and kept paying: the charge less refunds.
+REVENUE = ExpressionWrapper(F("charge") - F("refunded"), output_field=MONEY_FIELD)
+# Upstream cost: the provider's reported charge when known; otherwise the expected cost, scaled
+# down to the delivered share for a Partial order (the refund rule's complement, see
+# orders.settlement.refund_due), and nothing for a Canceled one.
+COST = Case(
+    When(status=Status.CANCELED, then=ZERO),
+    When(cost_actual__isnull=False, then=F("cost_actual")),
+    When(
+        status=Status.PARTIAL,
+        then=ExpressionWrapper(
+            F("cost_expected") * (UNITS - Coalesce(F("remains"), 0)) / UNITS, output_field=MONEY_FIELD
+        ),
+    ),
+    default=F("cost_expected"),
+    output_field=MONEY_FIELD,
+)
+
 
 # One order's status as the API answers it: (id, net charge as text with five decimals,
 # start_count, status, remains, quantity, runs, interval).
