@@ -135,7 +135,7 @@ def test_resend_then_partial_refund_flow(staff_page, live_server, place, sim, cu
     assert customer.is_active
     page.goto(bo(live_server, "orders/order/"))
     shot(page, "orders")
-    page.goto(bo(live_server, "backoffice/auditlog/"))
+    page.goto(bo(live_server, "accounts/auditlog/"))
     shot(page, "audit-log")
 
 

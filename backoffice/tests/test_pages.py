@@ -80,3 +80,17 @@ def test_customer_is_not_let_in(client, customer, world):
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302
     assert User.objects.filter(is_staff=True).count() == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("dashboard/depositrequest/", "billing/depositrequest/"),
+        ("dashboard/ticket/7/change/", "support/ticket/7/change/"),
+        ("backoffice/auditlog/?action=x", "accounts/auditlog/?action=x"),
+    ],
+)
+def test_old_admin_addresses_of_moved_models_redirect(as_admin, old, new):
+    response = as_admin.get(reverse("admin:index") + old)
+    assert response.status_code == 302 and response["Location"] == reverse("admin:index") + new
+    assert as_admin.get(reverse("admin:index") + "dashboard/nothing/").status_code == 404
