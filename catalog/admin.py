@@ -1,15 +1,10 @@
-from decimal import Decimal
-
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.models import User
-from accounts.services import audit_record
 from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, ReadOnlyAdmin, admin_extend
 
 from .models import (
@@ -24,9 +19,8 @@ from .models import (
 )
 from .pricing import BelowCost, unit_cost
 from .services import (
+    customer_price_change,
     customer_price_check,
-    customer_price_remove,
-    customer_price_set,
     prices_recompute,
     service_price_check,
     service_save_price,
@@ -316,30 +310,6 @@ class CustomerPriceForm(forms.ModelForm):
                     "only a loss-leader service (allow below cost) may be sold below cost.",
                 )
         return cleaned
-
-
-def customer_price_change(*, user_id: int, service_id: int, rate: Decimal | None, actor_id: int | None) -> bool:
-    """Set (rate) or remove (None) a customer's fixed price for one service, with its audit row.
-    False: no change. (A staff write: it would sit in catalog.services, beside the writes it
-    wraps.)"""
-    with transaction.atomic():
-        old = (
-            CustomerPrice.objects.filter(user_id=user_id, service_id=service_id).values_list("rate", flat=True).first()
-        )
-        if old == rate:
-            return False
-        if rate is None:
-            customer_price_remove(user_id=user_id, service_id=service_id)
-        else:
-            customer_price_set(user_id=user_id, service_id=service_id, rate=rate)
-        audit_record(
-            actor_id=actor_id,
-            action="customer.price",
-            obj=User(pk=user_id),
-            before={"service": service_id, "rate": old},
-            after={"service": service_id, "rate": rate},
-        )
-    return True
 
 
 @admin.register(CustomerPrice)

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
+from accounts.services import audit_record
 from upstream.models import Provider
 
 from .models import CustomerPrice, PricingSettings, Service, ServiceChange
@@ -273,10 +274,24 @@ def customer_price_remove(*, user_id: int, service_id: int) -> bool:
     return bool(deleted)
 
 
-@transaction.atomic
-def customer_discount_set(*, user_id: int, percent: Decimal) -> None:
-    """A reseller's discount on every service without a fixed price (0 <= percent < 100).
-    Discounts never take a price below cost (see pricing.customer_rate)."""
-    if not Decimal("0") <= percent < Decimal("100"):
-        raise ValueError("A discount is a percent from 0 up to, not including, 100.")
-    get_user_model().objects.filter(pk=user_id).update(discount_percent=percent)
+def customer_price_change(*, user_id: int, service_id: int, rate: Decimal | None, actor_id: int | None) -> bool:
+    """Set (rate) or remove (None) a customer's fixed price for one service, with its audit row.
+    False: no change."""
+    with transaction.atomic():
+        old = (
+            CustomerPrice.objects.filter(user_id=user_id, service_id=service_id).values_list("rate", flat=True).first()
+        )
+        if old == rate:
+            return False
+        if rate is None:
+            customer_price_remove(user_id=user_id, service_id=service_id)
+        else:
+            customer_price_set(user_id=user_id, service_id=service_id, rate=rate)
+        audit_record(
+            actor_id=actor_id,
+            action="customer.price",
+            obj=User(pk=user_id),
+            before={"service": service_id, "rate": old},
+            after={"service": service_id, "rate": rate},
+        )
+    return True

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
+from accounts.services import customer_discount_change
 from catalog.models import Category, CustomerPrice, PricingSettings, Service, ServiceChange
 from catalog.pricing import (
     BelowCost,
@@ -19,7 +20,6 @@ from catalog.pricing import (
     unit_cost,
 )
 from catalog.services import (
-    customer_discount_set,
     customer_price_remove,
     customer_price_set,
     prices_recompute,
@@ -232,13 +232,13 @@ def test_customer_without_deal_pays_our_rate(pricing, make_service, customer):
 
 def test_discount_percent_applies_to_our_rate(pricing, make_service, customer):
     service = fresh(make_service(cost="1.00", rate=D("2.00")))
-    customer_discount_set(user_id=customer.pk, percent=D("10"))
+    customer_discount_change(user_id=customer.pk, percent=D("10"), actor_id=None)
     customer.refresh_from_db()
     assert customer_rate(service, customer) == D("1.80000")
 
 
 def test_discount_never_goes_below_cost_unless_loss_leader(pricing, make_service, customer):
-    customer_discount_set(user_id=customer.pk, percent=D("60"))
+    customer_discount_change(user_id=customer.pk, percent=D("60"), actor_id=None)
     customer.refresh_from_db()
     service = fresh(make_service(cost="1.00", rate=D("2.00")))
     assert customer_rate(service, customer) == D("1.00000")  # 0.80 floored at cost
@@ -247,7 +247,7 @@ def test_discount_never_goes_below_cost_unless_loss_leader(pricing, make_service
 
 
 def test_fixed_customer_price_beats_discount(pricing, make_service, customer):
-    customer_discount_set(user_id=customer.pk, percent=D("10"))
+    customer_discount_change(user_id=customer.pk, percent=D("10"), actor_id=None)
     customer.refresh_from_db()
     service = fresh(make_service(cost="1.00", rate=D("2.00")))
     customer_price_set(user_id=customer.pk, service_id=service.pk, rate=D("1.25"))
@@ -280,7 +280,7 @@ def test_a_deal_made_before_the_cost_rose_is_charged_at_cost(pricing, provider_f
 @pytest.mark.parametrize("percent", [D("-1"), D("100")])
 def test_discount_out_of_range_is_refused(customer, percent):
     with pytest.raises(ValueError):
-        customer_discount_set(user_id=customer.pk, percent=percent)
+        customer_discount_change(user_id=customer.pk, percent=percent, actor_id=None)
 
 
 # --- quotes and refunds ---------------------------------------------------------------------

@@ -5,9 +5,10 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import User
+from accounts.services import customer_discount_change
 from catalog.models import Category
 from catalog.selectors import catalog_for_customer, service_for_customer
-from catalog.services import customer_discount_set, customer_price_set
+from catalog.services import customer_price_set
 
 D = Decimal
 
@@ -44,7 +45,7 @@ def test_only_sellable_services_in_catalog_order(shop):
 
 def test_customer_sees_their_own_rates(shop):
     user = User.objects.create(username="reseller")
-    customer_discount_set(user_id=user.pk, percent=D("10"))
+    customer_discount_change(user_id=user.pk, percent=D("10"), actor_id=None)
     user.refresh_from_db()
     customer_price_set(user_id=user.pk, service_id=shop["b"].pk, rate=D("1.50"))
     rates = {entry.service: entry.rate for entry in catalog_for_customer(user)}
