@@ -53,7 +53,7 @@ def ledger_post(
     kind: str,
     memo: str = "",
     order_id: int | None = None,
-    created_by_id: int | None = None,
+    actor_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Posting:
     """Move `amount` (signed) on the user's balance and record it.
@@ -88,7 +88,7 @@ def ledger_post(
                 amount=amount,
                 balance_after=new_balance,
                 order_id=order_id,
-                created_by_id=created_by_id,
+                actor_id=actor_id,
                 memo=memo[:255],
                 idempotency_key=idempotency_key or None,
             )
@@ -109,7 +109,7 @@ def ledger_debit(
     kind: str = LedgerEntry.Kind.CHARGE,
     memo: str = "",
     order_id: int | None = None,
-    created_by_id: int | None = None,
+    actor_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Posting:
     if amount <= 0:
@@ -120,7 +120,7 @@ def ledger_debit(
         kind=kind,
         memo=memo,
         order_id=order_id,
-        created_by_id=created_by_id,
+        actor_id=actor_id,
         idempotency_key=idempotency_key,
     )
 
@@ -132,7 +132,7 @@ def ledger_credit(
     kind: str = LedgerEntry.Kind.DEPOSIT,
     memo: str = "",
     order_id: int | None = None,
-    created_by_id: int | None = None,
+    actor_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Posting:
     if amount <= 0:
@@ -143,7 +143,7 @@ def ledger_credit(
         kind=kind,
         memo=memo,
         order_id=order_id,
-        created_by_id=created_by_id,
+        actor_id=actor_id,
         idempotency_key=idempotency_key,
     )
 

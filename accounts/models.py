@@ -53,7 +53,8 @@ class LedgerEntry(models.Model):
     balance_after = models.DecimalField(**MONEY)
     # A plain ID, not a foreign key: accounts/ sits below orders/ and must not import it.
     order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    created_by = models.ForeignKey(
+    # Who made the entry: staff for adjustments and decided deposits, None for the customer's own.
+    actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     memo = models.CharField(max_length=255, blank=True)

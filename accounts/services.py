@@ -170,7 +170,7 @@ def balance_adjust(
                 amount=amount,
                 kind=kind,
                 memo=(memo or reason)[:255],
-                created_by_id=actor_id,
+                actor_id=actor_id,
                 idempotency_key=idempotency_key,
             )
         except InsufficientFunds:

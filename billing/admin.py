@@ -20,11 +20,11 @@ class PaymentMethodAdmin(admin.ModelAdmin):
 class DepositRequestAdmin(admin.ModelAdmin):
     """Staff who may move money approve (credit once) or reject; every decision is audited."""
 
-    list_display = ("id", "created_at", "user", "method", "amount", "reference", "status", "decided_by", "decided_at")
+    list_display = ("id", "created_at", "user", "method", "amount", "reference", "status", "actor", "decided_at")
     list_filter = ("status", "method", "created_at")
     search_fields = ("user__username", "reference", "=id")
-    list_select_related = ("user", "method", "decided_by")
-    readonly_fields = ("user", "method", "amount", "reference", "status", "ledger_entry_id", "decided_by", "decided_at")
+    list_select_related = ("user", "method", "actor")
+    readonly_fields = ("user", "method", "amount", "reference", "status", "ledger_entry_id", "actor", "decided_at")
     actions = ["approve", "reject"]
 
     def has_add_permission(self, request):

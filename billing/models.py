@@ -56,7 +56,7 @@ class DepositRequest(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     staff_note = models.CharField(_("staff note"), max_length=255, blank=True)
     ledger_entry_id = models.BigIntegerField(null=True, blank=True, editable=False)
-    decided_by = models.ForeignKey(
+    actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
     )
     decided_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -54,7 +54,7 @@ def _deposit_decided(deposit: DepositRequest, *, actor_id: int | None, note: str
 def deposit_approve(*, deposit_id: int, actor_id: int | None = None, note: str = "") -> bool:
     """Credit a pending deposit and its affiliate commission, audited. False if it was already decided."""
     updated = DepositRequest.objects.filter(pk=deposit_id, status=DepositRequest.Status.PENDING).update(
-        status=DepositRequest.Status.APPROVED, decided_by_id=actor_id, decided_at=timezone.now(), staff_note=note
+        status=DepositRequest.Status.APPROVED, actor_id=actor_id, decided_at=timezone.now(), staff_note=note
     )
     if updated != 1:
         return False
@@ -64,7 +64,7 @@ def deposit_approve(*, deposit_id: int, actor_id: int | None = None, note: str =
         amount=deposit.amount,
         kind=LedgerEntry.Kind.DEPOSIT,
         memo=f"Deposit {deposit.pk} via {deposit.method.name}",
-        created_by_id=actor_id,
+        actor_id=actor_id,
         idempotency_key=f"deposit:{deposit.pk}",
     )
     DepositRequest.objects.filter(pk=deposit.pk).update(ledger_entry_id=posting.entry.pk)
@@ -105,7 +105,7 @@ def _commission_for(source: DepositRequest | GatewayPayment) -> None:
 def deposit_reject(*, deposit_id: int, actor_id: int | None = None, note: str = "") -> bool:
     """Reject a pending deposit, audited. False if it was already decided."""
     updated = DepositRequest.objects.filter(pk=deposit_id, status=DepositRequest.Status.PENDING).update(
-        status=DepositRequest.Status.REJECTED, decided_by_id=actor_id, decided_at=timezone.now(), staff_note=note
+        status=DepositRequest.Status.REJECTED, actor_id=actor_id, decided_at=timezone.now(), staff_note=note
     )
     if updated != 1:
         return False

@@ -51,18 +51,18 @@ def order_timeline(order: Order) -> list[dict]:
     status changes, refunds, refills, cancels, staff actions), its ledger entries, and the
     audit rows of staff actions on it."""
     items = [
-        {"at": e.created_at, "kind": e.kind, "text": e.message, "by": e.created_by, "data": e.data}
-        for e in order.events.select_related("created_by")
+        {"at": e.created_at, "kind": e.kind, "text": e.message, "by": e.actor, "data": e.data}
+        for e in order.events.select_related("actor")
     ]
     items += [
         {
             "at": entry.created_at,
             "kind": "ledger",
             "text": f"{entry.get_kind_display()} {entry.amount:+} (balance {entry.balance_after}) {entry.memo}",
-            "by": entry.created_by,
+            "by": entry.actor,
             "data": None,
         }
-        for entry in LedgerEntry.objects.filter(order_id=order.pk).select_related("created_by")
+        for entry in LedgerEntry.objects.filter(order_id=order.pk).select_related("actor")
     ]
     items += [
         {

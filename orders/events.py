@@ -6,4 +6,4 @@ from .models import OrderEvent
 def order_event(
     order_id: int, kind: str, message: str, *, data: dict | None = None, actor_id: int | None = None
 ) -> None:
-    OrderEvent.objects.create(order_id=order_id, kind=kind, message=message, data=data or {}, created_by_id=actor_id)
+    OrderEvent.objects.create(order_id=order_id, kind=kind, message=message, data=data or {}, actor_id=actor_id)

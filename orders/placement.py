@@ -147,7 +147,7 @@ def order_place(
                     kind=LedgerEntry.Kind.CHARGE,
                     memo=f"Order {order.pk}: {service.name}"[:255],
                     order_id=order.pk,
-                    created_by_id=actor_id,
+                    actor_id=actor_id,
                     idempotency_key=f"charge:{order.pk}",
                 )
             order_event(order.pk, "placed", f"Placed via {source}, charged {price.charge}", actor_id=actor_id)

@@ -85,7 +85,7 @@ def order_settle(*, order_id: int, actor_id: int | None = None) -> Decimal:
                 kind=LedgerEntry.Kind.REFUND,
                 memo=f"Order {order.pk}: {order.status}",
                 order_id=order.pk,
-                created_by_id=actor_id,
+                actor_id=actor_id,
                 idempotency_key=key,
             )
             if posting.created:

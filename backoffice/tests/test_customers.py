@@ -34,7 +34,7 @@ def test_adjustment_goes_through_the_ledger_and_is_audited(as_admin, customer):
     customer.refresh_from_db()
     assert customer.balance == Decimal("987.5")
     entry = LedgerEntry.objects.get(kind="adjustment")
-    assert entry.amount == Decimal("-12.5") and entry.created_by.username == "boss"
+    assert entry.amount == Decimal("-12.5") and entry.actor.username == "boss"
     assert "goodwill reversal" in entry.memo
     row = AuditLog.objects.get(action="customer.balance_adjust")
     assert row.before == {"balance": "1000.00000"} and row.after["balance"] == "987.50000"

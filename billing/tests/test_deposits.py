@@ -22,7 +22,7 @@ def test_approving_credits_once_through_the_ledger(customer, bank, admin_user):
     assert not deposit_approve(deposit_id=deposit.pk, actor_id=admin_user.pk)
     assert not deposit_reject(deposit_id=deposit.pk)
     entry = LedgerEntry.objects.get(idempotency_key=f"deposit:{deposit.pk}")
-    assert entry.amount == 25 and entry.created_by == admin_user
+    assert entry.amount == 25 and entry.actor == admin_user
     customer.refresh_from_db()
     assert customer.balance == Decimal("1025")
 
@@ -43,7 +43,7 @@ def test_each_decision_writes_one_audit_row(customer, bank, admin_user):
     row = AuditLog.objects.get(action="deposit.reject")
     assert row.object_id == str(rejected.pk) and row.after["status"] == "rejected"
     assert AuditLog.objects.count() == 2
-    assert DepositRequest.objects.get(pk=approved.pk).decided_by == admin_user
+    assert DepositRequest.objects.get(pk=approved.pk).actor == admin_user
 
 
 def test_a_request_outside_the_limits_is_refused(customer, bank):

@@ -88,7 +88,7 @@ def test_migrating_from_the_dashboard_models_keeps_every_row(old_apps):
 
     assert PaymentMethod.objects.get(pk=method.pk).name == "Bank"
     moved_deposit = DepositRequest.objects.get(pk=deposit.pk)
-    assert (moved_deposit.user.username, moved_deposit.method_id, moved_deposit.decided_by.username) == (
+    assert (moved_deposit.user.username, moved_deposit.method_id, moved_deposit.actor.username) == (
         "buyer",
         method.pk,
         "staff",
