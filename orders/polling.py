@@ -44,28 +44,19 @@ POLL_FIELDS = (
     "last_checked_at",
     "completed_at",
 )
-WRITE_COLUMNS = (
+# What the provider's answer changes.
+ANSWERED_COLUMNS = (
     ("status", "varchar"),
     ("start_count", "bigint"),
     ("remains", "bigint"),
     ("cost_actual", "numeric"),
     ("upstream_runs", "integer"),
     ("upstream_posts", "integer"),
-    ("last_checked_at", "timestamptz"),
-    ("completed_at", "timestamptz"),
 )
+WRITE_COLUMNS = (*ANSWERED_COLUMNS, ("last_checked_at", "timestamptz"), ("completed_at", "timestamptz"))
 
 # What a poll's write compares before writing: the order is still where the answer was asked.
-READ_COLUMNS = (
-    ("status", "varchar"),
-    ("start_count", "bigint"),
-    ("remains", "bigint"),
-    ("cost_actual", "numeric"),
-    ("upstream_runs", "integer"),
-    ("upstream_posts", "integer"),
-    ("upstream_order_id", "varchar"),
-    ("provider_id", "bigint"),
-)
+READ_COLUMNS = (*ANSWERED_COLUMNS, ("upstream_order_id", "varchar"), ("provider_id", "bigint"))
 
 
 # Young orders are checked often, old ones rarely: (younger than, check again after N x base).
@@ -137,6 +128,10 @@ def poll_pass(*, enqueue, max_batches: int | None = None) -> PassResult:
     return result
 
 
+def _values(order: Order, columns) -> tuple:
+    return tuple(getattr(order, name) for name, _ in columns)
+
+
 def _charge_in_panel_currency(charge: Decimal | None, provider: Provider) -> Decimal | None:
     if charge is None:
         return None
@@ -171,7 +166,7 @@ def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
 
     now = timezone.now()
     # What each order held when read, before the provider was called: the write's condition.
-    read = {order.pk: tuple(getattr(order, name) for name, _ in READ_COLUMNS) for order in orders}
+    read = {order.pk: _values(order, READ_COLUMNS) for order in orders}
     changed: list[Order] = []
     events: list[OrderEvent] = []
     finals: list[int] = []
@@ -179,7 +174,7 @@ def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
         answer = answers.get(order.upstream_order_id)
         if answer is None or answer.error:
             continue
-        before = (order.status, order.start_count, order.remains, order.cost_actual, order.upstream_runs)
+        before = read[order.pk]
         order.status = normalize_status(answer.status) or order.status
         if answer.start_count is not None:
             order.start_count = answer.start_count
@@ -190,7 +185,7 @@ def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
             order.remains = final_remains(order, reported=answer.remains)
         elif answer.remains is not None:
             order.remains = max(answer.remains, 0)
-        if (order.status, order.start_count, order.remains, order.cost_actual, order.upstream_runs) == before:
+        if _values(order, READ_COLUMNS) == before:
             continue
         order.last_checked_at = now
         if order.status in FINAL_STATUSES:
