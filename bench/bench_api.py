@@ -38,6 +38,8 @@ BENCH_ENV = {
     "DJANGO_SETTINGS_MODULE": "panel.settings",
     "DEBUG": "false",
     "SECRET_KEY": "bench-secret-key-not-for-production",
+    # Nothing scrapes /metrics here; production requires a token or this switch.
+    "METRICS_ENABLED": "false",
     "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
     "FIELD_ENCRYPTION_KEY": "0cTBgyJy0vdR6OfmBGm0dn4gUjJ0zbpHdsDvM_L6Ikk=",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/panel_bench_api",

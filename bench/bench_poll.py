@@ -31,6 +31,8 @@ ENV = {
     "REDIS_URL": REDIS_URL,
     "DEBUG": "false",
     "SECRET_KEY": "bench-secret",
+    # Nothing scrapes /metrics here; production requires a token or this switch.
+    "METRICS_ENABLED": "false",
     "ALLOWED_HOSTS": "127.0.0.1",
     "FIELD_ENCRYPTION_KEY": "0cTBgyJy0vdR6OfmBGm0dn4gUjJ0zbpHdsDvM_L6Ikk=",
     "UPSTREAM_ALLOW_PRIVATE": "true",

@@ -25,6 +25,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/panel_
 # Production-like: DEBUG off, so Django keeps no query log; queries are counted by a wrapper.
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+os.environ.setdefault("METRICS_ENABLED", "false")  # nothing scrapes /metrics here
 os.environ.setdefault("ALLOWED_HOSTS", "localhost")
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "0cTBgyJy0vdR6OfmBGm0dn4gUjJ0zbpHdsDvM_L6Ikk=")
 os.environ.setdefault("UPSTREAM_ALLOW_PRIVATE", "true")
