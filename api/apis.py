@@ -34,6 +34,7 @@ from orders.models import Refill
 from orders.placement import order_place
 from orders.refills import refill_request
 from orders.selectors import order_status_rows_by_key
+from upstream.client import IDEMPOTENCY_HEADER, IDEMPOTENCY_HONOURED
 
 from . import answers
 from .throttling import over_limit
@@ -413,7 +414,12 @@ def _unexpected(exc: BaseException, *, sent_key: str | None) -> HttpResponse:
 @csrf_exempt
 def api_v2(request: HttpRequest) -> HttpResponse:
     try:
-        return _answer(request)
+        response = _answer(request)
     except Exception as exc:
         # A failure while reading the request, before its key is known.
-        return _unexpected(exc, sent_key=None)
+        response = _unexpected(exc, sent_key=None)
+    # Every answer says that `add` honours idempotency keys (the same key from the same
+    # customer returns the order already placed), so a client panel can resend an `add` whose
+    # answer it lost: it reads this header from any call, `balance` included.
+    response[IDEMPOTENCY_HEADER] = IDEMPOTENCY_HONOURED
+    return response

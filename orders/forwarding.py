@@ -2,7 +2,10 @@
 
 queued -> sending (conditional UPDATE: one winner) -> the `add` call, outside any transaction ->
   sent (upstream ID kept) | rejected (Canceled + full refund) | queued again (not sent: retry with
-  backoff) | unknown (may have been processed: needs attention, never resent automatically).
+  backoff) | unknown (may have been processed). An unknown outcome at a provider that honours
+  idempotency keys (staff say so, or its answers advertise it) is sent again with the same key,
+  with backoff, up to UNKNOWN_RESENDS sends: the provider answers with the order it already has
+  or creates it once. At any other provider it needs attention and is never resent automatically.
 """
 
 import logging
@@ -12,7 +15,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from panel.observability import bind_log_context, current_context, log_context
@@ -33,6 +36,9 @@ BACKOFF_CAP = 600
 SEND_LEASE = timedelta(minutes=5)
 OUT_OF_FUNDS_RETRY = timedelta(minutes=5)
 FIRST_POLL_AFTER = timedelta(seconds=10)
+# Sends of one order, in all, after which an unknown outcome waits for staff even at a provider
+# that honours idempotency keys (something is wrong beyond a lost answer).
+UNKNOWN_RESENDS = 8
 
 
 class CircuitBreaker:
@@ -72,14 +78,17 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=max(seconds, 1))
 
 
-def _release(order_id: int, delay: timedelta, *, undo_attempt: bool = False) -> None:
-    """Put a claimed order back in the queue, to be tried again after `delay`."""
+def _release(order_id: int, delay: timedelta, *, undo_attempt: bool = False, may_exist: bool = False) -> None:
+    """Put a claimed order back, to be tried again after `delay`: queued, or, when an earlier
+    send may have reached the provider (`may_exist`), unknown-and-resending, so that nothing
+    treats it as never sent (a queued order can be canceled with a full refund)."""
     changes = {
-        "forward_state": ForwardState.QUEUED,
+        "forward_state": ForwardState.UNKNOWN if may_exist else ForwardState.QUEUED,
         "next_attempt_at": timezone.now() + delay,
         "lease_until": None,
-        "send_started_at": None,
     }
+    if not may_exist:
+        changes["send_started_at"] = None
     if undo_attempt:
         changes["attempts"] = F("attempts") - 1
     Order.objects.filter(pk=order_id, forward_state=ForwardState.SENDING).update(**changes)
@@ -97,10 +106,22 @@ def order_forward(*, order_id: int) -> str:
     return outcome
 
 
+# Orders whose `add` answer was lost at a provider that honours idempotency keys: sent again
+# with the same key (by the sweeper's schedule) until the provider answers.
+RESENDS_KEYS = Q(provider__send_idempotency_key=True) & (
+    Q(provider__honours_idempotency_keys=True) | Q(provider__advertises_idempotency_keys=True)
+)
+# An unknown order waiting to be resent is the only kind not waiting for staff. The claim reads
+# only the order's own columns: a condition through a join would be a subquery, which
+# PostgreSQL does not check again after waiting for the row lock (two workers could both win).
+CLAIMABLE = Q(forward_state=ForwardState.QUEUED) | Q(forward_state=ForwardState.UNKNOWN, needs_attention=False)
+RESENDING = Q(forward_state=ForwardState.UNKNOWN, needs_attention=False) & RESENDS_KEYS
+
+
 def _forward(order_id: int) -> str:
     now = timezone.now()
     claimed = (
-        Order.objects.filter(pk=order_id, forward_state=ForwardState.QUEUED)
+        Order.objects.filter(CLAIMABLE, pk=order_id)
         .exclude(next_attempt_at__gt=now)
         .update(forward_state=ForwardState.SENDING, lease_until=now + SEND_LEASE, attempts=F("attempts") + 1)
     )
@@ -109,9 +130,14 @@ def _forward(order_id: int) -> str:
     order = Order.objects.select_related("service", "provider").get(pk=order_id)
     provider: Provider = order.provider
     bind_log_context(provider=provider.name)
+    # Set by an earlier send whose outcome is unknown: the provider may have this order.
+    may_exist = order.send_started_at is not None
+    if may_exist and not provider.resends_unknown_outcomes:
+        # Staff stopped trusting the provider's keys since: the order waits for them.
+        return _unknown(order, provider, Unknown("add", "an earlier answer was lost"))
     breaker = CircuitBreaker(provider.pk)
     if not provider.enabled or breaker.is_open():
-        _release(order.pk, timedelta(seconds=CircuitBreaker.OPEN_FOR), undo_attempt=True)
+        _release(order.pk, timedelta(seconds=CircuitBreaker.OPEN_FOR), undo_attempt=True, may_exist=may_exist)
         return "deferred"
 
     params = upstream_params(order)
@@ -120,19 +146,18 @@ def _forward(order_id: int) -> str:
         # From here on the request may reach the provider: the sweeper treats a lapsed lease
         # with this mark as "may have sent", never as "safe to resend".
         Order.objects.filter(pk=order.pk, forward_state=ForwardState.SENDING).update(send_started_at=timezone.now())
-        return client.add(
-            service=order.upstream_service_id, idempotency_key=upstream_idempotency_key(order.pk), **params
-        )
+        key = upstream_idempotency_key(order.pk) if provider.send_idempotency_key else None
+        return client.add(service=order.upstream_service_id, idempotency_key=key, **params)
 
     try:
         upstream_id = provider_call(provider, "add", send, wait=10)
     except NoFreeSlot:
-        _release(order.pk, timedelta(seconds=5), undo_attempt=True)
+        _release(order.pk, timedelta(seconds=5), undo_attempt=True, may_exist=may_exist)
         return "deferred"
     except NotSent as exc:
         breaker.failure()
         delay = _backoff(order.attempts)
-        _release(order.pk, delay)
+        _release(order.pk, delay, may_exist=may_exist)
         order_event(order.pk, "retry", f"Not sent ({exc.detail}); retrying in {int(delay.total_seconds())} s")
         logger.warning("order %s provider %s: not sent, retry in %s: %s", order.pk, provider.name, delay, exc)
         return "not_sent"
@@ -186,6 +211,16 @@ def _rejected(order: Order, provider: Provider, exc: Rejected) -> str:
 
 
 def _unknown(order: Order, provider: Provider, exc: UpstreamError) -> str:
+    if provider.resends_unknown_outcomes and order.attempts < UNKNOWN_RESENDS:
+        # The provider answers a repeated key with the order it already has (or creates it
+        # once): sending again with the same key settles the doubt without risking a duplicate.
+        delay = _backoff(order.attempts)
+        _release(order.pk, delay, may_exist=True)
+        seconds = int(delay.total_seconds())
+        message = f"Outcome unknown ({exc.detail}); resending with the same idempotency key in {seconds} s"
+        order_event(order.pk, "retry", message, data={"error": exc.detail[:2000]})
+        logger.warning("order %s provider %s: %s", order.pk, provider.name, message)
+        return "resend"
     reason = f"The provider may have received this order ({exc.detail}). Check it at {provider.name} before resending."
     Order.objects.filter(pk=order.pk, forward_state=ForwardState.SENDING).update(
         forward_state=ForwardState.UNKNOWN,

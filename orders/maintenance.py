@@ -12,6 +12,7 @@ from panel.money import exact_total
 from upstream.models import Provider
 
 from .events import order_event
+from .forwarding import RESENDING, RESENDS_KEYS
 from .models import FINAL_STATUSES, CancelRequest, ForwardState, Order, ReconciliationReport, Refill, Status
 from .settlement import order_settle, refund_due
 
@@ -29,10 +30,18 @@ def sweep(*, enqueue_forward, enqueue_refills, enqueue_cancels, now=None) -> dic
     dropped it) is enqueued again; claiming is conditional, so an extra task is harmless. An order
     whose sending lease lapsed tells by `send_started_at` whether the request could have left:
     without it the worker died before sending and the order is queued again; with it the
-    provider may have the order, so it waits for staff as "unknown".
+    provider may have the order: a provider that honours idempotency keys is sent the same key
+    again, any other leaves it "unknown" for staff.
     """
     now = now or timezone.now()
-    counts = {"requeued": 0, "died_before_sending": 0, "may_have_sent": 0, "refills": 0, "cancels": 0}
+    counts = {
+        "requeued": 0,
+        "died_before_sending": 0,
+        "resending": 0,
+        "may_have_sent": 0,
+        "refills": 0,
+        "cancels": 0,
+    }
 
     lapsed = Order.objects.filter(forward_state=ForwardState.SENDING, lease_until__lt=now)
     for order_id in lapsed.filter(send_started_at__isnull=True).values_list("id", flat=True):
@@ -41,6 +50,13 @@ def sweep(*, enqueue_forward, enqueue_refills, enqueue_cancels, now=None) -> dic
         ).update(forward_state=ForwardState.QUEUED, lease_until=None, next_attempt_at=None):
             order_event(order_id, "sweeper", "Worker stopped before sending; queued again")
             counts["died_before_sending"] += 1
+    # At a provider that honours idempotency keys, the same key is simply sent again.
+    for order_id in lapsed.filter(send_started_at__isnull=False).filter(RESENDS_KEYS).values_list("id", flat=True):
+        if Order.objects.filter(
+            pk=order_id, forward_state=ForwardState.SENDING, lease_until__lt=now, send_started_at__isnull=False
+        ).update(forward_state=ForwardState.UNKNOWN, lease_until=None, next_attempt_at=now):
+            order_event(order_id, "sweeper", "Worker stopped while sending; resending with the same idempotency key")
+            counts["resending"] += 1
     for order_id in lapsed.filter(send_started_at__isnull=False).values_list("id", flat=True):
         reason = "A worker stopped while sending this order: the provider may have it. Check before resending."
         if Order.objects.filter(
@@ -49,8 +65,10 @@ def sweep(*, enqueue_forward, enqueue_refills, enqueue_cancels, now=None) -> dic
             order_event(order_id, "attention", reason)
             counts["may_have_sent"] += 1
 
-    due = Order.objects.filter(forward_state=ForwardState.QUEUED).filter(
-        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=now - QUEUED_GRACE)
+    due = Order.objects.filter(
+        Q(forward_state=ForwardState.QUEUED, next_attempt_at__lte=now)
+        | Q(forward_state=ForwardState.QUEUED, next_attempt_at__isnull=True, created_at__lt=now - QUEUED_GRACE)
+        | RESENDING & Q(next_attempt_at__lte=now)
     )
     for order_id in due.values_list("id", flat=True)[:5000]:
         enqueue_forward(order_id)

@@ -33,6 +33,8 @@ class ProviderForm(forms.ModelForm):
             "read_timeout",
             "max_concurrency",
             "low_balance_threshold",
+            "send_idempotency_key",
+            "honours_idempotency_keys",
         )
 
     def clean_api_key(self):
@@ -61,7 +63,14 @@ class ProviderAdmin(ExtendableAdmin):
     )
     list_filter = ("enabled", "low_balance")
     search_fields = ("name", "api_url")
-    readonly_fields = ("key_on_file", "balance", "balance_checked_at", "low_balance", "last_error")
+    readonly_fields = (
+        "key_on_file",
+        "balance",
+        "balance_checked_at",
+        "low_balance",
+        "advertises_idempotency_keys",
+        "last_error",
+    )
     actions = ("test_connection", "refresh_balance")
     change_form_template = "backoffice/provider_change_form.html"
 

@@ -39,6 +39,21 @@ class Provider(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text="Most requests in flight to this provider at once, across all workers.",
     )
+    # Idempotency keys: every `add` carries one (unless switched off for a provider that refuses
+    # unknown parameters). A provider that honours them answers a repeated key with the order it
+    # already created, so an `add` whose answer was lost can be sent again safely.
+    send_idempotency_key = models.BooleanField(
+        default=True, help_text="Send an idempotency key with every order (off for providers that refuse it)."
+    )
+    honours_idempotency_keys = models.BooleanField(
+        default=False,
+        help_text="Staff know this provider answers a repeated idempotency key with the order it already has.",
+    )
+    advertises_idempotency_keys = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The provider said so itself (its answers carry the Idempotency-Keys: honoured header).",
+    )
     # Pricing default for services bought from this provider (catalog rules may override it).
     markup_percent = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
 
@@ -62,6 +77,11 @@ class Provider(models.Model):
 
     def __repr__(self) -> str:
         return f"<Provider {self.pk} {self.name}>"
+
+    @property
+    def resends_unknown_outcomes(self) -> bool:
+        """Whether an order whose `add` answer was lost is sent again, with the same key."""
+        return self.send_idempotency_key and (self.honours_idempotency_keys or self.advertises_idempotency_keys)
 
     @property
     def api_key_hint(self) -> str:

@@ -226,6 +226,8 @@ def provider_upsert(
     exchange_rate: Decimal | None = None,
     markup_percent: Decimal | None = None,
     enabled: bool | None = None,
+    honours_idempotency_keys: bool | None = None,
+    send_idempotency_key: bool | None = None,
 ) -> tuple[Provider, bool]:
     provider_url_check(api_url)
     provider = Provider.objects.select_for_update().filter(name=name).first()
@@ -247,6 +249,10 @@ def provider_upsert(
         provider.exchange_rate = exchange_rate
     if markup_percent is not None:
         provider.markup_percent = markup_percent
+    if honours_idempotency_keys is not None:
+        provider.honours_idempotency_keys = honours_idempotency_keys
+    if send_idempotency_key is not None:
+        provider.send_idempotency_key = send_idempotency_key
     if enabled is not None:
         provider.enabled = enabled
     provider.save()
@@ -265,7 +271,12 @@ def provider_refresh_balance(*, provider_id: int) -> Provider:
         return provider
     low = result.balance < provider.low_balance_threshold
     Provider.objects.filter(pk=provider.pk).update(
-        balance=result.balance, balance_checked_at=timezone.now(), low_balance=low, last_error=""
+        balance=result.balance,
+        balance_checked_at=timezone.now(),
+        low_balance=low,
+        last_error="",
+        # Detected, not configured: a panel on our software says it honours idempotency keys.
+        advertises_idempotency_keys=result.honours_idempotency_keys,
     )
     if low:
         logger.warning(

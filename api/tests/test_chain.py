@@ -182,3 +182,99 @@ def test_cancels_and_refills_travel_through_both_panels(chain):
     statuses = chain.call(chain.key_a, "refill_status", refills=",".join(str(r.pk) for r in refills_a)).json
     assert statuses == [{"refill": r.pk, "status": "Completed"} for r in refills_a]
     assert ledger_drift() == []
+
+
+class DroppingProxy:
+    """Between panel A and panel B: passes every call on to B, but for the first `add` of each
+    idempotency key closes the connection once B has answered, as a flaky network does after
+    the provider accepted the order. A test-only fault injector over real HTTP."""
+
+    def __init__(self, upstream_url: str):
+        import http.server
+        import threading
+        from urllib.parse import parse_qs
+
+        import requests
+
+        proxy = self
+        self.upstream_url = upstream_url
+        self.dropped: list[str] = []
+        self.seen: set[str] = set()
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                forwarded = requests.post(
+                    proxy.upstream_url,
+                    data=body,
+                    headers={"Content-Type": self.headers.get("Content-Type", "")},
+                    timeout=10,
+                )
+                form = parse_qs(body.decode())
+                key = (form.get("idempotency_key") or [""])[0]
+                with proxy.lock:
+                    drop = form.get("action") == ["add"] and key not in proxy.seen
+                    proxy.seen.add(key)
+                    if drop:
+                        proxy.dropped.append(key)
+                if drop:
+                    self.close_connection = True
+                    return
+                self.send_response(forwarded.status_code)
+                for name in ("Content-Type", "Idempotency-Keys"):
+                    if name in forwarded.headers:
+                        self.send_header(name, forwarded.headers[name])
+                self.send_header("Content-Length", str(len(forwarded.content)))
+                self.end_headers()
+                self.wfile.write(forwarded.content)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v2"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_panel_b_advertises_idempotency_keys_and_the_simulator_does_not(chain):
+    from upstream.services import provider_refresh_balance
+
+    assert provider_refresh_balance(provider_id=chain.provider_b.pk).advertises_idempotency_keys
+    assert not provider_refresh_balance(provider_id=chain.provider_sim.pk).advertises_idempotency_keys
+
+
+def test_dropped_answers_between_two_panels_resolve_without_staff_and_without_duplicates(chain):
+    from orders.forwarding import order_forward
+    from upstream.services import provider_refresh_balance
+
+    proxy = DroppingProxy(chain.provider_b.api_url)
+    try:
+        Provider.objects.filter(pk=chain.provider_b.pk).update(api_url=proxy.url)
+        assert provider_refresh_balance(provider_id=chain.provider_b.pk).resends_unknown_outcomes
+
+        orders_a = [chain.place(n) for n in range(6)]
+        assert len(proxy.dropped) == 6
+        for order_a in orders_a:
+            order_a.refresh_from_db()
+            assert order_a.forward_state == ForwardState.UNKNOWN and not order_a.needs_attention
+        # What the sweeper does on its schedule: send each again, with the same key.
+        Order.objects.filter(pk__in=[o.pk for o in orders_a]).update(next_attempt_at=timezone.now())
+        assert [order_forward(order_id=o.pk) for o in orders_a] == ["sent"] * 6
+
+        for order_a in orders_a:
+            order_a.refresh_from_db()
+            assert order_a.forward_state == ForwardState.SENT and not order_a.needs_attention
+            assert chain.below(order_a).idempotency_key == upstream_idempotency_key(order_a.pk)
+        # Every order reached B once and the simulator once.
+        assert Order.objects.filter(user=chain.customer_b).count() == 6
+        assert chain.sim.stats()["orders_created"] == 6
+        assert ledger_drift() == []
+    finally:
+        proxy.close()

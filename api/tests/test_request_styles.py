@@ -202,3 +202,10 @@ def test_requests_library_key_in_url_refused_when_configured(live_server, key, d
     assert requests.post(url, params=params, timeout=10).json() == KEY_IN_URL_REFUSED
     assert requests.get(url, params=params, timeout=10).json() == KEY_IN_URL_REFUSED
     assert set(requests.post(url, data=params, timeout=10).json()) == {"order"}
+
+
+def test_every_answer_advertises_that_add_honours_idempotency_keys(client, plain_static_storage):
+    for data in ({"action": "balance"}, {"key": "wrong", "action": "balance"}, {}):
+        response = client.post("/api/v2", data)
+        assert response["Idempotency-Keys"] == "honoured"
+    assert b"Idempotency-Keys: honoured" in client.get("/api/").content

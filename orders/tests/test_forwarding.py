@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from accounts.ledger import ledger_drift
 from accounts.models import LedgerEntry
-from orders.forwarding import CircuitBreaker, order_forward
+from orders.cancels import cancel_error
+from orders.forwarding import UNKNOWN_RESENDS, CircuitBreaker, order_forward
 from orders.maintenance import sweep
 from orders.models import ForwardState, Order, Status
 from orders.placement import order_place
@@ -165,3 +166,112 @@ def test_concurrent_forward_tasks_send_one_order_once(sim, make_service, provide
     outcomes = run_together(8, lambda _: order_forward(order_id=order.pk))
     assert outcomes.count("sent") == 1 and outcomes.count("skipped") == 7
     assert sim.stats()["orders_created"] == 1
+
+
+# --- Unknown outcomes at a provider that honours idempotency keys ----------------------------
+
+
+def resend_due(order):
+    Order.objects.filter(pk=order.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+
+def test_an_unknown_outcome_is_resent_with_the_same_key_when_the_provider_honours_keys(
+    customer, make_service, sim, provider
+):
+    provider.honours_idempotency_keys = True
+    provider.save()
+    service = make_service("Default", dripfeed=False)
+    order = order_place(
+        user=customer, service_id=service.pk, data={"link": "https://x.com/idem", "quantity": service.min}
+    ).order
+    Order.objects.filter(pk=order.pk).update(forward_state=ForwardState.QUEUED, upstream_order_id="")
+    sim.faults(drop_after_accept_rate=1.0)
+    created = sim.stats()["orders_created"]
+    assert order_forward(order_id=order.pk) == "resend"
+    order.refresh_from_db()
+    assert order.forward_state == ForwardState.UNKNOWN and not order.needs_attention
+    assert order.next_attempt_at is not None
+    # Not canceled as "never sent": the provider may have it.
+    assert cancel_error(order) is not None
+
+    sim.faults(drop_after_accept_rate=0.0)
+    resend_due(order)
+    assert order_forward(order_id=order.pk) == "sent"
+    order.refresh_from_db()
+    assert order.forward_state == ForwardState.SENT and order.upstream_order_id
+    # The simulator created the order once: the resend got the order it already had.
+    assert sim.stats()["orders_created"] == created + 1
+
+
+def test_resends_are_bounded_then_the_order_waits_for_staff(customer, make_service, sim, provider):
+    provider.honours_idempotency_keys = True
+    provider.save()
+    service = make_service("Default", dripfeed=False)
+    order = order_place(
+        user=customer, service_id=service.pk, data={"link": "https://x.com/idem2", "quantity": service.min}
+    ).order
+    Order.objects.filter(pk=order.pk).update(forward_state=ForwardState.QUEUED, upstream_order_id="")
+    sim.faults(drop_after_accept_rate=1.0)
+    outcomes = []
+    for _ in range(UNKNOWN_RESENDS + 2):
+        resend_due(order)
+        outcomes.append(order_forward(order_id=order.pk))
+    assert outcomes[: UNKNOWN_RESENDS - 1] == ["resend"] * (UNKNOWN_RESENDS - 1)
+    assert outcomes[UNKNOWN_RESENDS - 1] == "unknown"
+    assert set(outcomes[UNKNOWN_RESENDS:]) == {"skipped"}
+    order.refresh_from_db()
+    assert order.forward_state == ForwardState.UNKNOWN and order.needs_attention
+    assert sim.stats()["orders_created"] <= 1
+
+
+def test_a_provider_that_does_not_honour_keys_leaves_unknown_orders_for_staff(customer, make_service, sim):
+    service = make_service("Default", dripfeed=False)
+    order = order_place(
+        user=customer, service_id=service.pk, data={"link": "https://x.com/idem3", "quantity": service.min}
+    ).order
+    Order.objects.filter(pk=order.pk).update(forward_state=ForwardState.QUEUED, upstream_order_id="")
+    sim.faults(drop_after_accept_rate=1.0)
+    assert order_forward(order_id=order.pk) == "unknown"
+    sim.faults(drop_after_accept_rate=0.0)
+    resend_due(order)
+    assert order_forward(order_id=order.pk) == "skipped"
+    sweep(enqueue_forward=lambda order_id: None, enqueue_refills=lambda ids: None, enqueue_cancels=lambda ids: None)
+    order.refresh_from_db()
+    assert order.forward_state == ForwardState.UNKNOWN and order.needs_attention
+
+
+def test_the_key_is_left_out_for_a_provider_that_refuses_unknown_parameters(customer, make_service, provider):
+    import responses
+
+    provider.send_idempotency_key = False
+    provider.save()
+    service = make_service("Default", dripfeed=False)
+    order = order_place(
+        user=customer, service_id=service.pk, data={"link": "https://x.com/nokey", "quantity": service.min}
+    ).order
+    Order.objects.filter(pk=order.pk).update(forward_state=ForwardState.QUEUED, upstream_order_id="")
+    with responses.RequestsMock() as mock:
+        call = mock.post(provider.api_url, json={"order": 555})
+        assert order_forward(order_id=order.pk) == "sent"
+        body = call.calls[0].request.body
+        body = body.decode() if isinstance(body, bytes) else body
+        assert "idempotency_key" not in body and "Idempotency-Key" not in call.calls[0].request.headers
+
+
+def test_the_sweeper_resends_a_lapsed_send_at_a_provider_that_honours_keys(customer, make_service, provider):
+    provider.honours_idempotency_keys = True
+    provider.save()
+    service = make_service("Default", dripfeed=False)
+    order = order_place(
+        user=customer, service_id=service.pk, data={"link": "https://x.com/lapse", "quantity": service.min}
+    ).order
+    past = timezone.now() - timedelta(minutes=10)
+    Order.objects.filter(pk=order.pk).update(
+        forward_state=ForwardState.SENDING, lease_until=past, send_started_at=past, upstream_order_id=""
+    )
+    enqueued = []
+    counts = sweep(enqueue_forward=enqueued.append, enqueue_refills=lambda ids: None, enqueue_cancels=lambda ids: None)
+    assert counts["resending"] == 1 and counts["may_have_sent"] == 0
+    order.refresh_from_db()
+    assert order.forward_state == ForwardState.UNKNOWN and not order.needs_attention
+    assert order.pk in enqueued

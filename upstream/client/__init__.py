@@ -23,7 +23,7 @@ The client calls `on_call(action, outcome, seconds)` once per request when given
 how the panel counts calls (upstream.services), without subclassing the client.
 """
 
-from .api import OUTCOMES, ApiV2Client, CallHook
+from .api import IDEMPOTENCY_HEADER, IDEMPOTENCY_HONOURED, OUTCOMES, ApiV2Client, CallHook
 from .errors import NotSent, Rejected, Unknown, UpstreamError
 from .results import (
     FINAL_STATUSES,
@@ -41,6 +41,8 @@ from .statuses import normalize_refill_status, normalize_status
 
 __all__ = [
     "FINAL_STATUSES",
+    "IDEMPOTENCY_HEADER",
+    "IDEMPOTENCY_HONOURED",
     "MAX_IDS_PER_CALL",
     "ORDER_STATUSES",
     "OUTCOMES",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +34,11 @@ logger = logging.getLogger("upstream.client")
 OUTCOMES = ("ok", "rejected", "not_sent", "unknown")
 
 CallHook = Callable[[str, str, float], None]
+
+
+# How a provider says it honours idempotency keys, on every answer (ours do: see api/apis.py).
+IDEMPOTENCY_HEADER = "Idempotency-Keys"
+IDEMPOTENCY_HONOURED = "honoured"
 
 
 class ApiV2Client:
@@ -241,7 +247,9 @@ class ApiV2Client:
                 raise BadShape("no balance in the answer")
             return Balance(balance=amount, currency=to_text(payload.get("currency")) or "")
 
-        return self._call("balance", {}, parse)
+        balance, headers = self._call("balance", {}, parse, with_headers=True)
+        advertised = headers.get(IDEMPOTENCY_HEADER, "").strip().lower() == IDEMPOTENCY_HONOURED
+        return replace(balance, honours_idempotency_keys=advertised)
 
     # --- plumbing ---
 
@@ -301,6 +309,7 @@ class ApiV2Client:
         *,
         headers: dict[str, str] | None = None,
         error_with_result: str | None = None,
+        with_headers: bool = False,
     ) -> Any:
         form = {"key": self._key, "action": action}
         form.update((name, form_value(value)) for name, value in params.items() if value is not None)
@@ -313,6 +322,8 @@ class ApiV2Client:
         try:
             response, body = self._transport.post(action, form, headers)
             result = interpret(action, response, body, parse, error_with_result, self._redact)
+            if with_headers:
+                result = (result, response.headers)
         except UpstreamError as exc:
             failure = exc
         seconds = time.monotonic() - started

@@ -71,3 +71,6 @@ class CancelResult:
 class Balance:
     balance: Decimal
     currency: str  # "" when the provider does not say
+    # The answer carried `Idempotency-Keys: honoured`: the provider says a repeated `add` with
+    # the same idempotency key returns the order it already created (panels on our software do).
+    honours_idempotency_keys: bool = False

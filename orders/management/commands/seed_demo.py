@@ -23,7 +23,10 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, simulator_url, **options):
-        provider, _ = provider_upsert(name=DEMO_PROVIDER, api_url=simulator_url, api_key=DEMO_PROVIDER_KEY)
+        # The simulator honours idempotency keys: a lost `add` answer is resent with the same key.
+        provider, _ = provider_upsert(
+            name=DEMO_PROVIDER, api_url=simulator_url, api_key=DEMO_PROVIDER_KEY, honours_idempotency_keys=True
+        )
         username, email, password = DEMO_STAFF
         staff, created = User.objects.get_or_create(
             username=username, defaults={"email": email, "is_staff": True, "is_superuser": True}

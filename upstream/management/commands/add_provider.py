@@ -27,8 +27,22 @@ class Command(BaseCommand):
         parser.add_argument("--currency", help="The provider's currency, e.g. USD.")
         parser.add_argument("--rate", help="Panel currency per one unit of the provider's currency.")
         parser.add_argument("--disabled", action="store_true")
+        keys = parser.add_mutually_exclusive_group()
+        keys.add_argument(
+            "--honours-idempotency-keys",
+            action="store_true",
+            help="The provider answers a repeated idempotency key with the order it already has: "
+            "an add whose answer was lost is sent again with the same key.",
+        )
+        keys.add_argument(
+            "--no-idempotency-key",
+            action="store_true",
+            help="Send no idempotency key (for a provider that refuses unknown parameters).",
+        )
 
     def handle(self, *args, name, url, key, markup, currency, rate, disabled, **options):
+        honours_idempotency_keys = options["honours_idempotency_keys"]
+        no_idempotency_key = options["no_idempotency_key"]
         try:
             provider, created = provider_upsert(
                 name=name,
@@ -38,6 +52,8 @@ class Command(BaseCommand):
                 exchange_rate=_decimal("--rate", rate),
                 markup_percent=_decimal("--markup", markup),
                 enabled=False if disabled else None,
+                honours_idempotency_keys=True if honours_idempotency_keys else None,
+                send_idempotency_key=False if no_idempotency_key else None,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
