@@ -312,7 +312,8 @@ def main() -> int:
         for n in range(args.users):
             password = secrets.token_urlsafe(12)
             result = stack.manage(
-                "create_customer", f"soak{n}", "--email", f"soak{n}@example.com", "--password", password,
+                # "--password=..." in one argument: a generated password may begin with "-".
+                "create_customer", f"soak{n}", "--email", f"soak{n}@example.com", f"--password={password}",
                 "--balance", "1000000",
             )  # fmt: skip
             customers.append({"username": f"soak{n}", "password": password, "key": result.stdout.split()[-1]})
@@ -386,7 +387,9 @@ def main() -> int:
         open_orders_code = (
             "from orders.models import Order, ForwardState, ACTIVE_STATUSES\n"
             "out = {'queued': Order.objects.filter("
-            "forward_state__in=[ForwardState.QUEUED, ForwardState.SENDING]).count(),"
+            "forward_state__in=[ForwardState.QUEUED, ForwardState.SENDING]).count()"
+            # Unknown and not waiting for staff: being resent with the same idempotency key.
+            " + Order.objects.filter(forward_state=ForwardState.UNKNOWN, needs_attention=False).count(),"
             " 'active': Order.objects.filter(forward_state=ForwardState.SENT, status__in=ACTIVE_STATUSES).count()}"
         )
         deadline = time.monotonic() + args.drain
@@ -396,13 +399,18 @@ def main() -> int:
             if not state["queued"] and not state["active"]:
                 break
             if not swept and time.monotonic() > deadline - args.drain + 20:
-                # What the sweeper would do once the sending leases lapse (5 minutes on).
+                # What the sweeper would do once the sending leases lapse (5 minutes on), when
+                # the resends' backoff (up to 10 minutes) has passed too.
                 stack.query(
                     "from datetime import timedelta\nfrom django.utils import timezone\n"
-                    "from orders import maintenance, tasks\n"
+                    "from orders import maintenance, tasks\nfrom orders.models import Order, ForwardState\n"
                     "out = maintenance.sweep(enqueue_forward=tasks.forward_order.delay,"
                     " enqueue_refills=tasks.forward_refills.delay, enqueue_cancels=tasks.forward_cancels.delay,"
-                    " now=timezone.now() + timedelta(minutes=6))"
+                    " now=timezone.now() + timedelta(minutes=6))\n"
+                    "resending = Order.objects.filter(forward_state=ForwardState.UNKNOWN, needs_attention=False)\n"
+                    "resending.update(next_attempt_at=timezone.now())\n"
+                    "for order_id in resending.values_list('id', flat=True):\n"
+                    "    tasks.forward_order.delay(order_id)"
                 )
                 swept = True
             time.sleep(3)
