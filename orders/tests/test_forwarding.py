@@ -171,6 +171,13 @@ def test_concurrent_forward_tasks_send_one_order_once(sim, make_service, provide
 # --- Unknown outcomes at a provider that honours idempotency keys ----------------------------
 
 
+def queued_order(customer, make_service, link: str) -> Order:
+    service = make_service("Default", dripfeed=False)
+    order = order_place(user=customer, service_id=service.pk, data={"link": link, "quantity": service.min}).order
+    Order.objects.filter(pk=order.pk).update(forward_state=ForwardState.QUEUED, upstream_order_id="")
+    return order
+
+
 def resend_due(order):
     Order.objects.filter(pk=order.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
 
@@ -180,11 +187,7 @@ def test_an_unknown_outcome_is_resent_with_the_same_key_when_the_provider_honour
 ):
     provider.honours_idempotency_keys = True
     provider.save()
-    service = make_service("Default", dripfeed=False)
-    order = order_place(
-        user=customer, service_id=service.pk, data={"link": "https://x.com/idem", "quantity": service.min}
-    ).order
-    Order.objects.filter(pk=order.pk).update(forward_state=ForwardState.QUEUED, upstream_order_id="")
+    order = queued_order(customer, make_service, "https://x.com/idem")
     sim.faults(drop_after_accept_rate=1.0)
     created = sim.stats()["orders_created"]
     assert order_forward(order_id=order.pk) == "resend"
@@ -206,11 +209,7 @@ def test_an_unknown_outcome_is_resent_with_the_same_key_when_the_provider_honour
 def test_resends_are_bounded_then_the_order_waits_for_staff(customer, make_service, sim, provider):
     provider.honours_idempotency_keys = True
     provider.save()
-    service = make_service("Default", dripfeed=False)
-    order = order_place(
-        user=customer, service_id=service.pk, data={"link": "https://x.com/idem2", "quantity": service.min}
-    ).order
-    Order.objects.filter(pk=order.pk).update(forward_state=ForwardState.QUEUED, upstream_order_id="")
+    order = queued_order(customer, make_service, "https://x.com/idem2")
     sim.faults(drop_after_accept_rate=1.0)
     outcomes = []
     for _ in range(UNKNOWN_RESENDS + 2):
@@ -225,11 +224,7 @@ def test_resends_are_bounded_then_the_order_waits_for_staff(customer, make_servi
 
 
 def test_a_provider_that_does_not_honour_keys_leaves_unknown_orders_for_staff(customer, make_service, sim):
-    service = make_service("Default", dripfeed=False)
-    order = order_place(
-        user=customer, service_id=service.pk, data={"link": "https://x.com/idem3", "quantity": service.min}
-    ).order
-    Order.objects.filter(pk=order.pk).update(forward_state=ForwardState.QUEUED, upstream_order_id="")
+    order = queued_order(customer, make_service, "https://x.com/idem3")
     sim.faults(drop_after_accept_rate=1.0)
     assert order_forward(order_id=order.pk) == "unknown"
     sim.faults(drop_after_accept_rate=0.0)
@@ -245,11 +240,7 @@ def test_the_key_is_left_out_for_a_provider_that_refuses_unknown_parameters(cust
 
     provider.send_idempotency_key = False
     provider.save()
-    service = make_service("Default", dripfeed=False)
-    order = order_place(
-        user=customer, service_id=service.pk, data={"link": "https://x.com/nokey", "quantity": service.min}
-    ).order
-    Order.objects.filter(pk=order.pk).update(forward_state=ForwardState.QUEUED, upstream_order_id="")
+    order = queued_order(customer, make_service, "https://x.com/nokey")
     with responses.RequestsMock() as mock:
         call = mock.post(provider.api_url, json={"order": 555})
         assert order_forward(order_id=order.pk) == "sent"
