@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from panel.observability import bind_log_context, current_context, log_context
 from upstream.client import NotSent, Rejected, Unknown, UpstreamError
-from upstream.models import Provider
+from upstream.models import Provider, resends_unknown_outcomes_q
 from upstream.services import NoFreeSlot, provider_call
 
 from .events import order_event
@@ -108,9 +108,7 @@ def order_forward(*, order_id: int) -> str:
 
 # Orders whose `add` answer was lost at a provider that honours idempotency keys: sent again
 # with the same key (by the sweeper's schedule) until the provider answers.
-RESENDS_KEYS = Q(provider__send_idempotency_key=True) & (
-    Q(provider__honours_idempotency_keys=True) | Q(provider__advertises_idempotency_keys=True)
-)
+RESENDS_KEYS = resends_unknown_outcomes_q("provider__")
 # An unknown order waiting to be resent is the only kind not waiting for staff. The claim reads
 # only the order's own columns: a condition through a join would be a subquery, which
 # PostgreSQL does not check again after waiting for the row lock (two workers could both win).

@@ -80,7 +80,8 @@ class Provider(models.Model):
 
     @property
     def resends_unknown_outcomes(self) -> bool:
-        """Whether an order whose `add` answer was lost is sent again, with the same key."""
+        """Whether an order whose `add` answer was lost is sent again, with the same key (the
+        same rule as `resends_unknown_outcomes_q`, for queries)."""
         return self.send_idempotency_key and (self.honours_idempotency_keys or self.advertises_idempotency_keys)
 
     @property
@@ -98,3 +99,11 @@ class Provider(models.Model):
 def provider_url_check(url: str) -> None:
     """Raise ValueError when staff may not point a provider at this URL."""
     check_url(url, allow_private=settings.UPSTREAM_ALLOW_PRIVATE)
+
+
+def resends_unknown_outcomes_q(prefix: str = "") -> Q:
+    """Provider.resends_unknown_outcomes as a query condition; `prefix` reaches the provider
+    from another model ("provider__" from an order)."""
+    return Q(**{f"{prefix}send_idempotency_key": True}) & (
+        Q(**{f"{prefix}honours_idempotency_keys": True}) | Q(**{f"{prefix}advertises_idempotency_keys": True})
+    )
