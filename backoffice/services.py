@@ -31,10 +31,9 @@ from catalog.sync import known_type, service_for_upstream
 from orders import staff
 from orders.cancels import cancel_requeue, cancels_forward
 from orders.forwarding import order_forward
-from orders.models import Order, Status
+from orders.models import Order
 from orders.polling import order_recheck
 from orders.refills import refill_requeue, refills_forward
-from orders.settlement import refund_due
 from orders.staff import ActionError
 
 
@@ -81,11 +80,6 @@ def order_mark_sent(*, order_id: int, upstream_order_id: str, actor_id: int) -> 
         )
         _audited(change, actor_id=actor_id, action="order.mark_sent")
     return Outcome(change.done, change.message)
-
-
-def partial_refund(order: Order, remains: int) -> Decimal:
-    """What marking the order Partial with these remains refunds in total (shown before confirming)."""
-    return refund_due(order, status=Status.PARTIAL, remains=remains)
 
 
 def order_mark_final(

@@ -19,6 +19,7 @@ from accounts.models import User
 from catalog.models import UpstreamService
 from catalog.sync import known_type, sync_provider_unless_running
 from orders.models import CancelRequest, Order, Refill, Status
+from orders.settlement import refund_due
 from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, PERM_MONEY, PERM_ORDERS, PERM_REPORTS
 from panel.security import SpreadsheetSafeWriter, safe_next_url
 from upstream.client import UpstreamError
@@ -90,7 +91,8 @@ def order_action(request, order_id: int, action: str):
     if request.method == "POST" and (form is None or form.is_valid()):
         data = form.cleaned_data if form else {}
         if action == "partial" and "preview" in request.POST:
-            preview = services.partial_refund(order, min(data["remains"], order.units))
+            # What marking it Partial with these remains refunds in total, shown before confirming.
+            preview = refund_due(order, status=Status.PARTIAL, remains=min(data["remains"], order.units))
         else:
             calls = {
                 "resend": lambda: services.order_resend(order_id=order.pk, actor_id=actor_id),
