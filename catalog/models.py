@@ -206,6 +206,24 @@ class Service(models.Model):
         return f"{self.pk} - {self.name}"
 
 
+class ServiceFallback(models.Model):
+    """An upstream service on another provider that may fulfil a service's orders when its own
+    upstream definitely refuses them; tried in `position` order (orders/failover.py)."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="fallbacks")
+    upstream = models.ForeignKey(UpstreamService, on_delete=models.CASCADE, related_name="fallback_for")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["service", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "upstream"], name="service_fallback_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} -> {self.upstream}"
+
+
 class CustomerPrice(models.Model):
     """A fixed rate for one customer and one service (reseller deals)."""
 
