@@ -35,12 +35,15 @@ Faults apply to /api/v2 only and are drawn from a generator seeded by `seed`: la
 0..jitter_ms of delay; then at most one of timeout_rate (hold without answering for 60 s or
 until shutdown), http_500_rate, html_rate (an HTML page with status 200), error_rate
 ({"error": "Service temporarily unavailable"}) and, for `add` only, drop_after_accept_rate
-(create the order, then close the connection without answering); out_of_funds refuses adds.
+(create the order, then close the connection without answering) and hang_after_accept_rate
+(create the order, then never answer: the client times out); out_of_funds refuses adds.
 
 Control endpoints (no key; they only listen where the simulator listens, loopback by default):
 GET/POST /_sim/faults (POST merges keys), GET /_sim/stats, POST /_sim/reset (forgets orders,
 refills, idempotency keys and counters and restores the balance; keeps catalog and faults),
-POST /_sim/services ({"remove": [ids], "update": {id: {field: value}}, "add": [services]}).
+POST /_sim/services ({"remove": [ids], "update": {id: {field: value}}, "add": [services]});
+{"update": {id: {"disabled": true}}} switches a service off: unlisted, and `add` answers
+{"error": "Service not found or inactive"}.
 
 Tests can pass `clock=` (a callable returning monotonic seconds) to move time by hand.
 

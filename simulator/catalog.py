@@ -157,7 +157,9 @@ def generate_catalog(count: int, seed: int) -> dict[int, dict[str, Any]]:
 
 
 def render_service(service: dict[str, Any]) -> dict[str, Any]:
-    return {**service, "rate": str(service["rate"]), "min": str(service["min"]), "max": str(service["max"])}
+    rendered = {**service, "rate": str(service["rate"]), "min": str(service["min"]), "max": str(service["max"])}
+    rendered.pop("disabled", None)  # ours, not the protocol's: a disabled service is not listed
+    return rendered
 
 
 def to_service_id_or_none(value: Any) -> int | None:
@@ -173,7 +175,20 @@ def to_service_id(value: Any) -> int:
 
 
 def checked_service(fields: dict[str, Any], *, new: bool = False) -> dict[str, Any]:
-    allowed = {"service", "name", "type", "category", "rate", "min", "max", "refill", "cancel", "dripfeed", "desc"}
+    allowed = {
+        "service",
+        "name",
+        "type",
+        "category",
+        "rate",
+        "min",
+        "max",
+        "refill",
+        "cancel",
+        "dripfeed",
+        "desc",
+        "disabled",
+    }
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"Unknown service field: {sorted(unknown)[0]}")
@@ -193,6 +208,8 @@ def checked_service(fields: dict[str, Any], *, new: bool = False) -> dict[str, A
         raise ValueError("rate, min and max must be numbers") from None
     if not service["rate"].is_finite() or service["rate"] < 0 or not 0 < service["min"] <= service["max"]:
         raise ValueError("rate must be >= 0 and 0 < min <= max")
+    if not isinstance(service.get("disabled", False), bool):
+        raise ValueError("disabled must be true or false")
     for flag in ("refill", "cancel", "dripfeed"):
         if not isinstance(service[flag], bool):
             raise ValueError(f"{flag} must be true or false")

@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--drop-after-accept-rate", type=float, default=0, help="Share of adds that create the order, then hang up."
     )
     parser.add_argument("--timeout-rate", type=float, default=0, help="Share of requests never answered.")
+    parser.add_argument(
+        "--hang-after-accept-rate",
+        type=float,
+        default=0,
+        help="Share of adds that create the order, then never answer (the client times out).",
+    )
     parser.add_argument("--out-of-funds", action="store_true", help='Every add answers "Not enough funds".')
 
 

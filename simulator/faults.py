@@ -4,7 +4,8 @@ Faults apply to /api/v2 only: latency_ms plus 0..jitter_ms of delay; then at mos
 timeout_rate (hold without answering for 60 s or until shutdown), http_500_rate, html_rate
 (an HTML page with status 200), error_rate ({"error": "Service temporarily unavailable"})
 and, for `add` only, drop_after_accept_rate (create the order, then close the connection
-without answering); out_of_funds refuses adds.
+without answering) and hang_after_accept_rate (create the order, then hold the answer back as
+timeout_rate does: the client times out after the order exists); out_of_funds refuses adds.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ FAULT_DEFAULTS: dict[str, Any] = {
     "html_rate": 0.0,
     "drop_after_accept_rate": 0.0,
     "timeout_rate": 0.0,
+    "hang_after_accept_rate": 0.0,
     "out_of_funds": False,
 }
 
@@ -81,7 +83,7 @@ class Faults:
                 delay += rng.uniform(0, faults["jitter_ms"]) / 1000
             kinds = ["timeout", "http_500", "html", "error"]
             if action == "add":
-                kinds.append("drop_after_accept")
+                kinds.extend(("drop_after_accept", "hang_after_accept"))
             for kind in kinds:
                 rate = faults[f"{kind}_rate"]
                 if rate and rng.random() < rate:

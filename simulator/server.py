@@ -134,6 +134,11 @@ class _Handler(BaseHTTPRequestHandler):
             # The order exists now; the client never hears about it.
             self.close_connection = True
             return
+        if fault == "hang_after_accept" and accepted:
+            # The order exists now; the answer never comes: the client's read times out.
+            stop.wait(TIMEOUT_HOLD_SECONDS)
+            self.close_connection = True
+            return
         self._send(200, answer)
 
     def _control(self, path: str, body: bytes) -> None:

@@ -116,7 +116,11 @@ class Simulator:
             }
 
     def change_services(self, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """Apply {"remove": [ids], "update": {id: {field: value}}, "add": [service dicts]}."""
+        """Apply {"remove": [ids], "update": {id: {field: value}}, "add": [service dicts]}.
+
+        {"update": {id: {"disabled": true}}} switches a service off as a provider's staff would:
+        it leaves the `services` list and `add` refuses it ("Service not found or inactive");
+        its existing orders carry on. {"disabled": false} brings it back."""
         unknown = set(changes) - {"remove", "update", "add"}
         if unknown:
             raise ValueError(f"Unknown key: {sorted(unknown)[0]}")
@@ -152,7 +156,7 @@ class Simulator:
     def services_json(self) -> bytes:
         with self._lock:
             if self._services_json is None:
-                listing = [render_service(service) for service in self._catalog.values()]
+                listing = [render_service(s) for s in self._catalog.values() if not s.get("disabled")]
                 self._services_json = json.dumps(listing).encode()
             return self._services_json
 
@@ -181,6 +185,9 @@ class Simulator:
             service = self._catalog.get(to_service_id_or_none(params.get("service")))
             if service is None:
                 raise Refusal("Incorrect service ID")
+            if service.get("disabled"):
+                # Staff of the provider switched it off: gone from the list, refused by name.
+                raise Refusal("Service not found or inactive")
             quantity, runs, posts, charge = validate_add(service, params)
             now = self.clock()
             self._settle(now)

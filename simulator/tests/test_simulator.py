@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from simulator import TYPES, Simulator, generate_catalog, make_server
+from upstream.client import Unknown
 from upstream.lines import split_lines
 
 # Services with known attributes, added through the control endpoint by the `known` fixture.
@@ -429,7 +430,8 @@ def test_cancel_rules(timed):
 def test_faults_endpoint_merges_and_validates(simulator):
     defaults = simulator.control("GET", "faults").json()
     assert defaults == {"latency_ms": 0, "jitter_ms": 0, "error_rate": 0.0, "http_500_rate": 0.0, "html_rate": 0.0,
-                        "drop_after_accept_rate": 0.0, "timeout_rate": 0.0, "out_of_funds": False}  # fmt: skip
+                        "drop_after_accept_rate": 0.0, "timeout_rate": 0.0, "hang_after_accept_rate": 0.0,
+                        "out_of_funds": False}  # fmt: skip
     assert simulator.set_faults(error_rate=0.5)["error_rate"] == 0.5
     merged = simulator.set_faults(latency_ms=5, out_of_funds=True)
     assert merged["error_rate"] == 0.5 and merged["latency_ms"] == 5 and merged["out_of_funds"] is True
@@ -524,6 +526,25 @@ def test_services_can_change_at_run_time(simulator):
     assert len(simulator.api(action="services")) == 119
 
 
+def test_a_disabled_service_is_unlisted_and_refused_by_name(known):
+    order = place(known, service=9002, link=LINK, quantity=100)
+    answer = known.change_services(update={"9002": {"disabled": True}})
+    assert answer == {"services": known.sim.service_count, "removed": 0, "added": []}
+    listed = {s["service"] for s in known.api(action="services")}
+    assert 9002 not in listed and 9001 in listed
+    assert all("disabled" not in s for s in known.api(action="services"))
+    # The text real panels answer for a switched-off service; nothing is created or charged.
+    assert known.api(action="add", service=9002, link=LINK, quantity=100) == {"error": "Service not found or inactive"}
+    assert known.stats()["orders_created"] == 1
+    assert known.api(action="balance")["balance"] == "9999.90000"
+    # Orders it already took carry on.
+    assert known.api(action="status", order=order)["status"] == "Pending"
+    known.change_services(update={"9002": {"disabled": False}})
+    assert 9002 in {s["service"] for s in known.api(action="services")}
+    assert "order" in known.api(action="add", service=9002, link=LINK, quantity=100)
+    assert known.control("POST", "services", {"update": {"9002": {"disabled": "yes"}}}).status_code == 400
+
+
 def test_control_errors(simulator):
     assert simulator.control("GET", "reset").status_code == 405
     assert simulator.control("GET", "nothing").status_code == 404
@@ -557,6 +578,19 @@ def test_drop_after_accept_closes_without_answering(known):
                                        "quantity": 10}, timeout=5)  # fmt: skip
     assert known.api(action="balance")["balance"] == "9999.99000"  # other actions are unaffected
     assert known.stats()["orders_created"] == 1
+
+
+def test_hang_after_accept_creates_the_order_and_never_answers(known):
+    known.set_faults(hang_after_accept_rate=1)
+    client = known.client(read_timeout=0.5)
+    with pytest.raises(Unknown):
+        client.add(service=9002, link=LINK, quantity=10)
+    assert known.stats()["orders_created"] == 1  # the provider has it; the client cannot know
+    assert known.api(action="balance")["balance"] == "9999.99000"  # other actions are unaffected
+    known.set_faults(hang_after_accept_rate=0)
+    # A refused add is answered at once: only accepted orders hang.
+    known.set_faults(hang_after_accept_rate=1, out_of_funds=True)
+    assert known.api(action="add", service=9002, link=LINK, quantity=10) == {"error": "Not enough funds on balance"}
 
 
 def test_shutdown_is_quick_while_requests_hang():
@@ -627,9 +661,11 @@ def test_management_command_options():
 
     parser = Command().create_parser("manage.py", "simulate_upstream")
     options = vars(parser.parse_args(["--port", "0", "--seed", "9", "--balance", "12.5", "--timeout-rate", "0.1",
-                                      "--drop-after-accept-rate", "0.2", "--out-of-funds"]))  # fmt: skip
+                                      "--drop-after-accept-rate", "0.2", "--hang-after-accept-rate", "0.3",
+                                      "--out-of-funds"]))  # fmt: skip
     assert options["port"] == 0 and options["seed"] == 9 and options["balance"] == Decimal("12.5")
     assert options["timeout_rate"] == 0.1 and options["drop_after_accept_rate"] == 0.2 and options["out_of_funds"]
+    assert options["hang_after_accept_rate"] == 0.3
     assert (options["host"], options["key"], options["services"], options["speed"]) == ("127.0.0.1", "sim-key", 300, 1)
 
 
