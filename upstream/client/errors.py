@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# What a refusal is about, when its words say so (the texts real panels use are collected in
+# ../shared/reference/api-v2-in-the-wild.md): the service itself (switched off or unknown at
+# the provider), or our money at the provider. Any other refusal is about the request.
+SERVICE = "service"
+FUNDS = "funds"
+_SERVICE_WORDS = re.compile(
+    r"\b(incorrect|invalid|unknown|inactive|disabled) service\b"
+    r"|\bservice (id )?(is )?(not found|does not exist|not exist|incorrect|invalid|inactive|disabled|not active)\b"
+)
+_FUNDS_WORDS = ("fund", "balance")
+
+
+def refusal_reason(message: str) -> str | None:
+    """SERVICE, FUNDS or None for a refusal's words. Raw translation keys count too
+    ("error.incorrect_service_id", "neworder.error.not_enough_funds")."""
+    words = " ".join(re.sub(r"[_.:\-]", " ", message.lower()).split())
+    if any(word in words for word in _FUNDS_WORDS):
+        return FUNDS
+    if _SERVICE_WORDS.search(words):
+        return SERVICE
+    return None
 
 
 class UpstreamError(Exception):
@@ -42,6 +65,8 @@ class Rejected(UpstreamError):
     def __init__(self, action: str, message: str) -> None:
         super().__init__(action, f"rejected: {message}")
         self.message = message
+        # SERVICE, FUNDS or None: what the refusal is about (see refusal_reason).
+        self.reason = refusal_reason(message)
         # Keeps pickling (Celery results, multiprocessing) faithful to the constructor.
         self.args = (action, message)
 
