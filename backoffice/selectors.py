@@ -11,6 +11,7 @@ from django.db.models import (
     F,
     QuerySet,
     Sum,
+    Value,
 )
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -121,7 +122,8 @@ def home(now: datetime | None = None) -> Home:
 
 GROUPINGS = {
     "day": ("Day", TruncDate("created_at"), None),
-    "provider": ("Provider", F("provider__name"), "provider_id"),
+    # Manual orders have no provider: their row is "Manual" (their cost is the service's own).
+    "provider": ("Provider", Coalesce(F("provider__name"), Value("Manual")), "provider_id"),
     "service": ("Service", F("service__name"), "service_id"),
     "customer": ("Customer", F("user__username"), "user_id"),
 }

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
@@ -120,11 +122,21 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 class ServiceForm(forms.ModelForm):
+    manual_cost = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_digits=18,
+        decimal_places=5,
+        help_text=Service._meta.get_field("manual_cost").help_text,
+    )
+
     class Meta:
         model = Service
         fields = (
             "category",
             "upstream",
+            "manual",
+            "manual_cost",
             "name",
             "type",
             "description",
@@ -141,13 +153,23 @@ class ServiceForm(forms.ModelForm):
             "allow_below_cost",
         )
 
+    def clean_manual_cost(self):
+        return self.cleaned_data.get("manual_cost") or Decimal("0")
+
     def clean(self):
         cleaned = super().clean()
         upstream, category = cleaned.get("upstream"), cleaned.get("category")
-        if upstream is None or category is None:
+        manual = cleaned.get("manual", False)
+        if manual and upstream is not None:
+            self.add_error("upstream", "A manual service has no upstream service: clear one of the two.")
+        if not manual and upstream is None:
+            self.add_error("upstream", "Pick the upstream service, or tick “manual” to fulfil it yourself.")
+        if (upstream is None and not manual) or category is None or "upstream" in self.errors:
             return cleaned
         probe = Service(
             upstream=upstream,
+            manual=manual,
+            manual_cost=cleaned.get("manual_cost") or 0,
             category=category,
             markup_percent=cleaned.get("markup_percent"),
             fixed_rate=cleaned.get("fixed_rate"),
@@ -164,7 +186,7 @@ class ServiceForm(forms.ModelForm):
                 f"This prices the service below its cost of {unit_cost(probe)} (upstream rate x exchange rate). "
                 "Raise the price, or tick \u201callow below cost\u201d to sell it as a loss-leader.",
             )
-        if cleaned.get("enabled") and not upstream.present:
+        if cleaned.get("enabled") and upstream is not None and not upstream.present:
             self.add_error("enabled", "The provider no longer lists this upstream service.")
         return cleaned
 
@@ -204,7 +226,16 @@ class ServiceAdmin(admin.ModelAdmin):
         "flag_reason",
     )
     list_display_links = ("id", "name")
-    list_filter = ("enabled", "flagged", "below_cost", "auto_imported", "upstream__provider", "type", "category")
+    list_filter = (
+        "enabled",
+        "flagged",
+        "below_cost",
+        "auto_imported",
+        "manual",
+        "upstream__provider",
+        "type",
+        "category",
+    )
     search_fields = ("name", "=id", "=upstream__upstream_id")
     list_select_related = ("category", "upstream__provider")
     autocomplete_fields = ("upstream",)
@@ -220,6 +251,14 @@ class ServiceAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("name", "category", "type", "description", "upstream", "enabled", "position")}),
+        (
+            "Manual fulfilment",
+            {
+                "fields": ("manual", "manual_cost"),
+                "description": "A manual service has no upstream service: its orders wait in the backoffice's "
+                "manual queue. Its cost per 1,000 (for the reports) replaces the upstream rate in the pricing rules.",
+            },
+        ),
         ("Limits and options", {"fields": ("min", "max", "refill", "refill_days", "cancel", "dripfeed")}),
         (
             "Price",
@@ -240,14 +279,16 @@ class ServiceAdmin(admin.ModelAdmin):
 
     @admin.display(description="Cost")
     def cost(self, obj):
-        return unit_cost(obj) if obj.upstream_id else "-"
+        return unit_cost(obj) if obj.upstream_id or obj.manual else "-"
 
     @admin.display(description="Provider", ordering="upstream__provider__name")
     def provider(self, obj):
-        return obj.upstream.provider.name
+        return "Manual" if obj.manual else obj.upstream.provider.name
 
     @admin.display(description="Upstream ID", ordering="upstream__upstream_id")
     def upstream_service_id(self, obj):
+        if obj.manual:
+            return "-"
         url = reverse("admin:catalog_upstreamservice_change", args=[obj.upstream_id])
         return format_html('<a href="{}">{}</a>', url, obj.upstream.upstream_id)
 

@@ -130,8 +130,9 @@ class CategoryQuerySet(models.QuerySet):
 class ServiceQuerySet(models.QuerySet):
     def sellable(self) -> "ServiceQuerySet":
         """Services customers may see and order: enabled, in a visible category, from an enabled
-        provider. The one definition, used by the catalog pages, the dashboard and placement."""
-        return self.filter(enabled=True, category__hidden=False, upstream__provider__enabled=True)
+        provider (or manual: staff fulfil it). The one definition, used by the catalog pages, the
+        dashboard and placement."""
+        return self.filter(Q(upstream__provider__enabled=True) | Q(manual=True), enabled=True, category__hidden=False)
 
 
 class Category(models.Model):
@@ -160,7 +161,17 @@ class Service(models.Model):
     """What we sell: our ID, name and price, mapped to one upstream service."""
 
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="services")
-    upstream = models.ForeignKey(UpstreamService, on_delete=models.PROTECT, related_name="services")
+    # None for a manual service: no provider; staff (or their scripts) fulfil its orders.
+    upstream = models.ForeignKey(
+        UpstreamService, null=True, blank=True, on_delete=models.PROTECT, related_name="services"
+    )
+    manual = models.BooleanField(default=False, help_text="Fulfilled by staff: no provider, orders wait in a queue.")
+    manual_cost = models.DecimalField(
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Manual services: what fulfilling 1,000 (or a package) costs us, for the reports.",
+        **MONEY,
+    )
     name = models.CharField(max_length=500)
     type = models.CharField(max_length=64, choices=ServiceType.choices, default=ServiceType.DEFAULT)
     description = models.TextField(blank=True)
@@ -200,6 +211,11 @@ class Service(models.Model):
             models.UniqueConstraint(
                 fields=["upstream"], condition=Q(auto_imported=True), name="service_one_import_per_upstream"
             ),
+            models.CheckConstraint(
+                condition=Q(manual=True, upstream__isnull=True) | Q(manual=False, upstream__isnull=False),
+                name="service_manual_xor_upstream",
+            ),
+            models.CheckConstraint(condition=Q(manual_cost__gte=0), name="service_manual_cost_not_negative"),
         ]
 
     def __str__(self) -> str:

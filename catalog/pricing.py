@@ -39,17 +39,25 @@ def round_rate(value: Decimal, pricing: PricingSettings) -> Decimal:
     return value.quantize(_places(pricing.decimals), rounding=mode).quantize(settings.MONEY_PLACES)
 
 
+def cost_rate(service: Service) -> Decimal:
+    """What fulfilling 1,000 (or a package) costs us in the panel currency, unrounded: the
+    provider's rate at its exchange rate, or a manual service's cost that staff set."""
+    if service.manual:
+        return service.manual_cost
+    upstream = service.upstream
+    return upstream.rate * upstream.provider.exchange_rate
+
+
 def unit_cost(service: Service) -> Decimal:
     """What the provider charges us per 1,000 (or per package), in the panel currency."""
-    upstream = service.upstream
-    return (upstream.rate * upstream.provider.exchange_rate).quantize(settings.MONEY_PLACES, rounding=ROUND_UP)
+    return cost_rate(service).quantize(settings.MONEY_PLACES, rounding=ROUND_UP)
 
 
 def markup_for(service: Service, pricing: PricingSettings) -> Decimal:
     for candidate in (
         service.markup_percent,
         service.category.markup_percent,
-        service.upstream.provider.markup_percent,
+        None if service.manual else service.upstream.provider.markup_percent,
     ):
         if candidate is not None:
             return candidate
@@ -61,8 +69,7 @@ def list_rate(service: Service, pricing: PricingSettings | None = None) -> Decim
     pricing = pricing or PricingSettings.load()
     if service.fixed_rate is not None:
         return service.fixed_rate
-    upstream = service.upstream
-    raw = upstream.rate * upstream.provider.exchange_rate * (1 + markup_for(service, pricing) / HUNDRED)
+    raw = cost_rate(service) * (1 + markup_for(service, pricing) / HUNDRED)
     return round_rate(raw, pricing)
 
 
@@ -119,15 +126,15 @@ def quote(
     """The charge for an order: per 1,000 units, all drip-feed runs included; flat for packages.
     `custom_rates` as for customer_rate."""
     rate = customer_rate(service, user, custom_rates)
-    cost_rate = service.upstream.rate * service.upstream.provider.exchange_rate
+    per_unit_cost = cost_rate(service)
     if service.type in FLAT_TYPES:
         units = 1
         charge = rate
-        cost = cost_rate
+        cost = per_unit_cost
     else:
         units = order_units(quantity, runs)
         charge = rate * units / THOUSAND
-        cost = cost_rate * units / THOUSAND
+        cost = per_unit_cost * units / THOUSAND
     return Quote(
         rate=rate,
         units=units,

@@ -15,6 +15,7 @@ from decimal import ROUND_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -118,7 +119,7 @@ def lock_providers(provider_ids: Iterable[int]) -> None:
     them back; the lock makes staff edits wait for it (and it for them) instead of one
     overwriting the other, and taking them in ID order keeps two writers from deadlocking.
     """
-    ids = sorted(set(provider_ids))
+    ids = sorted({pk for pk in provider_ids if pk is not None})  # manual services have no provider
     if ids:
         list(Provider.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
 
@@ -157,7 +158,9 @@ def prices_recompute(*, service_ids: Iterable[int] | None = None) -> int:
     dirty: list[Service] = []
     changes: list[ServiceChange] = []
     for service in services:
-        if apply_price(service, pricing, changes, provider_id=service.upstream.provider_id):
+        # The change log is per provider: a manual service's repricing is not logged there.
+        logged = [] if service.manual else changes
+        if apply_price(service, pricing, logged, provider_id=None if service.manual else service.upstream.provider_id):
             service.updated_at = now
             dirty.append(service)
     for change in changes:
@@ -183,7 +186,7 @@ def service_save_price(*, service: Service) -> Service:
     Refuses (BelowCost, nothing saved) a fixed rate or markup that prices it below cost
     unless `allow_below_cost` is set: staff choose a loss-leader explicitly, sync never does.
     """
-    lock_providers([service.upstream.provider_id])
+    lock_providers([] if service.manual else [service.upstream.provider_id])
     pricing = PricingSettings.load()
     old_rate = None
     if service.pk:
@@ -192,7 +195,7 @@ def service_save_price(*, service: Service) -> Service:
     service.below_cost = False
     service.full_clean(exclude=["rate"])
     service.save()
-    if old_rate is not None and old_rate != service.rate:
+    if old_rate is not None and old_rate != service.rate and not service.manual:
         ServiceChange.objects.create(
             provider_id=service.upstream.provider_id,
             upstream_service_id=service.upstream_id,
@@ -223,8 +226,8 @@ def services_set_enabled(*, service_ids: Iterable[int], enabled: bool) -> tuple[
     services = Service.objects.filter(pk__in=service_ids)
     skipped = 0
     if enabled:
-        skipped = services.filter(upstream__present=False).count()
-        services = services.filter(upstream__present=True)
+        skipped = services.filter(manual=False, upstream__present=False).count()
+        services = services.filter(Q(manual=True) | Q(upstream__present=True))
     changed = services.exclude(enabled=enabled).update(enabled=enabled, updated_at=timezone.now())
     return changed, skipped
 

@@ -27,7 +27,8 @@ def order_actions_for(order: Order, user) -> list[tuple[str, str, bool]]:
         return []
     money = user.has_perm(PERM_MONEY)
     unsent = order.forward_state in (ForwardState.QUEUED, ForwardState.UNKNOWN)
-    reached = order.forward_state in (ForwardState.SENT, ForwardState.UNKNOWN)
+    # A manual order is delivered by staff: it ends like one the provider has.
+    reached = order.forward_state in (ForwardState.SENT, ForwardState.UNKNOWN, ForwardState.MANUAL)
     actions = []
     if order.forward_state == ForwardState.UNKNOWN and not order.is_final:
         actions.append(("resend", "Resend…", True))

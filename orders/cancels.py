@@ -24,7 +24,7 @@ from .staff import ActionError, StaffChange
 logger = logging.getLogger(__name__)
 
 
-OPEN_CANCEL_STATES = (CancelRequest.State.QUEUED, CancelRequest.State.CONFIRMED)
+OPEN_CANCEL_STATES = (CancelRequest.State.QUEUED, CancelRequest.State.CONFIRMED, CancelRequest.State.MANUAL)
 
 
 def cancels_open(order_ids: list[int]) -> set[int]:
@@ -41,7 +41,8 @@ def cancel_error(order: Order) -> str | None:
     cancel request is refused by the database's unique index, see cancel_request)."""
     if not order.service.cancel:
         return CANCEL_DISABLED
-    if order.status not in ACTIVE_STATUSES or order.forward_state not in (ForwardState.QUEUED, ForwardState.SENT):
+    cancelable = (ForwardState.QUEUED, ForwardState.SENT, ForwardState.MANUAL)
+    if order.status not in ACTIVE_STATUSES or order.forward_state not in cancelable:
         return CANCEL_NOT_POSSIBLE
     return None
 
@@ -64,7 +65,10 @@ def cancel_request(*, user_id: int, order_ids: list) -> list[RequestOutcome]:
                 order = Order.objects.select_for_update().select_related("service").get(pk=order.pk)
                 error = cancel_error(order)
                 if error is None:
-                    cancel = CancelRequest.objects.create(order=order, user_id=user_id)
+                    # A manual order's cancel waits for staff (orders/manual.py): nothing is sent.
+                    manual = order.forward_state == ForwardState.MANUAL
+                    state = CancelRequest.State.MANUAL if manual else CancelRequest.State.QUEUED
+                    cancel = CancelRequest.objects.create(order=order, user_id=user_id, state=state)
                     order_event(order.pk, "cancel", f"Cancel {cancel.pk} requested")
         except IntegrityError:
             error = CANCEL_OPEN
@@ -75,7 +79,7 @@ def cancel_request(*, user_id: int, order_ids: list) -> list[RequestOutcome]:
             order_id=order.pk, reason="Canceled by the customer before it was sent"
         ):
             CancelRequest.objects.filter(pk=cancel.pk).update(state=CancelRequest.State.DONE)
-        else:
+        elif order.forward_state != ForwardState.MANUAL:
             created.append(cancel.pk)
         outcomes.append(RequestOutcome(key, id=cancel.pk))
     if created:
@@ -138,6 +142,8 @@ def cancel_requeue(*, cancel_id: int, actor_id: int) -> StaffChange:
     if cancel.state in (CancelRequest.State.CONFIRMED, CancelRequest.State.DONE):
         message = f"Cancel {cancel_id} is already {cancel.get_state_display()}."
         return StaffChange(False, message, cancel, before, before)
+    if cancel.state == CancelRequest.State.MANUAL or cancel.order.forward_state == ForwardState.MANUAL:
+        raise ActionError(f"Cancel {cancel_id} is of a manual order: resolve it in the manual queue.")
     try:
         with transaction.atomic():
             CancelRequest.objects.filter(pk=cancel.pk, state=cancel.state).update(

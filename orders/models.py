@@ -37,6 +37,9 @@ class ForwardState(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     UNKNOWN = "unknown", "Unknown outcome"
     CANCELED = "canceled", "Canceled before sending"
+    # A manual service's order: never forwarded, polled or reconciled upstream; staff fulfil it
+    # (orders/manual.py). Forwarding claims only queued and unknown orders, polling only sent ones.
+    MANUAL = "manual", "Manual (fulfilled by staff)"
 
 
 class Source(models.TextChoices):
@@ -49,8 +52,9 @@ class Source(models.TextChoices):
 class Order(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="orders")
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="orders")
-    upstream_service_id = models.CharField(max_length=64)
+    # Both empty for a manual order (forward state `manual`): no provider fulfils it.
+    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+    upstream_service_id = models.CharField(max_length=64, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
 
     link = models.CharField(max_length=2000, blank=True)
@@ -81,6 +85,12 @@ class Order(models.Model):
     needs_attention = models.BooleanField(default=False)
     attention_reason = models.TextField(blank=True)
 
+    # Manual orders: who took the order and until when; a lapsed claim makes it pullable again.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
     next_check_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     settled_at = models.DateTimeField(null=True, blank=True)
@@ -106,6 +116,12 @@ class Order(models.Model):
                 condition=Q(forward_state__in=["queued", "sending"]),
             ),
             models.Index(fields=["upstream_order_id"], name="order_upstream_id"),
+            # The manual queue, oldest first, and the pull's scan of unfinished manual orders.
+            models.Index(
+                fields=["id"],
+                name="order_manual_open",
+                condition=Q(forward_state="manual", status__in=["Pending", "In progress", "Processing"]),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -116,6 +132,12 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(charge__gte=0), name="order_charge_not_negative"),
             models.CheckConstraint(
                 condition=Q(refunded__gte=0) & Q(refunded__lte=models.F("charge")), name="order_refund_within_charge"
+            ),
+            # Only a manual order goes without a provider, and a manual order never has one.
+            models.CheckConstraint(
+                condition=Q(forward_state="manual", provider__isnull=True)
+                | (~Q(forward_state="manual") & Q(provider__isnull=False)),
+                name="order_provider_unless_manual",
             ),
         ]
 
@@ -158,6 +180,7 @@ class Refill(models.Model):
         QUEUED = "queued", "Queued"
         SENT = "sent", "Sent"
         REJECTED = "rejected", "Rejected"
+        MANUAL = "manual", "Manual (staff resolve it)"
 
     class Status(models.TextChoices):
         PENDING = "Pending"
@@ -167,7 +190,8 @@ class Refill(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refills")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refills")
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="refills")
+    # None for a manual order's refill (state `manual`): staff resolve it, nothing is sent.
+    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.PROTECT, related_name="refills")
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     upstream_refill_id = models.CharField(max_length=64, blank=True)
@@ -200,6 +224,8 @@ class CancelRequest(models.Model):
         CONFIRMED = "confirmed", "Confirmed by provider"
         REJECTED = "rejected", "Rejected by provider"
         DONE = "done", "Order canceled"
+        # A manual order's cancel: waits for staff, who cancel the order (done) or refuse it.
+        MANUAL = "manual", "Waiting for staff"
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="cancels")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cancels")
@@ -214,7 +240,9 @@ class CancelRequest(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["order"], condition=Q(state__in=["queued", "confirmed"]), name="cancel_one_open_per_order"
+                fields=["order"],
+                condition=Q(state__in=["queued", "confirmed", "manual"]),
+                name="cancel_one_open_per_order",
             ),
         ]
 

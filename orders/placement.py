@@ -16,7 +16,7 @@ from panel.observability import log_context
 
 from .errors import DUPLICATE_LINK, INCORRECT_SERVICE, NOT_ENOUGH_FUNDS, OrderError
 from .events import order_event
-from .models import ACTIVE_STATUSES, Order, Source
+from .models import ACTIVE_STATUSES, ForwardState, Order, Source
 from .queue import FORWARD_ORDER, enqueue
 from .validation import validate_order
 
@@ -34,6 +34,8 @@ PLACEMENT_FIELDS = (
     "max",
     "dripfeed",
     "allow_below_cost",
+    "manual",
+    "manual_cost",
     "upstream__upstream_id",
     "upstream__rate",
     "upstream__provider__name",
@@ -128,8 +130,10 @@ def order_place(
             order = Order.objects.create(
                 user_id=user.pk,
                 service=service,
-                provider_id=service.upstream.provider_id,
-                upstream_service_id=service.upstream.upstream_id,
+                # A manual service's order has no provider: it waits in the staff queue.
+                provider_id=None if service.manual else service.upstream.provider_id,
+                upstream_service_id="" if service.manual else service.upstream.upstream_id,
+                forward_state=ForwardState.MANUAL if service.manual else ForwardState.QUEUED,
                 source=source,
                 link=fields.link,
                 quantity=fields.quantity,
@@ -151,9 +155,10 @@ def order_place(
                     idempotency_key=f"charge:{order.pk}",
                 )
             order_event(order.pk, "placed", f"Placed via {source}, charged {price.charge}", actor_id=actor_id)
-            # robust: if the broker is down the order still stands (it is committed and charged);
-            # the sweeper enqueues it within a minute, and the caller gets its order ID.
-            transaction.on_commit(lambda: enqueue(FORWARD_ORDER, order.pk), robust=True)
+            if not service.manual:
+                # robust: if the broker is down the order still stands (it is committed and
+                # charged); the sweeper enqueues it within a minute, and the caller gets its ID.
+                transaction.on_commit(lambda: enqueue(FORWARD_ORDER, order.pk), robust=True)
     except InsufficientFunds:
         raise OrderError(NOT_ENOUGH_FUNDS) from None
     except IntegrityError:
@@ -162,6 +167,6 @@ def order_place(
         if earlier is None:
             raise
         return Placed(earlier, created=False)
-    with log_context(order_id=order.pk, provider=service.upstream.provider.name):
+    with log_context(order_id=order.pk, provider="manual" if service.manual else service.upstream.provider.name):
         logger.info("order %s placed by user %s: service %s, charge %s", order.pk, user.pk, service.pk, price.charge)
     return Placed(order, created=True)

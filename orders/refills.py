@@ -37,7 +37,7 @@ def refill_order_error(order: Order, now) -> str | None:
         return REFILL_DISABLED
     if order.status != Status.COMPLETED:
         return NOT_COMPLETED
-    if order.forward_state != ForwardState.SENT or not order.completed_at:
+    if order.forward_state not in (ForwardState.SENT, ForwardState.MANUAL) or not order.completed_at:
         return NOT_ELIGIBLE
     if now - order.completed_at > timedelta(days=order.service.refill_days):
         return NOT_ELIGIBLE
@@ -84,12 +84,20 @@ def refill_request(*, user_id: int, order_ids: list) -> list[RequestOutcome]:
             continue
         try:
             with transaction.atomic():
-                refill = Refill.objects.create(order=order, user_id=user_id, provider_id=order.provider_id)
+                # A manual order's refill waits in the staff queue (orders/manual.py): nothing is sent.
+                manual = order.forward_state == ForwardState.MANUAL
+                refill = Refill.objects.create(
+                    order=order,
+                    user_id=user_id,
+                    provider_id=order.provider_id,
+                    state=Refill.State.MANUAL if manual else Refill.State.QUEUED,
+                )
                 order_event(order.pk, "refill", f"Refill {refill.pk} requested")
         except IntegrityError:
             outcomes.append(RequestOutcome(key, error=REFILL_OPEN))
             continue
-        created.append(refill.pk)
+        if not manual:
+            created.append(refill.pk)
         outcomes.append(RequestOutcome(key, id=refill.pk))
     if created:
         transaction.on_commit(lambda: enqueue(FORWARD_REFILLS, created))
@@ -202,6 +210,8 @@ def refill_requeue(*, refill_id: int, actor_id: int) -> StaffChange:
     before = {"state": refill.state, "status": refill.status, "error": refill.error}
     if refill.state == Refill.State.SENT:
         return StaffChange(False, f"Refill {refill_id} was sent; its status is polled.", refill, before, before)
+    if refill.provider_id is None:
+        raise ActionError(f"Refill {refill_id} is of a manual order: resolve it in the manual queue.")
     try:
         with transaction.atomic():
             Refill.objects.filter(pk=refill.pk, state=refill.state).update(

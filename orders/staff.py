@@ -145,7 +145,8 @@ def order_mark_final(
         return _nothing(order, f"Order {order_id} is already {status}.")
     if order.forward_state == ForwardState.SENDING:
         raise ActionError(f"Order {order_id} is being sent right now; wait for the outcome.")
-    if status != Status.CANCELED and order.forward_state not in (ForwardState.SENT, ForwardState.UNKNOWN):
+    delivering = (ForwardState.SENT, ForwardState.UNKNOWN, ForwardState.MANUAL)
+    if status != Status.CANCELED and order.forward_state not in delivering:
         raise ActionError(f"Order {order_id} never reached the provider; it can only be canceled.")
     if refund_due(order, status=status, remains=remains) < order.refunded:
         raise ActionError(
@@ -163,6 +164,7 @@ def order_mark_final(
         lease_until=None,
         needs_attention=False,
         attention_reason="",
+        claimed_until=None,
     )
     order_event(order.pk, "staff", f"Marked {status} by staff" + (f": {reason}" if reason else ""), actor_id=actor_id)
     refunded = order_settle(order_id=order.pk, actor_id=actor_id)
@@ -174,7 +176,7 @@ def order_move(*, order_id: int, service_id: int, actor_id: int) -> StaffChange:
     """Move an order the provider does not have (queued, or unknown and checked) to another
     provider's equivalent service, queued to be sent there. The customer's charge stays as agreed."""
     target = Service.objects.select_related("upstream__provider").filter(pk=service_id).first()
-    if target is None or not target.enabled or not target.upstream.provider.enabled:
+    if target is None or target.manual or not target.enabled or not target.upstream.provider.enabled:
         raise ActionError("Pick an enabled service of an enabled provider.")
     order = _locked(order_id)
     if order.service_id == target.pk:
