@@ -40,8 +40,10 @@ Events and outcomes (https://razorpay.com/docs/webhooks/payments/, /orders/, /re
 - ``order.paid`` and ``payment.captured`` -> PAID: transaction_id = the payment ID (pay_...),
   amount and currency from the payment entity. Both arrive for one payment; billing credits once by
   transaction_id. ``order.paid`` echoes our deposit ID in the Order's ``receipt`` (set by our
-  server); ``payment.captured`` carries the payment entity only, whose ``notes.deposit_id`` came
-  through the browser: match on ``external_id`` (the Order ID) first.
+  server). The other events carry the payment entity only, whose ``notes.deposit_id`` came through
+  the customer's browser: their reports name the deposit by ``external_id`` (the payment's
+  ``order_id``) and leave ``deposit_id`` None, so a customer editing Checkout's notes cannot point
+  a report at someone else's deposit.
 - ``payment.authorized`` -> PENDING (captured later; switch on automatic capture at Razorpay).
 - ``payment.failed`` -> FAILED, *per attempt*: the customer may retry on the same Order, and
   Razorpay documents ``payment.failed`` followed by ``payment.captured`` for the same payment (UPI
@@ -166,6 +168,12 @@ def _deposit_id(value: object) -> int | None:
     """Our deposit ID as echoed in a receipt or notes ("123"); None for anything else."""
     text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
     return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+def _browser_deposit_id(payment: dict) -> int | None:
+    """A payment's ``notes.deposit_id`` came through the customer's browser (Checkout's options):
+    used only for a payment without an Order, which names the deposit better."""
+    return None if payment.get("order_id") else _deposit_id(_notes(payment).get("deposit_id"))
 
 
 def _notes(entity: dict) -> dict:
@@ -393,7 +401,7 @@ class RazorpayGateway:
             currency = str(payment["currency"]).upper()
             amount = major_units(payment["amount"], currency)
             order_id = payment.get("order_id") or ""
-            deposit_id = _deposit_id(_notes(payment).get("deposit_id"))
+            deposit_id = _browser_deposit_id(payment)
             if name == "order.paid":
                 order = self._entity(payload, "order")
                 if order_id and order["id"] != order_id:
@@ -450,7 +458,7 @@ class RazorpayGateway:
             currency = str(refund["currency"]).upper()
             return Report(
                 outcome=Outcome.REFUNDED,
-                deposit_id=_deposit_id(_notes(payment).get("deposit_id")),
+                deposit_id=_browser_deposit_id(payment),
                 transaction_id=refund["id"],
                 external_id=payment.get("order_id") or "",
                 amount=major_units(refund["amount"], currency),
@@ -468,7 +476,7 @@ class RazorpayGateway:
             reason = dispute.get("reason_code") or ""
             return Report(
                 outcome=Outcome.CHARGEBACK,
-                deposit_id=_deposit_id(_notes(payment).get("deposit_id")),
+                deposit_id=_browser_deposit_id(payment),
                 transaction_id=dispute["id"],
                 external_id=payment.get("order_id") or "",
                 amount=major_units(dispute["amount"], currency),

@@ -227,8 +227,19 @@ def test_payment_captured_reports_the_same_payment_as_order_paid(fake, gateway, 
     [order_paid] = gateway.verify(incoming)
     assert captured.outcome == Outcome.PAID
     assert captured.transaction_id == order_paid.transaction_id  # billing credits the payment once
-    assert captured.external_id == checkout.external_id and captured.deposit_id == 42
+    # The payment's notes came through the browser: the order names the deposit instead.
+    assert captured.external_id == checkout.external_id and captured.deposit_id is None
     assert captured.event_id != order_paid.event_id
+
+
+def test_browser_notes_name_the_deposit_only_of_a_payment_without_an_order(fake, gateway, paid):
+    checkout, _ = paid
+    [payment] = fake.order_payments(checkout.external_id)
+    forged = {**payment, "notes": {"deposit_id": "999"}}
+    assert gateway.verify(fake.incoming("payment.captured", payment=forged))[0].deposit_id is None
+    orderless = {**forged, "order_id": None}
+    [report] = gateway.verify(fake.incoming("payment.captured", payment=orderless))
+    assert report.deposit_id == 999 and report.external_id == ""
 
 
 def test_a_replayed_notification_gives_the_same_report(gateway, paid):
@@ -356,7 +367,7 @@ def test_a_failed_attempt_is_failed_without_a_transaction_and_a_later_capture_st
     failed = fake.pay(checkout.external_id, status="failed")
     [report] = gateway.verify(fake.incoming("payment.failed", payment=failed))
     assert report.outcome == Outcome.FAILED and report.transaction_id == ""
-    assert report.deposit_id == 42 and report.external_id == checkout.external_id
+    assert report.deposit_id is None and report.external_id == checkout.external_id
     assert "Payment failed" in report.note
     # Razorpay documents payment.failed followed by payment.captured for the same payment (UPI retries).
     captured = {**failed, "status": "captured", "captured": True}
@@ -378,7 +389,7 @@ def test_a_processed_refund_is_refunded_with_the_refund_id_and_amount(fake, gate
     assert report.outcome == Outcome.REFUNDED
     assert report.transaction_id == refund["id"] and report.transaction_id.startswith("rfnd_")
     assert report.amount == Decimal("100.00") and report.currency == "INR"
-    assert report.deposit_id == 42 and report.external_id == checkout.external_id
+    assert report.deposit_id is None and report.external_id == checkout.external_id
     # The older payment.refunded, when it carries the refund, names the same refund.
     [legacy] = gateway.verify(fake.incoming("payment.refunded", payment=fake.payments[payment["id"]], refund=refund))
     assert legacy.outcome == Outcome.REFUNDED and legacy.transaction_id == refund["id"]
@@ -390,7 +401,7 @@ def test_a_dispute_is_a_chargeback_with_the_dispute_id_and_amount(gateway, drive
     checkout, _ = paid
     [report] = gateway.verify(driver.notification(checkout, outcome="chargeback"))
     assert report.outcome == Outcome.CHARGEBACK and report.transaction_id.startswith("disp_")
-    assert report.amount == Decimal("499.50") and report.deposit_id == 42
+    assert report.amount == Decimal("499.50") and report.deposit_id is None
     assert report.external_id == checkout.external_id
 
 
