@@ -6,6 +6,11 @@ queued -> sending (conditional UPDATE: one winner) -> the `add` call, outside an
   idempotency keys (staff say so, or its answers advertise it) is sent again with the same key,
   with backoff, up to UNKNOWN_RESENDS sends: the provider answers with the order it already has
   or creates it once. At any other provider it needs attention and is never resent automatically.
+
+A definite refusal (the service is switched off or unknown upstream, the provider is out of
+funds, disabled in our panel, or its circuit is open) moves the order to the service's next
+fallback and sends it there in the same task (orders.failover); only when no fallback can take
+it does the refusal end as above. Never after an unknown outcome.
 """
 
 import logging
@@ -20,10 +25,12 @@ from django.utils import timezone
 
 from panel.observability import bind_log_context, current_context, log_context
 from upstream.client import NotSent, Rejected, Unknown, UpstreamError
+from upstream.client.errors import FUNDS, SERVICE
 from upstream.models import Provider, resends_unknown_outcomes_q
 from upstream.services import NoFreeSlot, provider_call
 
 from .events import order_event
+from .failover import CIRCUIT_OPEN, LOST, PROVIDER_DISABLED, Refusal, order_failover
 from .metrics import FORWARD_OUTCOMES
 from .models import ForwardState, Order, Status
 from .settlement import order_settle
@@ -116,28 +123,66 @@ CLAIMABLE = Q(forward_state=ForwardState.QUEUED) | Q(forward_state=ForwardState.
 RESENDING = Q(forward_state=ForwardState.UNKNOWN, needs_attention=False) & RESENDS_KEYS
 
 
+def _unavailable(provider: Provider) -> Refusal | None:
+    """Why a provider is not to be asked at all right now, or None."""
+    if not provider.enabled:
+        return Refusal(PROVIDER_DISABLED, f"{provider.name} is disabled in our panel")
+    if CircuitBreaker(provider.pk).is_open():
+        return Refusal(CIRCUIT_OPEN, f"{provider.name} failed {CircuitBreaker.THRESHOLD} times in a row")
+    return None
+
+
 def _forward(order_id: int) -> str:
     now = timezone.now()
     claimed = (
-        Order.objects.filter(CLAIMABLE, pk=order_id)
+        Order.objects.filter(CLAIMABLE, pk=order_id, provider__isnull=False)
         .exclude(next_attempt_at__gt=now)
         .update(forward_state=ForwardState.SENDING, lease_until=now + SEND_LEASE, attempts=F("attempts") + 1)
     )
     if not claimed:
         return "skipped"
-    order = Order.objects.select_related("service", "provider").get(pk=order_id)
-    provider: Provider = order.provider
-    bind_log_context(provider=provider.name)
+    order = Order.objects.select_related("service__upstream__provider", "provider").get(pk=order_id)
     # Set by an earlier send whose outcome is unknown: the provider may have this order.
     may_exist = order.send_started_at is not None
-    if may_exist and not provider.resends_unknown_outcomes:
+    if may_exist and not order.provider.resends_unknown_outcomes:
         # Staff stopped trusting the provider's keys since: the order waits for them.
-        return _unknown(order, provider, Unknown("add", "an earlier answer was lost"))
-    breaker = CircuitBreaker(provider.pk)
-    if not provider.enabled or breaker.is_open():
-        _release(order.pk, timedelta(seconds=CircuitBreaker.OPEN_FOR), undo_attempt=True, may_exist=may_exist)
-        return "deferred"
+        bind_log_context(provider=order.provider.name)
+        return _unknown(order, order.provider, Unknown("add", "an earlier answer was lost"))
+    # One provider per pass; a definite refusal moves the order to the next fallback, which
+    # the next pass sends to. Each move excludes what was tried, so the passes end.
+    while True:
+        provider: Provider = order.provider
+        bind_log_context(provider=provider.name)
+        refusal = _unavailable(provider)
+        if refusal is None:
+            outcome = _send(order, provider, may_exist)
+            if isinstance(outcome, str):
+                return outcome
+            refusal = outcome
+            if refusal.reason == FUNDS:
+                # Staff top the provider up, whether or not a fallback takes this order.
+                Provider.objects.filter(pk=provider.pk).update(
+                    low_balance=True, last_error=f"add: {refusal.detail}"[:500]
+                )
+        # The order may already exist at a provider after an unknown outcome: never elsewhere.
+        moved = (
+            None
+            if may_exist
+            else order_failover(order=order, refusal=refusal, unavailable=_unavailable, lease=SEND_LEASE)
+        )
+        if moved is LOST:
+            return "skipped"
+        if moved is None:
+            return _refused(order, provider, refusal, may_exist)
+        logger.warning(
+            "order %s provider %s: %s; failover to %s", order.pk, provider.name, refusal.detail, moved.provider.name
+        )
+        order = moved
 
+
+def _send(order: Order, provider: Provider, may_exist: bool) -> str | Refusal:
+    """Send the claimed order to `provider`: the outcome, or the definite refusal that may
+    send it elsewhere."""
     params = upstream_params(order)
 
     def send(client) -> str:
@@ -147,6 +192,7 @@ def _forward(order_id: int) -> str:
         key = upstream_idempotency_key(order.pk) if provider.send_idempotency_key else None
         return client.add(service=order.upstream_service_id, idempotency_key=key, **params)
 
+    breaker = CircuitBreaker(provider.pk)
     try:
         upstream_id = provider_call(provider, "add", send, wait=10)
     except NoFreeSlot:
@@ -161,7 +207,9 @@ def _forward(order_id: int) -> str:
         return "not_sent"
     except Rejected as exc:
         breaker.success()
-        return _rejected(order, provider, exc)
+        if exc.reason in (SERVICE, FUNDS):
+            return Refusal(exc.reason, exc.message)
+        return _rejected(order, provider, exc.message)
     except (Unknown, UpstreamError) as exc:
         return _unknown(order, provider, exc)
     breaker.success()
@@ -181,18 +229,28 @@ def _forward(order_id: int) -> str:
     return "sent"
 
 
-def _rejected(order: Order, provider: Provider, exc: Rejected) -> str:
-    message = exc.message
-    if "fund" in message.lower() or "balance" in message.lower():
-        # Our money at the provider ran out: the order is fine, the provider needs a top-up.
-        _release(order.pk, OUT_OF_FUNDS_RETRY, undo_attempt=True)
-        Order.objects.filter(pk=order.pk).update(
-            needs_attention=True, attention_reason=f"Provider {provider.name} is out of funds: {message}"
-        )
-        Provider.objects.filter(pk=provider.pk).update(low_balance=True, last_error=f"add: {message}"[:500])
-        order_event(order.pk, "attention", f"Provider out of funds ({message}); waiting")
-        logger.error("order %s provider %s: provider out of funds: %s", order.pk, provider.name, message)
-        return "provider_out_of_funds"
+def _refused(order: Order, provider: Provider, refusal: Refusal, may_exist: bool) -> str:
+    """A definite refusal no fallback took, handled as without fallbacks."""
+    if refusal.reason in (PROVIDER_DISABLED, CIRCUIT_OPEN):
+        _release(order.pk, timedelta(seconds=CircuitBreaker.OPEN_FOR), undo_attempt=True, may_exist=may_exist)
+        return "deferred"
+    if refusal.reason == FUNDS:
+        return _out_of_funds(order, provider, refusal.detail)
+    return _rejected(order, provider, refusal.detail)
+
+
+def _out_of_funds(order: Order, provider: Provider, message: str) -> str:
+    # Our money at the provider ran out: the order is fine, the provider needs a top-up.
+    _release(order.pk, OUT_OF_FUNDS_RETRY, undo_attempt=True)
+    Order.objects.filter(pk=order.pk).update(
+        needs_attention=True, attention_reason=f"Provider {provider.name} is out of funds: {message}"
+    )
+    order_event(order.pk, "attention", f"Provider out of funds ({message}); waiting")
+    logger.error("order %s provider %s: provider out of funds: %s", order.pk, provider.name, message)
+    return "provider_out_of_funds"
+
+
+def _rejected(order: Order, provider: Provider, message: str) -> str:
     with transaction.atomic():
         updated = Order.objects.filter(pk=order.pk, forward_state=ForwardState.SENDING).update(
             forward_state=ForwardState.REJECTED,
