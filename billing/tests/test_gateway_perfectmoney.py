@@ -70,6 +70,9 @@ def test_v2_hash_is_md5_of_the_documented_colon_joined_string():
     # <ALTERNATE_PHRASE_HASH>:TIMESTAMPGMT, md5, upper case (SCI specification, V2_HASH).
     plain = "15:U1234567:15.95:USD:1234567:U7654321:80F632EBFE5295A9F8933E360EB382DF:1700000000"
     assert v2_hash(fields, "your_passphrase") == hashlib.md5(plain.encode()).hexdigest().upper()
+    # The same fields run through Perfect Money's sample status script (its $string and
+    # strtoupper(md5($string)), executed by PHP 8) give:
+    assert v2_hash(fields, "your_passphrase") == "8E9C111C355B701A7AD6C1BDECB7716F"
 
 
 # --- start ------------------------------------------------------------------------------------
