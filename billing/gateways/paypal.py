@@ -377,9 +377,11 @@ class PayPalGateway:
             "purchase_units": [unit],
             "payment_source": {"paypal": {"experience_context": experience}},
         }
-        answer = self._call(
-            "POST", "/v2/checkout/orders", body=body, request_id=f"{self.invoice_prefix}order-{deposit}-{value}"
-        )
+        # Repeating a start for the same deposit gets the same order back; another panel (its own
+        # notify URL) with the same deposit ID on the same PayPal app does not.
+        panel = hashlib.sha256(request.notify_url.encode()).hexdigest()[:16]
+        request_id = f"{self.invoice_prefix}order-{deposit}-{value}-{panel}"[:100]
+        answer = self._call("POST", "/v2/checkout/orders", body=body, request_id=request_id)
         if answer.status_code not in (200, 201):
             raise GatewayError(self._error_message(answer, "creating the order"))
         order = self._json(answer)

@@ -93,6 +93,18 @@ def signed_message(transmission_id: str, transmission_time: str, webhook_id: str
     return f"{transmission_id}|{transmission_time}|{webhook_id}|{zlib.crc32(body)}".encode()
 
 
+_keys: list = []
+_keys_lock = threading.Lock()
+
+
+def _signing_key():
+    """PayPal's signing key, made once per process (2048-bit RSA takes a while to generate)."""
+    with _keys_lock:
+        if not _keys:
+            _keys.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        return _keys[0]
+
+
 class FakePayPal:
     """PayPal's REST API on 127.0.0.1, one merchant app (more with ``add_app``)."""
 
@@ -114,7 +126,9 @@ class FakePayPal:
         self.idempotent: dict[tuple, tuple[int, dict]] = {}
         self.calls: list[tuple[str, str]] = []
         self.faults: list[tuple[str, str, int]] = []  # (method, path prefix, status), used once each
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.request_ids: list[tuple[str, str]] = []  # (path, PayPal-Request-Id) of every POST
+        self.verifications: list[bytes] = []  # the verify-webhook-signature request bodies, as sent
+        self.key = _signing_key()
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messageverificationcerts.fake.paypal")])
         today = datetime.datetime.now(datetime.UTC)
         self.cert_pem = (
@@ -143,7 +157,7 @@ class FakePayPal:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -536,6 +550,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _fault(self, method: str, path: str) -> bool:
         with self.fake.lock:
             self.fake.calls.append((method, path))
+            if method == "POST":
+                self.fake.request_ids.append((path, self.headers.get("PayPal-Request-Id") or ""))
             for index, (m, prefix, status) in enumerate(self.fake.faults):
                 if m == method and path.startswith(prefix):
                     del self.fake.faults[index]
@@ -668,6 +684,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _verify(self, client: str, body: bytes) -> None:
         """verify-webhook-signature: the signature must match the event as the caller sent it."""
         fake = self.fake
+        fake.verifications.append(body)
         try:
             text = body.decode()
             data = json.loads(text)
