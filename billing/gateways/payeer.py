@@ -91,6 +91,7 @@ SIGNED = (
     "m_desc",
     "m_status",
 )
+REQUIRED = ("m_operation_id", "m_shop", "m_orderid", "m_amount", "m_curr", "m_status", "m_sign")
 STATUSES = {"success": Outcome.PAID, "fail": Outcome.FAILED}
 ORDER_ID_RE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -230,7 +231,8 @@ class PayeerGateway:
             raise GatewayError(_("Payeer's merchant form takes USD, EUR or RUB, not %(c)s.") % {"c": currency})
         order_id = str(request.deposit_id)
         amount = wire_amount(request.amount)
-        desc = base64.b64encode(request.description[:200].encode("utf-8")).decode("ascii")
+        description = request.description[:200] or f"Deposit {order_id}"
+        desc = base64.b64encode(description.encode("utf-8")).decode("ascii")
         fields = [
             ("m_shop", shop),
             ("m_orderid", order_id),
@@ -262,7 +264,9 @@ class PayeerGateway:
             sources.check(incoming.remote_addr)
         except BadNotification as exc:
             raise refuse(str(exc)) from None
-        missing = [name for name in (*SIGNED, "m_sign") if not fields.get(name)]
+        # Every signed field is posted; some may be empty (a failed payment has no pay date).
+        missing = [name for name in SIGNED if name not in fields]
+        missing += [name for name in REQUIRED if name not in missing and not fields.get(name, "").strip()]
         if missing:
             raise refuse(f"Missing fields: {', '.join(missing)}.")
         key = self.config.get("secret_key", "")

@@ -262,6 +262,20 @@ def test_missing_fields_are_refused(gateway, driver, name):
         gateway.verify(incoming_form(fields))
 
 
+def test_empty_optional_fields_of_a_failed_payment_are_accepted(gateway, driver):
+    fields = {**signed(driver.fake, status="fail"), "m_operation_pay_date": "", "m_desc": ""}
+    fields["m_sign"] = status_sign(fields, SECRETS[0])
+    [report] = gateway.verify(incoming_form(fields))
+    assert report.outcome is Outcome.FAILED
+
+
+def test_an_empty_description_is_replaced(gateway):
+    import base64
+
+    fields = dict(gateway.start(start_request(description="")).form_fields)
+    assert base64.b64decode(fields["m_desc"]).decode() == "Deposit 41"
+
+
 def signed(fake: FakePayeer, **changes) -> dict[str, str]:
     operation = Operation("928562360", fake.shop_id, "41", "10.00", "USD", "VGVzdA==", "success", 0, 0)
     for key, value in changes.items():
