@@ -46,6 +46,8 @@ class LedgerEntry(models.Model):
         CHARGE = "charge", "Charge"
         REFUND = "refund", "Refund"
         ADJUSTMENT = "adjustment", "Adjustment"
+        BONUS = "bonus", "Deposit bonus"
+        COMMISSION = "commission", "Affiliate payout"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -71,7 +73,8 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(
                 condition=(Q(kind="deposit", amount__gt=0) | Q(kind="charge", amount__lt=0))
                 | Q(kind="refund", amount__gt=0)
-                | Q(kind="adjustment"),
+                | Q(kind="adjustment")
+                | Q(kind__in=["bonus", "commission"], amount__gt=0),
                 name="ledger_sign_matches_kind",
             ),
         ]

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from panel.admin_tools import PERM_MONEY, CustomerFilter, ReadOnlyAdmin, admin_extend
 
-from .models import Affiliate, Commission, DepositRequest, GatewayEvent, GatewayPayment, PaymentMethod
+from .models import Affiliate, Commission, Deposit, DepositRequest, GatewayEvent, PaymentMethod
 from .services import deposit_approve, deposit_reject
 
 
@@ -59,7 +59,7 @@ class AffiliateAdmin(admin.ModelAdmin):
 
 @admin.register(Commission)
 class CommissionAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "affiliate", "referred", "deposit", "gateway_payment", "amount")
+    list_display = ("id", "created_at", "affiliate", "referred", "deposit", "gateway_deposit", "amount")
 
     def has_add_permission(self, request):
         return False
@@ -95,10 +95,20 @@ class GatewayEventInline(admin.StackedInline):
 
 
 # Gateway payments and their raw events are written only by the webhook: staff read them here.
-@admin.register(GatewayPayment)
-class GatewayPaymentAdmin(ReadOnlyAdmin):
-    list_display = ("id", "created_at", "user", "provider", "amount", "currency", "status", "needs_review", "paid_at")
-    list_filter = (CustomerFilter, "status", "needs_review", "provider", "created_at")
+@admin.register(Deposit)
+class DepositAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "user",
+        "gateway",
+        "amount",
+        "charge_currency",
+        "status",
+        "needs_review",
+        "paid_at",
+    )
+    list_filter = (CustomerFilter, "status", "needs_review", "gateway", "created_at")
     search_fields = ("=id", "user__username", "user__email", "=external_id")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
@@ -107,12 +117,12 @@ class GatewayPaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(GatewayEvent)
 class GatewayEventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "received_at", "event_id", "type", "payment", "processed", "outcome")
-    list_filter = ("type", "processed", "provider", "received_at")
-    search_fields = ("=event_id", "=payment__id", "payment__user__username")
-    list_select_related = ("payment",)
+    list_display = ("id", "received_at", "event_id", "type", "deposit", "processed", "outcome")
+    list_filter = ("type", "processed", "gateway", "received_at")
+    search_fields = ("=event_id", "=deposit__id", "deposit__user__username")
+    list_select_related = ("deposit",)
     date_hierarchy = "received_at"
-    fields = ("event_id", "provider", "type", "payment", "received_at", "processed", "processed_at", "outcome")
+    fields = ("event_id", "gateway", "type", "deposit", "received_at", "processed", "processed_at", "outcome")
     readonly_fields = (*fields, "raw_payload")
 
     def get_fields(self, request, obj=None):
@@ -124,7 +134,7 @@ class GatewayEventAdmin(ReadOnlyAdmin):
 
 
 def _customer_payments(request, user) -> dict:
-    return {"recent_payments": GatewayPayment.objects.filter(user=user).order_by("-id")[:10]}
+    return {"recent_payments": Deposit.objects.filter(user=user).order_by("-id")[:10]}
 
 
 admin_extend("accounts.user", change_context=_customer_payments)

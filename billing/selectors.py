@@ -1,22 +1,20 @@
-"""Reads of payment methods and payments (the dashboard's payment pages, the backoffice's customer page)."""
+"""Reads of payment methods, deposits and earnings (the dashboard's pages, the backoffice)."""
 
-from decimal import Decimal
+from itertools import chain
 
-from .gateways import stripe as stripe_gateway
-from .models import GatewayPayment, PaymentMethod
+from .models import BonusTier, Deposit, DepositRequest
+from .payments import methods_available
 
-
-def stripe_method() -> PaymentMethod | None:
-    """The Stripe method row when customers may use it: enabled, and the Stripe keys configured."""
-    if not stripe_gateway.configured():
-        return None
-    return PaymentMethod.objects.filter(kind=PaymentMethod.Kind.STRIPE, enabled=True).first()
+__all__ = ["bonus_tiers", "deposit_history", "methods_available"]
 
 
-def card_limits(method: PaymentMethod) -> tuple[Decimal, Decimal | None]:
-    """The lowest and highest card payment: the method's limits, never below STRIPE_MIN_AMOUNT."""
-    return max(method.min_amount, stripe_gateway.min_amount()), method.max_amount
+def bonus_tiers() -> list[BonusTier]:
+    return list(BonusTier.objects.filter(enabled=True).order_by("min_amount"))
 
 
-def gateway_payments_for(user_id: int, limit: int = 20) -> list[GatewayPayment]:
-    return list(GatewayPayment.objects.filter(user_id=user_id).order_by("-id")[:limit])
+def deposit_history(user_id: int, limit: int = 30) -> list:
+    """The customer's gateway deposits and manual deposit requests, newest first."""
+    online = Deposit.objects.filter(user_id=user_id).select_related("method").order_by("-id")[:limit]
+    manual = DepositRequest.objects.filter(user_id=user_id).select_related("method").order_by("-id")[:limit]
+    rows = sorted(chain(online, manual), key=lambda row: row.created_at, reverse=True)
+    return rows[:limit]

@@ -5,12 +5,11 @@ import zoneinfo
 from decimal import Decimal
 
 from django import forms
-from django.core.validators import DecimalValidator, MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from billing.gateways import stripe as stripe_gateway
 from billing.models import PaymentMethod
-from billing.selectors import card_limits
 from catalog.models import DRIPFEED_TYPES, Service, ServiceType
 from orders.validation import MAX_TEXT
 from support.models import Ticket
@@ -258,20 +257,33 @@ class DepositForm(forms.Form):
         return data
 
 
-class CardPaymentForm(forms.Form):
-    """The amount of a card payment through Stripe Checkout, within the Stripe method's limits."""
+class GatewayDepositForm(forms.Form):
+    """The amount of a deposit through one gateway method, within the method's limits (panel
+    currency, two decimals). The amount is what the balance receives; fee and bonus come on top."""
 
-    amount = forms.DecimalField(label=_("Amount"), max_digits=12, min_value=Decimal("0.01"))
+    amount = forms.DecimalField(
+        label=_("Amount"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("1e9")
+    )
 
-    def __init__(self, *args, limits: tuple[Decimal, Decimal | None], decimals: int = 2, **kwargs):
-        super().__init__(*args, prefix="card", **kwargs)
-        self.low, self.high = limits
+    def __init__(self, method: PaymentMethod, *args, **kwargs):
+        super().__init__(*args, prefix=f"m{method.pk}", **kwargs)
+        self.method = method
+        self.low, self.high = method.min_amount, method.max_amount
         field = self.fields["amount"]
-        field.decimal_places = decimals
-        field.validators.append(DecimalValidator(12, decimals))
-        field.widget.attrs.update({"min": str(self.low), "step": "1" if decimals == 0 else "0.01"})
+        field.widget.attrs.update(
+            {
+                "min": str(self.low.normalize()),
+                "step": "0.01",
+                "inputmode": "decimal",
+                # The live quote (fee, bonus, total) under the field, from the server: htmx, no inline script.
+                "hx-get": reverse("dashboard:deposit_quote", args=[method.pk]),
+                "hx-trigger": "input changed delay:250ms, load",
+                "hx-target": f"#quote-{method.pk}",
+                "hx-sync": "this:replace",
+            }
+        )
         if self.high is not None:
-            field.widget.attrs["max"] = str(self.high)
+            field.widget.attrs["max"] = str(self.high.normalize())
 
     def clean_amount(self):
         amount = self.cleaned_data["amount"]
@@ -304,10 +316,3 @@ class TicketForm(forms.Form):
 
 class ReplyForm(forms.Form):
     message = forms.CharField(label=_("Reply"), max_length=10000, widget=forms.Textarea(attrs={"rows": 4}))
-
-
-def card_form(method, data=None) -> CardPaymentForm:
-    """The card payment form for the Stripe method, with its limits and the currency's decimals."""
-    return CardPaymentForm(
-        data, limits=card_limits(method), decimals=stripe_gateway.amount_decimals(stripe_gateway.currency())
-    )

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import AuditLog, User
-from billing.models import Affiliate, Commission, DepositRequest, GatewayEvent, GatewayPayment, PaymentMethod
+from billing.models import Affiliate, Commission, Deposit, DepositRequest, GatewayEvent, PaymentMethod
 from support.models import Ticket, TicketAssignment, TicketMessage
 
 # The heads before the move: the dashboard and the backoffice owned the models; billing and
@@ -94,12 +94,23 @@ def test_migrating_from_the_dashboard_models_keeps_every_row(old_apps):
         "staff",
     )
     assert moved_deposit.amount == Decimal("25") and moved_deposit.status == "approved"
-    moved_payment = GatewayPayment.objects.get(pk=payment.pk)
+    # A card payment became a Stripe deposit of the Stripe method, its session its transaction
+    # (so its ledger key stripe:<session id> is the key a late event would use).
+    moved_payment = Deposit.objects.get(pk=payment.pk)
     assert (moved_payment.user.username, moved_payment.external_id) == ("buyer", "cs_1")
-    assert GatewayEvent.objects.get(pk=event.pk).payment == moved_payment
+    assert (moved_payment.gateway, moved_payment.method.kind, moved_payment.transaction_id) == (
+        "stripe",
+        "stripe",
+        "cs_1",
+    )
+    assert (moved_payment.charge_amount, moved_payment.charge_currency, moved_payment.rate) == (10, "USD", 1)
+    moved_event = GatewayEvent.objects.get(pk=event.pk)
+    assert (moved_event.deposit, moved_event.gateway) == (moved_payment, "stripe")
     assert Affiliate.objects.get(pk=affiliate.pk).referred_by.username == "referrer"
     moved_commission = Commission.objects.get(pk=commission.pk)
     assert (moved_commission.affiliate.username, moved_commission.deposit) == ("referrer", moved_deposit)
+    # Commissions of before payouts were credited to the balance then: none is owed again.
+    assert moved_commission.credited_at_deposit and moved_commission.payout is None
     moved_ticket = Ticket.objects.get(pk=ticket.pk)
     assert (moved_ticket.user.username, moved_ticket.deposit) == ("buyer", moved_deposit)
     assert TicketMessage.objects.get(pk=message.pk).ticket == moved_ticket

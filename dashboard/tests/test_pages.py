@@ -122,12 +122,14 @@ def test_affiliate_commission_on_referred_deposits(client, customer, bank, db):
     deposit = DepositRequest.objects.create(user=newbie, method=bank, amount=Decimal("50"))
     deposit_approve(deposit_id=deposit.pk)
     deposit_approve(deposit_id=deposit.pk)
+    # The commission accrues as earnings (paid out on request), it is not balance.
     customer.refresh_from_db()
-    assert customer.balance == Decimal("1005")
-    assert Commission.objects.get().amount == Decimal("5")
+    assert customer.balance == Decimal("1000")
+    commission = Commission.objects.get()
+    assert (commission.amount, commission.payout, commission.deposit) == (Decimal("5"), None, deposit)
     client.force_login(customer)
     body = client.get(reverse("dashboard:affiliates")).content.decode()
-    assert referrer.code in body and "$5.00" in body
+    assert referrer.code in body and "$5.00" in body and "Unpaid" in body
 
 
 def test_tickets_open_reply_close_and_errors(logged_in, customer, admin_user):

@@ -11,8 +11,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import LedgerEntry
 from accounts.services import api_key_rotate
-from billing.models import Commission, DepositRequest, PaymentMethod
-from billing.selectors import card_limits, gateway_payments_for, stripe_method
+from billing.affiliates import PayoutError, earnings, payout_request_create
+from billing.models import Commission, PayoutRequest
+from billing.selectors import bonus_tiers, deposit_history, methods_available
 from billing.services import affiliate_get, deposit_request_create
 from catalog.pricing import FLAT_TYPES, custom_rates_for, customer_rate
 from catalog.selectors import sellable_services
@@ -20,7 +21,7 @@ from orders.models import ACTIVE_STATUSES, Order
 from support.models import Ticket
 from support.services import ticket_close, ticket_open, ticket_reply
 
-from ..forms import DepositForm, ReplyForm, TicketForm, TimezoneForm, card_form
+from ..forms import DepositForm, GatewayDepositForm, ReplyForm, TicketForm, TimezoneForm
 from .common import customer_view, paginate, parse_id, search_text
 from .orders import annotate_actions
 
@@ -101,20 +102,25 @@ def add_funds(request):
     return add_funds_page(request, form=form)
 
 
-def add_funds_page(request, *, form: DepositForm | None = None, card=None, status: int = 200):
-    """The add-funds page: manual methods with their request form, and card payments when Stripe is set up."""
-    methods = list(PaymentMethod.objects.filter(enabled=True, kind=PaymentMethod.Kind.MANUAL))
-    stripe = stripe_method()
-    if stripe is not None and card is None:
-        card = card_form(stripe)
+def add_funds_page(request, *, form: DepositForm | None = None, gateway_form=None, status: int = 200):
+    """The add-funds page: every method customers may use now (gateway methods with their amount
+    form and live quote, manual methods with their instructions and the "I have paid" form), the
+    bonus tiers, and the customer's deposits with their state."""
+    methods = methods_available()
+    for method in methods:
+        if gateway_form is not None and gateway_form.method.pk == method.pk:
+            method.form = gateway_form
+        elif not method.is_manual:
+            method.form = GatewayDepositForm(method)
+        method.fee_shown = method.fee_percent or method.fee_fixed
+    manual = [method for method in methods if method.is_manual]
     context = {
         "form": form or DepositForm(),
         "methods": methods,
-        "stripe": stripe,
-        "card_form": card,
-        "card_limits": card_limits(stripe) if stripe is not None else None,
-        "deposits": DepositRequest.objects.filter(user=request.user).select_related("method")[:20],
-        "payments": gateway_payments_for(request.user.pk),
+        "manual_methods": manual,
+        "online_methods": [method for method in methods if not method.is_manual],
+        "tiers": bonus_tiers(),
+        "history": deposit_history(request.user.pk),
     }
     return render(request, "dashboard/add_funds.html", context, status=status)
 
@@ -160,9 +166,28 @@ def affiliates(request):
         "link": link,
         "referrals": request.user.referrals.count(),
         "earned": commissions.aggregate(total=Sum("amount"))["total"] or 0,
-        "commissions": commissions.select_related("referred")[:50],
+        "earnings": earnings(request.user.pk),
+        "commissions": commissions.select_related("referred", "payout")[:50],
+        "payouts": PayoutRequest.objects.filter(user=request.user)[:20],
     }
     return render(request, "dashboard/affiliates.html", context)
+
+
+@require_POST
+@customer_view
+def affiliate_payout(request):
+    """Ask for the unpaid commissions to be paid out (staff approve it in the backoffice)."""
+    try:
+        payout = payout_request_create(user=request.user)
+    except PayoutError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            _("Payout request %(id)s sent: %(amount)s. Staff review it shortly.")
+            % {"id": payout.pk, "amount": f"{payout.amount.normalize():f}"},
+        )
+    return redirect("dashboard:affiliates")
 
 
 # Referral codes are URL-safe tokens (billing.services.affiliate_get); anything else is not one of ours.
