@@ -103,9 +103,22 @@ class PanelAdminSite(admin.AdminSite):
         return super().index(request, extra_context)
 
     def get_urls(self):
-        from . import views
+        from . import manual, views
 
         urls = [
+            path("backoffice/manual/", self.admin_view(manual.queue), name="bo_manual_queue"),
+            path("backoffice/manual/<int:order_id>/", self.admin_view(manual.order_page), name="bo_manual_order"),
+            path("backoffice/manual/<int:order_id>/<str:action>/", self.admin_view(manual.take), name="bo_manual_take"),
+            path(
+                "backoffice/manual/refills/<int:refill_id>/<str:outcome>/",
+                self.admin_view(manual.refill_resolve),
+                name="bo_manual_refill",
+            ),
+            path(
+                "backoffice/manual/cancels/<int:cancel_id>/<str:outcome>/",
+                self.admin_view(manual.cancel_resolve),
+                name="bo_manual_cancel",
+            ),
             path("backoffice/reports/", self.admin_view(views.reports), name="bo_reports"),
             path("backoffice/reports.csv", self.admin_view(views.reports_csv), name="bo_reports_csv"),
             path("backoffice/import/<int:provider_id>/", self.admin_view(views.import_services), name="bo_import"),

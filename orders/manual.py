@@ -57,7 +57,8 @@ def order_version(order: Order) -> str:
             order.status,
             order.start_count,
             order.remains,
-            order.refunded,
+            # Quantized: an order just created holds Decimal("0"), the database "0.00000".
+            Decimal(order.refunded).quantize(Decimal("0.00001")),
             order.forward_state,
             order.claimed_by_id,
         )
