@@ -47,11 +47,11 @@ Optional behaviour beyond billing.gateways.base (for the core and the tests):
   share one PayPal account without DUPLICATE_INVOICE_ID) and ``brand_name``;
 - ``lookup`` reports EXPIRED when PayPal no longer knows our order (unapproved orders expire).
 
-Why requests and not PayPal's ``paypal-server-sdk`` (2.x, maintained): the SDK has no Webhooks API
-(no verify-webhook-signature, no webhook lookup), so half of the calls would still need a second
-HTTP stack; its base address comes from a fixed Environment table (pointing it at a local fake
-means overriding internals); and it pulls in the apimatic runtime and python-dotenv for the two
-calls we would use it for. requests is already a dependency.
+Why the panel's JSON client (billing.gateways.jsonhttp, over requests) and not PayPal's
+``paypal-server-sdk`` (2.x, maintained): the SDK has no Webhooks API (no verify-webhook-signature,
+no webhook lookup), so half of the calls would still need a second HTTP stack; its base address
+comes from a fixed Environment table (pointing it at a local fake means overriding internals);
+and it pulls in the apimatic runtime and python-dotenv for the two calls we would use it for.
 
 Docs followed: https://developer.paypal.com/api/rest/authentication/,
 https://developer.paypal.com/docs/api/orders/v2/ (create, get, capture; PayPal-Request-Id),
@@ -65,6 +65,7 @@ github.com/paypal/paypal-rest-api-specifications.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import json
@@ -76,12 +77,9 @@ from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
-
 from . import base
 from .base import BadNotification, Checkout, Field, GatewayError, Incoming, Outcome, Reply, Report
+from .jsonhttp import Answer, JsonClient, short
 
 LIVE_URL = "https://api-m.paypal.com"
 SANDBOX_URL = "https://api-m.sandbox.paypal.com"
@@ -232,18 +230,10 @@ class PayPalGateway:
         self.invoice_prefix = (config.get("invoice_prefix") or "").strip()
         self.notify_networks = self._networks(config.get("notify_ips") or "")
         self.base_url = (base_url or (LIVE_URL if self.mode == "live" else SANDBOX_URL)).rstrip("/")
+        # Every call is safe to send again (jsonhttp's safe=True): reads, the token, the
+        # verification postback, and the order create/capture calls, which carry a
+        # PayPal-Request-Id.
         self.timeout: float = base.TIMEOUT_SECONDS
-        self._session = requests.Session()
-        # Every call is safe to repeat: reads, the token, the verification postback, and the
-        # order create/capture calls carry a PayPal-Request-Id. Only failures before PayPal got
-        # the request or its 5xx answers are retried; a timeout waiting for an answer is not, so
-        # a PayPal that never answers costs one timeout.
-        retry = Retry(
-            total=2, connect=2, read=0, other=0, status=2, status_forcelist=(500, 502, 503, 504),
-            allowed_methods=None, backoff_factor=0.3, raise_on_status=False,
-        )  # fmt: skip
-        self._session.mount("https://", HTTPAdapter(max_retries=retry))
-        self._session.mount("http://", HTTPAdapter(max_retries=retry))
 
     def __repr__(self) -> str:
         return f"<PayPalGateway {self.mode} {self.base_url}>"
@@ -272,10 +262,14 @@ class PayPalGateway:
             cached = _tokens.get(key)
             if cached and not fresh and cached[1] > time.monotonic():
                 return cached[0]
+        basic = base64.b64encode(f"{self.client_id}:{self._secret}".encode()).decode()
         answer = self._send(
-            "POST", "/v1/oauth2/token", data={"grant_type": "client_credentials"}, auth=(self.client_id, self._secret)
+            "POST",
+            "/v1/oauth2/token",
+            body=b"grant_type=client_credentials",
+            headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
         )
-        if answer.status_code != 200:
+        if answer.status != 200:
             raise GatewayError(self._error_message(answer, "getting an access token"))
         data = self._json(answer)
         token, expires_in = data.get("access_token"), data.get("expires_in")
@@ -285,19 +279,15 @@ class PayPalGateway:
             _tokens[key] = (token, time.monotonic() + max(expires_in - TOKEN_MARGIN_SECONDS, 0))
         return token
 
-    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
-        try:
-            return self._session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
-        except requests.RequestException as error:
-            # The exception's text may hold the full URL and request; only its kind is shown.
-            raise GatewayError(f"PayPal could not be reached ({type(error).__name__}).") from None
+    def _send(self, method: str, path: str, *, body: bytes | None = None, headers: dict[str, str]) -> Answer:
+        return JsonClient("PayPal", self.base_url, timeout=self.timeout).call(
+            method, path, body=body, headers=headers, safe=True
+        )
 
-    def _call(
-        self, method: str, path: str, *, body: dict | str | None = None, request_id: str = ""
-    ) -> requests.Response:
+    def _call(self, method: str, path: str, *, body: dict | str | None = None, request_id: str = "") -> Answer:
         """An authenticated API call. A 401 with a cached token (revoked or expired early) is
         repeated once with a new token; PayPal did nothing with the refused request."""
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {"Content-Type": "application/json"}
         if request_id:
             headers["PayPal-Request-Id"] = request_id
         if method == "POST":
@@ -305,41 +295,30 @@ class PayPalGateway:
         data = body if isinstance(body, str) or body is None else json.dumps(body)
         for fresh in (False, True):
             headers["Authorization"] = f"Bearer {self._token(fresh=fresh)}"
-            answer = self._send(method, path, data=data.encode() if data is not None else None, headers=headers)
-            if answer.status_code != 401:
+            answer = self._send(method, path, body=data.encode() if data is not None else None, headers=headers)
+            if answer.status != 401:
                 break
         return answer
 
     @staticmethod
-    def _json(answer: requests.Response) -> dict:
-        try:
-            data = answer.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise GatewayError(f"PayPal answered {answer.status_code} with something that is not JSON.")
-        return data
+    def _json(answer: Answer) -> dict:
+        if not isinstance(answer.data, dict):
+            raise GatewayError(f"PayPal answered {answer.status} with something that is not JSON.")
+        return answer.data
 
     @staticmethod
-    def _issues(answer: requests.Response) -> list[str]:
-        try:
-            data = answer.json()
-        except ValueError:
-            return []
-        details = data.get("details") if isinstance(data, dict) else None
-        return [d["issue"] for d in details or () if isinstance(d, dict) and isinstance(d.get("issue"), str)]
+    def _issues(answer: Answer) -> list[str]:
+        details = answer.data.get("details") if isinstance(answer.data, dict) else None
+        details = details if isinstance(details, list) else []
+        return [d["issue"] for d in details if isinstance(d, dict) and isinstance(d.get("issue"), str)]
 
     @classmethod
-    def _error_message(cls, answer: requests.Response, doing: str) -> str:
-        try:
-            data = answer.json()
-        except ValueError:
-            data = {}
-        data = data if isinstance(data, dict) else {}
-        name = _text(data.get("name") or data.get("error"), 60)
-        issues = ", ".join(i[:60] for i in cls._issues(answer)[:3])
-        debug_id = _text(data.get("debug_id"), 40)
-        text = f"PayPal refused {doing}: HTTP {answer.status_code}"
+    def _error_message(cls, answer: Answer, doing: str) -> str:
+        data = answer.data if isinstance(answer.data, dict) else {}
+        name = short(data.get("name") or data.get("error") or "", 60)
+        issues = ", ".join(short(i, 60) for i in cls._issues(answer)[:3])
+        debug_id = short(data.get("debug_id") or "", 40)
+        text = f"PayPal refused {doing}: HTTP {answer.status}"
         if name:
             text += f" {name}"
         if issues:
@@ -382,7 +361,7 @@ class PayPalGateway:
         panel = hashlib.sha256(request.notify_url.encode()).hexdigest()[:16]
         request_id = f"{self.invoice_prefix}order-{deposit}-{value}-{panel}"[:100]
         answer = self._call("POST", "/v2/checkout/orders", body=body, request_id=request_id)
-        if answer.status_code not in (200, 201):
+        if answer.status not in (200, 201):
             raise GatewayError(self._error_message(answer, "creating the order"))
         order = self._json(answer)
         order_id = order.get("id")
@@ -401,9 +380,9 @@ class PayPalGateway:
         answer = self._call(
             "POST", f"/v2/checkout/orders/{order_id}/capture", body={}, request_id=f"capture-{order_id}"
         )
-        if answer.status_code in (200, 201):
+        if answer.status in (200, 201):
             return self._json(answer), []
-        if answer.status_code == 422:
+        if answer.status == 422:
             return None, self._issues(answer) or ["UNPROCESSABLE_ENTITY"]
         raise GatewayError(self._error_message(answer, "capturing the order"))
 
@@ -411,9 +390,9 @@ class PayPalGateway:
         if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", order_id):
             raise Malformed("Not a PayPal order ID.")
         answer = self._call("GET", f"/v2/checkout/orders/{order_id}")
-        if answer.status_code == 404:
+        if answer.status == 404:
             return None
-        if answer.status_code != 200:
+        if answer.status != 200:
             raise GatewayError(self._error_message(answer, "showing the order"))
         return self._json(answer)
 
@@ -421,9 +400,9 @@ class PayPalGateway:
         if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", capture_id):
             raise Malformed("The event names no valid capture.")
         answer = self._call("GET", f"/v2/payments/captures/{capture_id}")
-        if answer.status_code == 404:
+        if answer.status == 404:
             raise Malformed("PayPal does not know the capture this event is about.")
-        if answer.status_code != 200:
+        if answer.status != 200:
             raise GatewayError(self._error_message(answer, "showing the capture"))
         return self._json(answer)
 
@@ -609,9 +588,9 @@ class PayPalGateway:
         head = json.dumps({**signature, "webhook_id": self.webhook_id})
         body = head[:-1] + ', "webhook_event": ' + event_text + "}"
         answer = self._call("POST", "/v1/notifications/verify-webhook-signature", body=body)
-        if answer.status_code in (400, 422):
+        if answer.status in (400, 422):
             raise BadNotification(self._error_message(answer, "the notification's signature"))
-        if answer.status_code != 200:
+        if answer.status != 200:
             raise GatewayError(self._error_message(answer, "verifying the notification"))
         status = self._json(answer).get("verification_status")
         if not isinstance(status, str) or not base.same("SUCCESS", status):
@@ -718,9 +697,9 @@ class PayPalGateway:
         if not re.fullmatch(r"[A-Za-z0-9]{1,50}", self.webhook_id):
             raise GatewayError("The webhook ID is not a PayPal webhook ID.")
         answer = self._call("GET", f"/v1/notifications/webhooks/{self.webhook_id}")
-        if answer.status_code == 404:
+        if answer.status == 404:
             raise GatewayError(f"PayPal {self.mode}: this app has no webhook {self.webhook_id}.")
-        if answer.status_code != 200:
+        if answer.status != 200:
             raise GatewayError(self._error_message(answer, "showing the webhook"))
         webhook = self._json(answer)
         names = {t.get("name") for t in webhook.get("event_types") or () if isinstance(t, dict)}

@@ -206,7 +206,7 @@ def test_a_paypal_that_never_answers_fails_quickly():
         )
         gateway.timeout = 0.5
         began = time.monotonic()
-        with pytest.raises(GatewayError, match="could not be reached") as error:
+        with pytest.raises(GatewayError, match=r"did not answer in time|could not be reached") as error:
             gateway.start(start_request())
         assert time.monotonic() - began < 3
         assert "a-secret-value" not in str(error.value)
