@@ -2,29 +2,32 @@
 
 One Razorpay Order per deposit, and nothing else payable: ``start()`` creates the Order (amount in
 the currency's subunits, ``receipt`` = our deposit ID, ``notes.deposit_id`` = our deposit ID) and
-answers with two ways to pay that same Order:
+answers with one way to pay it, chosen by the method's ``checkout`` setting:
 
-- ``client_options``: the options for Razorpay Standard Checkout (checkout.js), the popup with UPI
-  intent on phones and the UPI QR code on desktops. The dashboard loads
-  ``CHECKOUT_JS`` (https://checkout.razorpay.com/v1/checkout.js) from a static file of ours and calls
-  ``new Razorpay(client_options).open()``; the options hold ``callback_url`` = return_url with
-  ``redirect: true``, so the result comes back as a POST to return_url (no JS handler needed). CSP
-  then needs ``script-src https://checkout.razorpay.com`` and ``frame-src https://api.razorpay.com``.
-- ``form_action`` + ``form_fields``: Razorpay Hosted Checkout, the no-JavaScript fallback. The
-  dashboard renders them as a POST form (auto-submitted or with a Pay button); CSP needs
-  ``form-action https://api.razorpay.com``. Hosted Checkout offers cards, netbanking, wallets and
+- ``popup`` (the default): ``Checkout.client_options`` only, the options of Razorpay Standard
+  Checkout (checkout.js), the window with UPI intent on phones and the UPI QR code on computers,
+  UPI first. What the pay page must do: load ``CHECKOUT_JS``
+  (https://checkout.razorpay.com/v1/checkout.js; CSP ``script-src`` that URL and ``frame-src
+  https://api.razorpay.com``), then ``new Razorpay({...client_options, handler, modal: {ondismiss}})
+  .open()`` with a ``handler`` that goes to return_url (a GET) and an ``ondismiss`` that goes to
+  return_url marked cancelled. The options hold no ``callback_url``, so Razorpay calls the handler
+  instead of POSTing to us.
+- ``hosted``: ``Checkout.form_action`` + ``form_fields`` only, Razorpay Hosted Checkout, a form
+  POSTed to ``https://api.razorpay.com/v1/checkout/embedded`` (CSP ``form-action`` must allow
+  https://api.razorpay.com). It works without JavaScript and offers cards, netbanking, wallets and
   UPI, but not UPI intent (Razorpay: "We do not support EMI, Offers and UPI intent on Hosted
-  Checkout"), so phones pay UPI best through the popup.
-
-Both send the customer back to ``return_url`` with a **POST** (``razorpay_payment_id``,
-``razorpay_order_id``, ``razorpay_signature``) on success or failure, and Hosted Checkout sends a
-cancelled payment to ``cancel_url`` with a GET: the return view must accept a cross-site POST
-without a CSRF token, and believes none of it: ``lookup()`` asks Razorpay for the Order's payments.
+  Checkout"). Razorpay sends the customer back to ``return_url`` with a cross-site **POST**
+  (``razorpay_payment_id``, ``razorpay_order_id``, ``razorpay_signature``, or ``error[...]`` fields)
+  and a cancelled payment to ``cancel_url`` with a GET. The return view must take that POST without
+  a CSRF token, and the session cookie (SameSite=Lax) does not come with a cross-site POST: answer
+  it with a 303 to the same URL, whose GET carries the cookie. Nothing in the POST is believed:
+  ``lookup()`` asks Razorpay for the Order's payments.
 
 Why not Payment Links for the redirect: a Payment Link is a second payable object with its own
 Order, so a customer could pay one deposit twice, and its payments carry neither our receipt nor
 our notes, so refunds and disputes of them could not be matched to the deposit. With one Order,
-every report carries its ``order_id`` (= ``Checkout.external_id``, stored on the deposit).
+every report carries its ``order_id`` (= ``Checkout.external_id``, stored on the deposit). Hosted
+Checkout pays that same Order without JavaScript, which makes it the redirect flow.
 
 Notifications (webhooks, https://razorpay.com/docs/webhooks/validate-test/): the body is signed
 with the webhook secret, ``X-Razorpay-Signature`` = hex HMAC-SHA256 of the raw body, compared here
@@ -66,8 +69,8 @@ Reads are retried once after a connection error; creating an Order is never retr
 Orders API has no idempotency key). Errors become ``base.GatewayError`` with Razorpay's
 description and never a key.
 
-Optional behaviour beyond base.Gateway: the ``timeout`` attribute; the ``webhook_ips`` and
-``account_id`` settings; ``CHECKOUT_JS``.
+Optional behaviour beyond base.Gateway: the ``timeout`` attribute; the ``checkout``,
+``webhook_ips`` and ``account_id`` settings; ``CHECKOUT_JS``.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ from .base import BadNotification, Checkout, Field, GatewayError, Incoming, Look
 API_URL = "https://api.razorpay.com"
 CHECKOUT_JS = "https://checkout.razorpay.com/v1/checkout.js"
 HOSTED_CHECKOUT_PATH = "/v1/checkout/embedded"
+POPUP, HOSTED = "popup", "hosted"
 
 # https://razorpay.com/docs/security/whitelists/#webhook-ips ("Below is the list of IPs from which
 # Webhooks are sent from our servers").
@@ -205,6 +209,16 @@ class RazorpayGateway:
             help="Shown at the top of Razorpay's payment page. Empty: the deposit's description.",
         ),
         Field(
+            "checkout",
+            "Payment page",
+            required=False,
+            choices=(
+                (POPUP, "Razorpay Checkout window on our page (UPI app on phones, UPI QR on computers)"),
+                (HOSTED, "Razorpay Hosted Checkout page (works without JavaScript; no UPI app switching)"),
+            ),
+            help="Empty: the Checkout window.",
+        ),
+        Field(
             "account_id",
             "Account ID",
             required=False,
@@ -232,6 +246,7 @@ class RazorpayGateway:
         if self.account_id and not self.account_id.startswith("acc_"):
             self.account_id = f"acc_{self.account_id}"
         self.webhook_ips = (config.get("webhook_ips") or "").strip()
+        self.checkout = HOSTED if (config.get("checkout") or "").strip() == HOSTED else POPUP
         self.base_url = (base_url or API_URL).rstrip("/")
         self.timeout: float = base.TIMEOUT_SECONDS
 
@@ -298,6 +313,21 @@ class RazorpayGateway:
             raise GatewayError("Razorpay created the order for another amount or currency.")
         name = (self.business_name or request.description)[:100]
         description = request.description[:255]
+        if self.checkout == HOSTED:
+            form = (
+                ("key_id", self.key_id),
+                ("order_id", order_id),
+                ("amount", str(amount)),
+                ("currency", currency),
+                ("name", name),
+                ("description", description),
+                ("prefill[name]", request.customer_name),
+                ("prefill[email]", request.customer_email),
+                ("notes[deposit_id]", deposit),
+                ("callback_url", request.return_url),
+                ("cancel_url", request.cancel_url),
+            )
+            return Checkout(external_id=order_id, form_action=self.base_url + HOSTED_CHECKOUT_PATH, form_fields=form)
         options = {
             "key": self.key_id,
             "order_id": order_id,
@@ -307,8 +337,6 @@ class RazorpayGateway:
             "description": description,
             "prefill": {"name": request.customer_name, "email": request.customer_email},
             "notes": {"deposit_id": deposit},
-            "callback_url": request.return_url,
-            "redirect": True,
             # UPI first; its Collect flow (typing a UPI ID) is gone under NPCI's rules, Razorpay
             # shows intent (phones) or the QR code (desktops) instead
             # (https://razorpay.com/docs/announcements/upi-collect-migration/standard-integration/).
@@ -321,25 +349,7 @@ class RazorpayGateway:
                 }
             },
         }
-        form = (
-            ("key_id", self.key_id),
-            ("order_id", order_id),
-            ("amount", str(amount)),
-            ("currency", currency),
-            ("name", name),
-            ("description", description),
-            ("prefill[name]", request.customer_name),
-            ("prefill[email]", request.customer_email),
-            ("notes[deposit_id]", deposit),
-            ("callback_url", request.return_url),
-            ("cancel_url", request.cancel_url),
-        )
-        return Checkout(
-            external_id=order_id,
-            form_action=self.base_url + HOSTED_CHECKOUT_PATH,
-            form_fields=form,
-            client_options=options,
-        )
+        return Checkout(external_id=order_id, client_options=options)
 
     # -- notifications ---------------------------------------------------------------------------
 

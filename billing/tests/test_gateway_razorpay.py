@@ -111,12 +111,30 @@ def test_start_creates_one_order_in_paise_with_our_deposit_id(fake, gateway):
     assert ("POST", "/v1/orders") in fake.requests
 
 
-def test_start_returns_the_hosted_checkout_form_and_the_standard_checkout_options(fake, gateway):
+def test_start_returns_the_standard_checkout_options_by_default(fake, gateway):
     checkout = gateway.start(start_request())
-    assert not checkout.redirect_url and not checkout.pay_address
+    assert not checkout.redirect_url and not checkout.pay_address and not checkout.form_action
+    options = checkout.client_options
+    assert options["key"] == fake.key_id and options["order_id"] == checkout.external_id
+    assert options["amount"] == 49950 and options["currency"] == "INR"
+    assert options["name"] == "SMM Panel" and options["description"] == "Add funds"
+    assert options["prefill"] == {"name": "Asha Rao", "email": "buyer@example.com"}
+    assert options["notes"] == {"deposit_id": "42"}
+    # No callback_url: Razorpay calls the page's handler, which goes to return_url with a GET.
+    assert "callback_url" not in options and "redirect" not in options
+    display = options["config"]["display"]
+    assert display["sequence"] == ["block.upi"] and display["blocks"]["upi"]["instruments"] == [{"method": "upi"}]
+    assert {"method": "upi", "flows": ["collect"]} in display["hide"]
+    assert CHECKOUT_JS == "https://checkout.razorpay.com/v1/checkout.js"
+    assert_no_secret(fake, repr(checkout), json.dumps(options))
+
+
+def test_start_returns_the_hosted_checkout_form_when_chosen(fake):
+    gateway = RazorpayGateway(config_for(fake, checkout="hosted"), base_url=fake.url)
+    checkout = gateway.start(start_request())
+    assert not checkout.client_options and not checkout.redirect_url
     assert checkout.form_action == f"{fake.url}/v1/checkout/embedded"
-    form = dict(checkout.form_fields)
-    assert form == {
+    assert dict(checkout.form_fields) == {
         "key_id": fake.key_id,
         "order_id": checkout.external_id,
         "amount": "49950",
@@ -129,16 +147,15 @@ def test_start_returns_the_hosted_checkout_form_and_the_standard_checkout_option
         "callback_url": "https://panel.example/payments/return/7/",
         "cancel_url": "https://panel.example/add-funds/",
     }
-    options = checkout.client_options
-    assert options["key"] == fake.key_id and options["order_id"] == checkout.external_id
-    assert options["amount"] == 49950 and options["currency"] == "INR"
-    assert options["callback_url"] == "https://panel.example/payments/return/7/" and options["redirect"] is True
-    assert options["prefill"] == {"name": "Asha Rao", "email": "buyer@example.com"}
-    display = options["config"]["display"]
-    assert display["sequence"] == ["block.upi"] and display["blocks"]["upi"]["instruments"] == [{"method": "upi"}]
-    assert {"method": "upi", "flows": ["collect"]} in display["hide"]
-    assert CHECKOUT_JS == "https://checkout.razorpay.com/v1/checkout.js"
-    assert_no_secret(fake, repr(checkout), json.dumps(options))
+    assert_no_secret(fake, repr(checkout))
+
+
+def test_an_unknown_checkout_choice_is_the_window():
+    assert RazorpayGateway({"checkout": "nonsense"}).checkout == "popup"
+    assert {value for value, _ in next(f for f in RazorpayGateway.fields if f.name == "checkout").choices} == {
+        "popup",
+        "hosted",
+    }
 
 
 def test_the_default_address_is_razorpays_api():
@@ -553,7 +570,8 @@ def test_an_unreachable_gateway_is_a_gateway_error():
 # -- the fake's Hosted Checkout and the driver ----------------------------------------------------
 
 
-def test_the_fakes_hosted_checkout_posts_back_like_razorpay(fake, gateway):
+def test_the_fakes_hosted_checkout_posts_back_like_razorpay(fake):
+    gateway = RazorpayGateway(config_for(fake, checkout="hosted"), base_url=fake.url)
     checkout = gateway.start(start_request())
     page = requests.post(checkout.form_action, data=dict(checkout.form_fields), timeout=5)
     assert page.status_code == 200 and "499.50 INR" in page.text
