@@ -265,12 +265,14 @@ class CryptomusGateway:
 
     @staticmethod
     def _error(status: int, data: Any) -> GatewayError:
-        message = ""
+        parts: list[str] = []
         if isinstance(data, dict):
-            message = data.get("message") or ""
+            if isinstance(data.get("message"), str) and data["message"]:
+                parts.append(data["message"])
             errors = data.get("errors")
-            if not message and isinstance(errors, dict):
-                message = "; ".join(f"{field}: {short(text, 80)}" for field, text in errors.items())
+            if isinstance(errors, dict):
+                parts.extend(f"{field}: {short(text, 80)}" for field, text in errors.items())
+        message = "; ".join(parts)
         return GatewayError(
             _("Cryptomus refused (HTTP %(status)s): %(message)s")
             % {"status": status, "message": short(message) or _("no message")}

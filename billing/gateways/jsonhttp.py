@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from .base import TIMEOUT_SECONDS, GatewayError
@@ -88,10 +89,10 @@ class JsonClient:
                 response = session.request(
                     method, url, data=body, headers=sent_headers, timeout=timeout, allow_redirects=False
                 )
-            except requests.Timeout:
-                logger.warning("%s %s %s: timeout", self.name, method, path)
-                raise GatewayError(f"{self.name} did not answer in time.") from None
             except requests.RequestException as error:
+                if timed_out(error):
+                    logger.warning("%s %s %s: timeout", self.name, method, path)
+                    raise GatewayError(f"{self.name} did not answer in time.") from None
                 logger.warning("%s %s %s: %s", self.name, method, path, type(error).__name__)
                 raise GatewayError(f"{self.name} could not be reached ({type(error).__name__}).") from None
             try:
@@ -99,6 +100,25 @@ class JsonClient:
             except ValueError:
                 data = None
             return Answer(status=response.status_code, data=data)
+
+
+def timed_out(error: BaseException) -> bool:
+    """Whether a timeout is behind ``error``: requests reports retries that all timed out as a
+    ConnectionError wrapping urllib3's MaxRetryError, which wraps the timeout."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [error]
+    while todo and len(seen) < 20:
+        current = todo.pop()
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        if isinstance(current, NewConnectionError):
+            return False  # urllib3 derives it from ConnectTimeoutError: the connection was refused
+        if isinstance(current, requests.Timeout | TimeoutError | ReadTimeoutError | ConnectTimeoutError):
+            return True
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        todo.extend(item for item in linked if isinstance(item, BaseException))
+    return False
 
 
 def short(text: Any, limit: int = 200) -> str:

@@ -41,8 +41,12 @@ from billing.gateways.base import Checkout, Incoming
 
 from .jsonfake import Answer, Call, JsonFakeServer
 
+# The example merchant and payment key of their PHP SDK's README.
 MERCHANT = "c26b80a8-9549-4a66-bb53-774f12809249"
-API_KEY = "uQ4LFWCBE3dT84uQnt7ycL7p9WcSwjkSPQaZbik3ChoWO0egw51f4EAaZQKmefhPP0F1cX8OpRcl2c3HexNedoR7FGEY"
+API_KEY = (
+    "uQ4LFWCBE3dT84uQnt7ycL7p9WcSwjkSPQaZbik3ChoWO0egw51f4EAaZQKmefhPP0F1cX8OpRcl2c3HexNedoR7FGEY"
+    "GA1mTgMPI8lzKl7Ct2I43R6SSC3gVDS3rkGX"
+)
 WEBHOOK_IP = "91.227.144.54"
 
 EIGHT = Decimal("0.00000001")
@@ -309,7 +313,12 @@ class FakeCryptomus:
             "payer_currency": invoice.payer_currency,
             "payer_amount": eight(invoice.payer_amount) if invoice.payer_amount is not None else None,
             "additional_data": None,
-            "convert": {"to_currency": "USDT", "commission": None, "rate": "1.00000000", "amount": eight(paid or 0)},
+            "convert": {
+                "to_currency": "USDT",
+                "commission": None,
+                "rate": "1.00000000",
+                "amount": eight(paid or Decimal(0)),
+            },
             "txid": invoice.txid,
         }
         return fields

@@ -89,7 +89,9 @@ class JsonFakeServer:
         return f"http://{host}:{port}"
 
     def start(self) -> JsonFakeServer:
-        self.thread = threading.Thread(target=self.server.serve_forever, name=self.name, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True
+        )
         self.thread.start()
         return self
 
