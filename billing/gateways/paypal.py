@@ -42,6 +42,8 @@ dispute's ``custom``); when PayPal leaves it out we read the original capture
 Optional behaviour beyond billing.gateways.base (for the core and the tests):
 
 - ``timeout`` (instance attribute, seconds; default base.TIMEOUT_SECONDS) bounds every call;
+- ``configured`` (False while a setting is missing or invalid; ``problem`` says which) instead of
+  raising from ``__init__``, so listing methods never fails on a bad setting;
 - settings ``notify_ips`` (addresses/networks allowed to post notifications; empty: any, since
   PayPal does not promise fixed webhook addresses), ``invoice_prefix`` (so several panels can
   share one PayPal account without DUPLICATE_INVOICE_ID) and ``brand_name``;
@@ -224,11 +226,18 @@ class PayPalGateway:
         self._secret = (config.get("client_secret") or "").strip()
         self.webhook_id = (config.get("webhook_id") or "").strip()
         self.mode = (config.get("mode") or "sandbox").strip().lower()
+        # Settings problems are kept, not raised: the panel builds gateways to list methods too.
+        # ``configured`` says whether the method can be used; every call raises the problem.
+        self.problem = ""
         if self.mode not in ("sandbox", "live"):
-            raise GatewayError("PayPal mode must be 'sandbox' or 'live'.")
+            self.problem = "PayPal mode must be 'sandbox' or 'live'."
         self.brand_name = (config.get("brand_name") or "").strip()[:127]
         self.invoice_prefix = (config.get("invoice_prefix") or "").strip()
-        self.notify_networks = self._networks(config.get("notify_ips") or "")
+        try:
+            self.notify_networks = self._networks(config.get("notify_ips") or "")
+        except ValueError as error:
+            self.notify_networks = ()
+            self.problem = self.problem or str(error)
         self.base_url = (base_url or (LIVE_URL if self.mode == "live" else SANDBOX_URL)).rstrip("/")
         # Every call is safe to send again (jsonhttp's safe=True): reads, the token, the
         # verification postback, and the order create/capture calls, which carry a
@@ -246,7 +255,7 @@ class PayPalGateway:
                 try:
                     networks.append(ipaddress.ip_network(part, strict=False))
                 except ValueError:
-                    raise GatewayError(f"Not an IP address or network: {part[:50]}") from None
+                    raise ValueError(f"Not an IP address or network: {part[:50]}") from None
         return tuple(networks)
 
     # HTTP
@@ -254,7 +263,13 @@ class PayPalGateway:
     def _token_key(self) -> tuple[str, str, str]:
         return (self.base_url, self.client_id, hashlib.sha256(self._secret.encode()).hexdigest())
 
+    @property
+    def configured(self) -> bool:
+        return not self.problem and bool(self.client_id and self._secret and self.webhook_id)
+
     def _token(self, *, fresh: bool = False) -> str:
+        if self.problem:
+            raise GatewayError(self.problem)
         if not self.client_id or not self._secret:
             raise GatewayError("PayPal client ID and secret are not set.")
         key = self._token_key()
@@ -549,6 +564,8 @@ class PayPalGateway:
         return parts.scheme == "https" and (host == "paypal.com" or host.endswith(".paypal.com"))
 
     def verify(self, incoming: Incoming) -> list[Report]:
+        if self.problem:
+            raise BadNotification(self.problem)
         self._check_source(incoming.remote_addr)
         headers = {k.lower(): v for k, v in incoming.headers.items()}
         signature = {field: (headers.get(name) or "").strip() for field, name in SIGNATURE_HEADERS.items()}

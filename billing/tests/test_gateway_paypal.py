@@ -87,10 +87,19 @@ def test_registered_and_driven():
 def test_mode_chooses_the_api_address_and_refuses_anything_else():
     assert PayPalGateway({"mode": "live"}).base_url == "https://api-m.paypal.com"
     assert PayPalGateway({"mode": "sandbox"}).base_url == "https://api-m.sandbox.paypal.com"
+    complete = {"client_id": "id", "client_secret": "secret", "webhook_id": "WH1"}
+    assert PayPalGateway({**complete, "mode": "live"}).configured
+    assert not PayPalGateway({**complete, "mode": "live", "webhook_id": ""}).configured
+    wrong_mode = PayPalGateway({**complete, "mode": "production-ish"})
+    assert not wrong_mode.configured
     with pytest.raises(GatewayError, match="sandbox"):
-        PayPalGateway({"mode": "production-ish"})
+        wrong_mode.start(start_request())
+    wrong_ips = PayPalGateway({**complete, "notify_ips": "173.0.80.0/20, nonsense"})
+    assert not wrong_ips.configured
     with pytest.raises(GatewayError, match="Not an IP"):
-        PayPalGateway({"notify_ips": "173.0.80.0/20, nonsense"})
+        wrong_ips.test_connection()
+    with pytest.raises(BadNotification, match="Not an IP"):
+        wrong_ips.verify(base.Incoming(body=b"{}", headers={}, form={}, query={}))
 
 
 def test_repr_holds_no_secret(driver):
