@@ -2,7 +2,7 @@
 post signed form fields to our notify URL, and their account APIs are form-encoded POSTs that
 answer text.
 
-- ``AccountApi``: one gateway's account API on a pooled session, with a timeout on every call.
+- ``AccountApi``: one gateway's account API, a session per call, with a timeout on every call.
   Only read-only calls go through it (balance, history, payment details), so a call that found
   the server busy (502/503/504) or never reached it is tried again; a read timeout is not
   retried, so an unresponsive gateway costs one timeout. Errors never carry the URL, the body
@@ -39,14 +39,18 @@ def scrub(text: str, secrets: Iterable[str], limit: int = 200) -> str:
 
 
 class AccountApi:
-    """Form-encoded POSTs to one gateway's account API; read-only calls only (see module doc)."""
+    """Form-encoded POSTs to one gateway's account API; read-only calls only (see module doc).
+    Each call has its own short-lived session: gateway objects are built per request, and a
+    look-up or a connection test is one call."""
 
     def __init__(self, base_url: str, *, name: str, secrets: Iterable[str], timeout: float = TIMEOUT_SECONDS):
         self.base_url = base_url.rstrip("/")
         self.name = name
         self.secrets = tuple(s for s in secrets if s)
         self.timeout = timeout
-        self.session = requests.Session()
+
+    def _session(self) -> requests.Session:
+        session = requests.Session()
         retry = Retry(
             total=2,
             connect=2,
@@ -58,16 +62,18 @@ class AccountApi:
             raise_on_status=False,
             redirect=0,
         )
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        return session
 
     def post(self, path: str, data: dict[str, str]) -> str:
         """The answer's text; GatewayError (naming no secret) when there is no 200 answer."""
         try:
             # POST keeps the credentials out of URLs, so out of access logs and urllib3's debug log.
-            response = self.session.post(
-                f"{self.base_url}{path}", data=data, timeout=self.timeout, allow_redirects=False
-            )
+            with self._session() as session:
+                response = session.post(
+                    f"{self.base_url}{path}", data=data, timeout=self.timeout, allow_redirects=False
+                )
         except requests.Timeout:
             raise GatewayError(_("%(name)s did not answer in time.") % {"name": self.name}) from None
         except requests.RequestException as exc:
@@ -79,9 +85,6 @@ class AccountApi:
                 _("%(name)s answered HTTP %(status)s.") % {"name": self.name, "status": response.status_code}
             )
         return response.text
-
-    def close(self) -> None:
-        self.session.close()
 
 
 def wire_amount(amount: Decimal) -> str:
