@@ -12,7 +12,9 @@ import socket
 import time
 from dataclasses import replace
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from threading import Thread
 
 import pytest
 import requests
@@ -20,6 +22,7 @@ import requests
 from billing.gateways import gateway_class
 from billing.gateways.base import BadNotification, GatewayError, Incoming, LookupRequest, Outcome, StartRequest
 from billing.gateways.razorpay import CHECKOUT_JS, RazorpayGateway, minor_units
+from testing.fixtures import BROWSER_MARKS, screenshot
 from testing.gateways import available_drivers, driver_class
 from testing.gateways.razorpay import Driver, FakeRazorpay, sign
 
@@ -597,3 +600,95 @@ def test_the_driver_plays_customer_and_razorpay():
             gateway.verify(driver.tamper(driver.notification(checkout)))
         with pytest.raises(ValueError):
             driver.notification(checkout, outcome="expired")
+
+
+# -- the fake's checkout.js in a real browser ----------------------------------------------------
+
+PAGE_JS = b"""
+var options = JSON.parse(document.getElementById("options").textContent);
+options.handler = function (response) {
+  document.getElementById("result").textContent = "paid " + response.razorpay_payment_id + " " +
+    response.razorpay_signature;
+};
+options.modal = {ondismiss: function () { document.getElementById("result").textContent = "dismissed"; }};
+var rzp = new window.Razorpay(options);
+rzp.on("payment.failed", function (response) {
+  document.getElementById("result").textContent = "failed " + response.error.metadata.payment_id;
+});
+document.getElementById("open").addEventListener("click", function () { rzp.open(); });
+"""
+
+
+@pytest.fixture
+def merchant_page(fake):
+    """A page of 'ours' under a CSP like the panel's (no inline script; the fake's origin allowed
+    for the checkout script and its frame), opening Standard Checkout with the given options."""
+    state = {"options": {}}
+
+    class Page(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path == "/page.js":
+                body, kind = PAGE_JS, "application/javascript"
+            else:
+                options = json.dumps(state["options"]).replace("<", "\\u003c")
+                body = (
+                    f'<!DOCTYPE html><html><body><button id="open">Pay</button><p id="result"></p>'
+                    f'<script type="application/json" id="options">{options}</script>'
+                    f'<script src="{fake.url}/v1/checkout.js"></script><script src="/page.js"></script>'
+                    f"</body></html>"
+                ).encode()
+                kind = "text/html"
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header(
+                "Content-Security-Policy",
+                f"default-src 'self'; script-src 'self' {fake.url}; frame-src {fake.url}; connect-src 'self'",
+            )
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield state, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("button", [pytest.param(b, marks=BROWSER_MARKS) for b in ("pay", "fail", "close")])
+def test_the_fakes_checkout_window_answers_the_page_like_razorpay(fake, gateway, browser, merchant_page, button):
+    state, url = merchant_page
+    checkout = gateway.start(start_request())
+    state["options"] = checkout.client_options
+    page = browser.new_page(viewport={"width": 420, "height": 760})
+    page.set_default_timeout(10_000)
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.goto(url)
+    page.click("#open")
+    frame = page.frame_locator("#razorpay-checkout-frame")
+    frame.locator("#amount").wait_for()
+    assert frame.locator("#amount").inner_text() == "499.50 INR"
+    if button == "pay":
+        screenshot(page, "razorpay-fake-checkout-window")
+    frame.locator(f"#{button}").click()
+    result = page.locator("#result")
+    if button == "pay":
+        result.filter(has_text="paid").wait_for()
+        [payment] = fake.order_payments(checkout.external_id)
+        signature = fake.callback_signature(checkout.external_id, payment["id"])
+        assert result.inner_text() == f"paid {payment['id']} {signature}"
+        assert gateway.lookup(lookup_for(checkout)).outcome == Outcome.PAID
+    elif button == "fail":
+        result.filter(has_text="failed").wait_for()
+        [payment] = fake.order_payments(checkout.external_id)
+        assert result.inner_text() == f"failed {payment['id']}"
+        assert gateway.lookup(lookup_for(checkout)).outcome == Outcome.FAILED
+    else:
+        result.filter(has_text="dismissed").wait_for()
+        assert fake.order_payments(checkout.external_id) == []
+    assert errors == []
+    page.close()

@@ -9,6 +9,8 @@ as the Orders reference lists it.
   keys of <= 256 characters; at least INR 1.00) -> the Order entity;
 - ``GET /v1/orders`` (count, skip) -> a collection; ``GET /v1/orders/{id}`` -> the Order;
   ``GET /v1/orders/{id}/payments`` -> the collection of its payments;
+- ``GET /v1/checkout.js``: a stand-in for Standard Checkout's script (``CHECKOUT_JS`` below), whose
+  frame (``/_fake/checkout/frame``) has Pay, Fail and Close buttons, for browser tests;
 - ``POST /v1/checkout/embedded`` (Hosted Checkout's form) -> a page with Pay and Fail buttons,
   which end in the POST Razorpay makes to ``callback_url`` (``razorpay_payment_id``,
   ``razorpay_order_id``, ``razorpay_signature`` = hex HMAC-SHA256 of "order_id|payment_id" with the
@@ -309,6 +311,66 @@ class FakeRazorpay:
         return sign(self.key_secret, f"{order_id}|{payment_id}".encode())
 
 
+# A stand-in for https://checkout.razorpay.com/v1/checkout.js, for browser tests: ``new
+# Razorpay(options).open()`` shows a frame served by the fake (as the real one shows
+# api.razorpay.com's); Pay calls ``options.handler`` with razorpay_payment_id, razorpay_order_id and
+# razorpay_signature, Fail fires ``on("payment.failed")`` callbacks, Close calls
+# ``options.modal.ondismiss``. The pay page's CSP must allow the fake's origin in script-src and
+# frame-src.
+CHECKOUT_JS = """(function () {
+  var script = document.currentScript;
+  var origin = script ? new URL(script.src).origin : "";
+  function Razorpay(options) { this.options = options || {}; this.callbacks = {}; }
+  Razorpay.prototype.on = function (name, callback) {
+    (this.callbacks[name] = this.callbacks[name] || []).push(callback);
+  };
+  Razorpay.prototype.open = function () {
+    var self = this, options = this.options;
+    var frame = document.createElement("iframe");
+    frame.id = "razorpay-checkout-frame";
+    frame.title = "Razorpay Checkout";
+    frame.src = origin + "/_fake/checkout/frame?key_id=" + encodeURIComponent(options.key || "") +
+      "&order_id=" + encodeURIComponent(options.order_id || "");
+    frame.style.cssText = "position:fixed;inset:0;width:100%;height:100%;border:0;z-index:2147483647;background:#fff";
+    document.body.appendChild(frame);
+    var listener = function (event) {
+      if (event.origin !== origin || !event.data) return;
+      var data = event.data;
+      if (data.event === "payment.failed") {
+        (self.callbacks["payment.failed"] || []).forEach(function (cb) { cb(data.response); });
+        return;
+      }
+      window.removeEventListener("message", listener);
+      frame.remove();
+      if (data.event === "payment.success" && options.handler) options.handler(data.response);
+      if (data.event === "dismiss" && options.modal && options.modal.ondismiss) options.modal.ondismiss();
+    };
+    window.addEventListener("message", listener);
+  };
+  window.Razorpay = Razorpay;
+})();
+"""
+
+CHECKOUT_FRAME = """<!DOCTYPE html><html><head><title>Razorpay Checkout (fake)</title></head><body>
+<h1>Razorpay (fake)</h1><p id="amount">{amount}</p>
+<button id="pay">Pay</button> <button id="fail">Fail</button> <button id="close">Close</button>
+<script>
+function answer(outcome) {
+  return fetch("/_fake/checkout/answer", {method: "POST",
+    headers: {"Content-Type": "application/x-www-form-urlencoded"},
+    body: "order_id={order_id}&outcome=" + outcome}).then(function (r) { return r.json(); });
+}
+document.getElementById("pay").onclick = function () {
+  answer("paid").then(function (r) { parent.postMessage({event: "payment.success", response: r}, "*"); });
+};
+document.getElementById("fail").onclick = function () {
+  answer("failed").then(function (r) { parent.postMessage({event: "payment.failed", response: r}, "*"); });
+};
+document.getElementById("close").onclick = function () { parent.postMessage({event: "dismiss"}, "*"); };
+</script></body></html>
+"""
+
+
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeRazorpay
     protocol_version = "HTTP/1.1"
@@ -348,6 +410,15 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path, query = parts.path.rstrip("/"), dict(parse_qsl(parts.query))
         fake.requests.append((method, path))
+        if path == "/v1/checkout.js" and method == "GET":
+            self._send(200, CHECKOUT_JS.encode(), "application/javascript; charset=utf-8")
+            return
+        if path == "/_fake/checkout/frame" and method == "GET":
+            self._checkout_frame(query)
+            return
+        if path == "/_fake/checkout/answer" and method == "POST":
+            self._checkout_answer(dict(parse_qsl(raw.decode())))
+            return
         if path.startswith("/_fake/checkout/"):
             self._checkout_step(path, dict(parse_qsl(raw.decode())))
             return
@@ -413,6 +484,47 @@ class _Handler(BaseHTTPRequestHandler):
             f"</body></html>"
         )
         self._send(200, page.encode(), "text/html; charset=utf-8")
+
+    # Standard Checkout: checkout.js opens a frame of ours, which answers the page by postMessage.
+
+    def _checkout_frame(self, query: dict[str, str]) -> None:
+        fake = self.fake
+        order = fake.orders.get(query.get("order_id", ""))
+        if query.get("key_id") != fake.key_id or order is None:
+            self._send(400, b"<p>Invalid checkout options</p>", "text/html")
+            return
+        amount = Decimal(order["amount"]).scaleb(-EXPONENTS[order["currency"]])
+        page = CHECKOUT_FRAME.replace("{order_id}", html.escape(order["id"])).replace(
+            "{amount}", html.escape(f"{amount} {order['currency']}")
+        )
+        self._send(200, page.encode(), "text/html; charset=utf-8")
+
+    def _checkout_answer(self, form: dict[str, str]) -> None:
+        fake = self.fake
+        order_id = form.get("order_id", "")
+        if order_id not in fake.orders or form.get("outcome") not in {"paid", "failed"}:
+            self._send(400, _error("The id provided does not exist"))
+            return
+        if form["outcome"] == "paid":
+            payment = fake.pay(order_id)
+            answer = {
+                "razorpay_payment_id": payment["id"],
+                "razorpay_order_id": order_id,
+                "razorpay_signature": fake.callback_signature(order_id, payment["id"]),
+            }
+        else:
+            payment = fake.pay(order_id, status="failed")
+            answer = {
+                "error": {
+                    "code": "BAD_REQUEST_ERROR",
+                    "description": "Payment failed",
+                    "source": "issuer",
+                    "step": "payment_authorization",
+                    "reason": "payment_failed",
+                    "metadata": {"payment_id": payment["id"], "order_id": order_id},
+                }
+            }
+        self._send(200, answer)
 
     def _checkout_step(self, path: str, form: dict[str, str]) -> None:
         fake = self.fake
