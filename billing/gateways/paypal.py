@@ -421,7 +421,15 @@ class PayPalGateway:
             raise GatewayError(self._error_message(answer, "showing the capture"))
         return self._json(answer)
 
+    def _foreign(self, invoice_id: object) -> bool:
+        """An invoice ID without our prefix: another shop's payment on a shared PayPal account."""
+        return (
+            bool(self.invoice_prefix) and isinstance(invoice_id, str) and not invoice_id.startswith(self.invoice_prefix)
+        )
+
     def _deposit_id(self, custom_id: object, invoice_id: object = None) -> int | None:
+        if self._foreign(invoice_id):
+            return None
         if isinstance(custom_id, str) and re.fullmatch(r"\d{1,18}", custom_id):
             return int(custom_id)
         if isinstance(invoice_id, str) and invoice_id.startswith(self.invoice_prefix):
@@ -620,6 +628,10 @@ class PayPalGateway:
         if kind == "CHECKOUT.ORDER.APPROVED":
             if not isinstance(resource.get("id"), str) or not resource["id"]:
                 raise Malformed("The approved order has no ID.")
+            unit, _ = self._unit(resource)
+            if self._foreign(unit.get("invoice_id")):
+                note = "Another shop's order on this PayPal account: not captured here."
+                return [Report(outcome=Outcome.IGNORED, deposit_id=None, event_id=event_id, note=note, raw=event)]
             return [self._capture_and_report(resource, event_id=event_id, raw=event)]
         if kind in CAPTURE_EVENTS:
             report = self._capture_report(

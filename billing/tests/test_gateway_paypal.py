@@ -178,6 +178,24 @@ def test_invoice_prefix_keeps_shops_sharing_an_account_apart(driver, fake):
         shop_c.start(start_request(notify_url="https://d.example/payments/notify/1/"))
 
 
+def test_a_shop_with_a_prefix_leaves_other_shops_payments_alone(driver, fake):
+    """Every webhook of an app receives all its events: with prefixes, a panel neither captures
+    nor claims what another shop on the same app sold."""
+    shop_a = PayPalGateway({**driver.config(), "invoice_prefix": "shopA-"}, base_url=driver.base_url)
+    shop_b = PayPalGateway({**driver.config(), "invoice_prefix": "shopB-"}, base_url=driver.base_url)
+    theirs = shop_b.start(start_request())
+    driver.pay(theirs)
+    [ignored] = shop_a.verify(driver.notification(theirs))
+    assert ignored.outcome is Outcome.IGNORED and ignored.deposit_id is None
+    assert fake.captures == {}
+    [paid] = shop_b.verify(driver.notification(theirs))
+    assert paid.outcome is Outcome.PAID and paid.deposit_id == 42
+    [completed] = shop_a.verify(driver.notification(theirs))
+    assert completed.deposit_id is None
+    [refund] = shop_a.verify(driver.notification(theirs, outcome="refunded"))
+    assert refund.deposit_id is None
+
+
 def test_wrong_credentials_give_a_clear_error_without_the_secret(driver):
     gateway = PayPalGateway({**driver.config(), "client_secret": "EWrongSecret-123456"}, base_url=driver.base_url)
     with pytest.raises(GatewayError) as error:
