@@ -667,6 +667,7 @@ def test_the_fakes_checkout_window_answers_the_page_like_razorpay(fake, gateway,
     page.set_default_timeout(10_000)
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    assert fake.checkout_js == f"{fake.url}/v1/checkout.js"
     page.goto(url)
     page.click("#open")
     frame = page.frame_locator("#razorpay-checkout-frame")

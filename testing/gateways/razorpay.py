@@ -129,6 +129,11 @@ class FakeRazorpay:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    @property
+    def checkout_js(self) -> str:
+        """Where the stand-in for https://checkout.razorpay.com/v1/checkout.js is served."""
+        return f"{self.url}/v1/checkout.js"
+
     # -- state -----------------------------------------------------------------------------------
 
     def create_order(self, data: Any) -> tuple[int, dict]:
@@ -580,6 +585,9 @@ class Driver:
     def __enter__(self) -> Driver:
         self.fake.start()
         self.base_url = self.fake.url
+        # For browser tests of the pay page: load this instead of Razorpay's checkout.js (and let
+        # CSP allow base_url in script-src and frame-src).
+        self.checkout_js = self.fake.checkout_js
         return self
 
     def __exit__(self, *exc: object) -> None:
