@@ -442,6 +442,8 @@ class PayPalGateway:
         """The order's purchase unit and the deposit ID it carries."""
         units = order.get("purchase_units")
         unit = units[0] if isinstance(units, list) and units and isinstance(units[0], dict) else {}
+        if self._foreign(unit.get("invoice_id")):
+            return unit, None
         deposit_id = self._deposit_id(unit.get("custom_id"), unit.get("invoice_id"))
         return unit, deposit_id if deposit_id is not None else self._deposit_id(unit.get("reference_id"))
 

@@ -194,6 +194,7 @@ def test_a_shop_with_a_prefix_leaves_other_shops_payments_alone(driver, fake):
     assert completed.deposit_id is None
     [refund] = shop_a.verify(driver.notification(theirs, outcome="refunded"))
     assert refund.deposit_id is None
+    assert shop_a._unit(fake.public_order(fake.orders[theirs.external_id]))[1] is None
 
 
 def test_wrong_credentials_give_a_clear_error_without_the_secret(driver):
