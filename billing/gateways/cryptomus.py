@@ -46,7 +46,8 @@ the webhook without ``sign``. Statuses we do not know are acknowledged as IGNORE
 new status Cryptomus adds does not make them resend forever.
 
 Optional behaviour beyond base.Gateway: ``timeout`` (seconds, an instance attribute) bounds every
-HTTP call; ``order_prefix`` (a setting) goes before the deposit ID in order_id, for owners who share
+HTTP call; ``configured`` is False while a setting is missing or wrong, and ``problem`` says
+what; ``order_prefix`` (a setting) goes before the deposit ID in order_id, for owners who share
 one Cryptomus merchant between several panels (order IDs must be unique per merchant).
 """
 
@@ -244,6 +245,25 @@ class CryptomusGateway:
         self.webhook_ips = config.get("webhook_ips") or ""
         self.base_url = (base_url or API_URL).rstrip("/")
         self.timeout: float = TIMEOUT_SECONDS
+        self.problem = self._settings_problem()
+
+    def _settings_problem(self) -> str:
+        """What is wrong with the settings ('' when nothing is): the backoffice shows it and the
+        method is not offered meanwhile (``configured``)."""
+        try:
+            parse_sources(self.webhook_ips, WEBHOOK_IPS)
+        except ValueError:
+            return _("The webhook source addresses must be IP addresses or networks (or *).")
+        if self.lifetime and (not self.lifetime.isdigit() or not 300 <= int(self.lifetime) <= 43200):
+            return _("The invoice lifetime must be 300 to 43200 seconds.")
+        if not ORDER_ID.fullmatch(f"{self.order_prefix}1") or len(self.order_prefix) > 100:
+            return _("The order ID prefix may hold only letters, digits, - and _ (100 at most).")
+        return ""
+
+    @property
+    def configured(self) -> bool:
+        """Optional beyond base.Gateway: False while a setting is missing or wrong (see problem)."""
+        return not self.problem and bool(self.merchant and self._key)
 
     def __repr__(self) -> str:
         return f"<CryptomusGateway merchant={self.merchant!r}>"
@@ -251,6 +271,8 @@ class CryptomusGateway:
     # ----------------------------------------------------------------------------- calls
 
     def _require_config(self) -> None:
+        if self.problem:
+            raise GatewayError(self.problem)
         if not self.merchant or not self._key:
             raise GatewayError(_("Cryptomus is not configured: set the merchant UUID and the payment API key."))
 
@@ -300,6 +322,7 @@ class CryptomusGateway:
     # ----------------------------------------------------------------------------- start
 
     def start(self, request: StartRequest) -> Checkout:
+        self._require_config()
         currency = request.currency.upper()
         data: dict[str, Any] = {
             "amount": wire_amount(request.amount, currency),
@@ -313,9 +336,7 @@ class CryptomusGateway:
             if not 6 <= len(data[name]) <= 255:
                 raise GatewayError(_("Cryptomus takes URLs of 6 to 255 characters; %(name)s is not.") % {"name": name})
         if self.lifetime:
-            if not self.lifetime.isdigit() or not 300 <= int(self.lifetime) <= 43200:
-                raise GatewayError(_("The invoice lifetime must be 300 to 43200 seconds."))
-            data["lifetime"] = int(self.lifetime)
+            data["lifetime"] = int(self.lifetime)  # checked with the settings
         if self.to_currency:
             data["to_currency"] = self.to_currency
         if self.network:

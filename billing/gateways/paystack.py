@@ -35,10 +35,11 @@ with metadata.deposit_id when that is present); the random part makes every chec
 transaction. Checkout.external_id and Report.external_id are that reference. Report.raw is the
 event without the card authorization's reusable ``authorization_code`` and ``signature``.
 
-There is no maintained official Python SDK (PaystackOSS/paystack-python is a Python 2-era
-generated client with one module-wide key, not on PyPI's current index), so the calls go through
+There is no maintained official Python SDK (PaystackOSS/paystack-python is an unmaintained,
+Python 2-era generated client that keeps one key for the whole process), so the calls go through
 billing.gateways.jsonhttp with timeouts. Optional behaviour beyond base.Gateway: ``timeout``
-(seconds, an instance attribute) bounds every HTTP call.
+(seconds, an instance attribute) bounds every HTTP call; ``configured`` is False while a setting
+is missing or wrong, and ``problem`` says what.
 """
 
 from __future__ import annotations
@@ -176,6 +177,26 @@ class PaystackGateway:
         self.webhook_ips = config.get("webhook_ips") or ""
         self.base_url = (base_url or API_URL).rstrip("/")
         self.timeout: float = TIMEOUT_SECONDS
+        self.problem = self._settings_problem()
+
+    def _settings_problem(self) -> str:
+        """What is wrong with the settings ('' when nothing is): the backoffice shows it and the
+        method is not offered meanwhile (``configured``)."""
+        if self._secret and not self._secret.startswith(("sk_test_", "sk_live_")):
+            return _("The secret key starts with sk_test_ or sk_live_ (the public key, pk_…, is not it).")
+        unknown = [channel for channel in self.channels if channel not in CHANNELS]
+        if unknown:
+            return _("Unknown Paystack channel: %(list)s.") % {"list": ", ".join(unknown)}
+        try:
+            parse_sources(self.webhook_ips, WEBHOOK_IPS)
+        except ValueError:
+            return _("The webhook source addresses must be IP addresses or networks (or *).")
+        return ""
+
+    @property
+    def configured(self) -> bool:
+        """Optional beyond base.Gateway: False while a setting is missing or wrong (see problem)."""
+        return not self.problem and bool(self._secret)
 
     def __repr__(self) -> str:
         return "<PaystackGateway>"
@@ -183,6 +204,8 @@ class PaystackGateway:
     # ----------------------------------------------------------------------------- calls
 
     def _call(self, method: str, path: str, data: dict[str, Any] | None = None, *, safe: bool) -> tuple[int, Any]:
+        if self.problem:
+            raise GatewayError(self.problem)
         if not self._secret:
             raise GatewayError(_("Paystack is not configured: set the secret key."))
         body = json.dumps(data).encode() if data is not None else None
@@ -213,9 +236,8 @@ class PaystackGateway:
         email = (request.customer_email or "").strip()
         if "@" not in email:
             raise GatewayError(_("Paystack needs the customer's email address."))
-        unknown = [channel for channel in self.channels if channel not in CHANNELS]
-        if unknown:
-            raise GatewayError(_("Unknown Paystack channel: %(list)s.") % {"list": ", ".join(unknown)})
+        if self.problem:
+            raise GatewayError(self.problem)
         reference = f"dep-{request.deposit_id}-{secrets.token_hex(6)}"
         data: dict[str, Any] = {
             "email": email,

@@ -248,6 +248,25 @@ def test_unconfigured_method_refuses_to_start():
         CryptomusGateway({}).start(start_request())
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "problem"),
+    [
+        ("webhook_ips", "91.227.144.54, nonsense", "source addresses"),
+        ("lifetime", "60", "lifetime"),
+        ("lifetime", "an hour", "lifetime"),
+        ("order_prefix", "panel a/", "prefix"),
+    ],
+)
+def test_wrong_settings_make_the_method_unconfigured_with_the_reason(setting, value, problem):
+    good = CryptomusGateway({"merchant": MERCHANT, "api_key": API_KEY})
+    assert good.configured and good.problem == ""
+    assert not CryptomusGateway({"merchant": MERCHANT}).configured
+    wrong = CryptomusGateway({"merchant": MERCHANT, "api_key": API_KEY, setting: value})
+    assert not wrong.configured and problem in wrong.problem
+    with pytest.raises(GatewayError, match=problem):
+        wrong.start(start_request())
+
+
 # ------------------------------------------------------------------------------- verify
 
 

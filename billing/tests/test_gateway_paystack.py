@@ -176,6 +176,24 @@ def test_unconfigured_method_refuses():
         PaystackGateway({}).verify(incoming(DOC_CHARGE, DOC_CHARGE_SIGNATURE))
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "problem"),
+    [
+        ("secret_key", "pk_test_" + "4f1c" * 10, "public key"),
+        ("channels", "card, crypto", "channel"),
+        ("webhook_ips", "52.31.139.75 nonsense", "source addresses"),
+    ],
+)
+def test_wrong_settings_make_the_method_unconfigured_with_the_reason(setting, value, problem):
+    good = PaystackGateway({"secret_key": SECRET_KEY})
+    assert good.configured and good.problem == ""
+    assert not PaystackGateway({}).configured
+    wrong = PaystackGateway({"secret_key": SECRET_KEY, setting: value})
+    assert not wrong.configured and problem in wrong.problem
+    with pytest.raises(GatewayError, match=problem):
+        wrong.start(start_request())
+
+
 # ------------------------------------------------------------------------------- verify
 
 
