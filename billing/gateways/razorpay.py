@@ -83,6 +83,8 @@ from decimal import Decimal, InvalidOperation
 
 import razorpay
 import requests
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from razorpay import errors as razorpay_errors
 
 from . import base
@@ -142,17 +144,20 @@ def minor_units(amount: Decimal, currency: str) -> int:
     for three decimal currency payments"), so they take at most two decimals too."""
     code = currency.upper()
     if code not in EXPONENTS:
-        raise GatewayError(f"Razorpay does not charge in {code}.")
+        raise GatewayError(_("Razorpay does not charge in %(currency)s.") % {"currency": code})
     exponent = EXPONENTS[code]
     allowed = min(exponent, 2)
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-        raise GatewayError(f"{amount} is not an amount Razorpay can charge.")
+        raise GatewayError(_("%(amount)s is not an amount Razorpay can charge.") % {"amount": amount})
     try:
         exact = amount == amount.quantize(Decimal(1).scaleb(-allowed))
     except InvalidOperation:
         exact = False
     if not exact:
-        raise GatewayError(f"{amount} {code} has more decimals than Razorpay allows for {code} ({allowed}).")
+        raise GatewayError(
+            _("%(amount)s %(currency)s has more decimals than Razorpay allows for %(currency)s (%(places)s).")
+            % {"amount": amount, "currency": code, "places": allowed}
+        )
     return int(amount.scaleb(exponent))
 
 
@@ -188,49 +193,55 @@ def _notes(entity: dict) -> dict:
 
 class RazorpayGateway:
     code = "razorpay"
-    label = "Razorpay (UPI, cards, netbanking)"
+    label = _lazy("Razorpay (UPI, cards, netbanking)")
     fields = (
         Field(
             "key_id",
-            "Key ID",
-            help="Dashboard > Account & Settings > API Keys: rzp_test_... (test mode) or rzp_live_....",
+            _lazy("Key ID"),
+            help=_lazy("Dashboard > Account & Settings > API Keys: rzp_test_... (test mode) or rzp_live_...."),
         ),
-        Field("key_secret", "Key secret", secret=True, help="Shown once when the key is generated."),
+        Field("key_secret", _lazy("Key secret"), secret=True, help=_lazy("Shown once when the key is generated.")),
         Field(
             "webhook_secret",
-            "Webhook secret",
+            _lazy("Webhook secret"),
             secret=True,
-            help="The secret you typed when adding the webhook (Account & Settings > Webhooks); not the key secret.",
+            help=_lazy(
+                "The secret you typed when adding the webhook (Account & Settings > Webhooks); not the key secret."
+            ),
         ),
         Field(
             "business_name",
-            "Business name on the checkout",
+            _lazy("Business name on the checkout"),
             required=False,
-            help="Shown at the top of Razorpay's payment page. Empty: the deposit's description.",
+            help=_lazy("Shown at the top of Razorpay's payment page. Empty: the deposit's description."),
         ),
         Field(
             "checkout",
-            "Payment page",
+            _lazy("Payment page"),
             required=False,
             choices=(
-                (POPUP, "Razorpay Checkout window on our page (UPI app on phones, UPI QR on computers)"),
-                (HOSTED, "Razorpay Hosted Checkout page (works without JavaScript; no UPI app switching)"),
+                (POPUP, _lazy("Razorpay Checkout window on our page (UPI app on phones, UPI QR on computers)")),
+                (HOSTED, _lazy("Razorpay Hosted Checkout page (works without JavaScript; no UPI app switching)")),
             ),
-            help="Empty: the Checkout window.",
+            help=_lazy("Empty: the Checkout window."),
         ),
         Field(
             "account_id",
-            "Account ID",
+            _lazy("Account ID"),
             required=False,
-            help="acc_... as in the webhooks' account_id (your Merchant ID with acc_ before it). "
-            "When set, notifications for any other account are refused.",
+            help=_lazy(
+                "acc_... as in the webhooks' account_id (your Merchant ID with acc_ before it). "
+                "When set, notifications for any other account are refused."
+            ),
         ),
         Field(
             "webhook_ips",
-            "Webhook source addresses",
+            _lazy("Webhook source addresses"),
             required=False,
-            help="Comma-separated IPs or CIDRs notifications may come from. Empty: Razorpay's published "
-            "webhook IPs. * accepts any address (the signature is still checked).",
+            help=_lazy(
+                "Comma-separated IPs or CIDRs notifications may come from. Empty: Razorpay's published "
+                "webhook IPs. * accepts any address (the signature is still checked)."
+            ),
         ),
     )
     currencies = tuple(sorted(EXPONENTS))
@@ -257,7 +268,7 @@ class RazorpayGateway:
 
     def _client(self) -> razorpay.Client:
         if not self.key_id or not self._key_secret:
-            raise GatewayError("Razorpay key ID and key secret are not set.")
+            raise GatewayError(_("Razorpay key ID and key secret are not set."))
         client = razorpay.Client(auth=(self.key_id, self._key_secret), base_url=self.base_url)
         client.set_app_details({"title": "smm-panel"})
         return client
@@ -279,17 +290,22 @@ class RazorpayGateway:
                 razorpay_errors.GatewayError,
                 razorpay_errors.ServerError,
             ) as error:
-                raise GatewayError(self._safe(f"Razorpay refused to {what}: {error or 'no description'}")) from None
+                raise GatewayError(
+                    self._safe(_("Razorpay refused to %(what)s: %(why)s") % {"what": what, "why": error or "-"})
+                ) from None
             except requests.Timeout:
-                raise GatewayError(f"Razorpay did not answer within {self.timeout:g} seconds ({what}).") from None
+                raise GatewayError(
+                    _("Razorpay did not answer within %(seconds)s seconds (%(what)s).")
+                    % {"seconds": f"{self.timeout:g}", "what": what}
+                ) from None
             except requests.ConnectionError:
                 if attempt + 1 < attempts:
                     continue
-                raise GatewayError(f"Could not reach Razorpay ({what}).") from None
+                raise GatewayError(_("Could not reach Razorpay (%(what)s).") % {"what": what}) from None
             except (requests.RequestException, ValueError):
-                raise GatewayError(f"Razorpay sent an answer we cannot read ({what}).") from None
+                raise GatewayError(_("Razorpay sent an answer we cannot read (%(what)s).") % {"what": what}) from None
             if not isinstance(answer, dict):
-                raise GatewayError(f"Razorpay sent an answer we cannot read ({what}).")
+                raise GatewayError(_("Razorpay sent an answer we cannot read (%(what)s).") % {"what": what})
             return answer
         raise AssertionError("unreachable")
 
@@ -308,9 +324,9 @@ class RazorpayGateway:
         )
         order_id = order.get("id")
         if not isinstance(order_id, str) or not order_id.startswith("order_"):
-            raise GatewayError("Razorpay answered without an order ID.")
+            raise GatewayError(_("Razorpay answered without an order ID."))
         if order.get("amount") != amount or str(order.get("currency", "")).upper() != currency:
-            raise GatewayError("Razorpay created the order for another amount or currency.")
+            raise GatewayError(_("Razorpay created the order for another amount or currency."))
         name = (self.business_name or request.description)[:100]
         description = request.description[:255]
         if self.checkout == HOSTED:
@@ -508,14 +524,14 @@ class RazorpayGateway:
     def lookup(self, request: LookupRequest) -> Report | None:
         order_id = request.external_id
         if not order_id.startswith("order_") or "/" in order_id:
-            raise GatewayError("This deposit has no Razorpay order ID.")
+            raise GatewayError(_("This deposit has no Razorpay order ID."))
         client = self._client()
         order = self._call("fetch the order", lambda **kw: client.order.fetch(order_id, **kw), retry=True)
         listing = self._call(
             "fetch the order's payments", lambda **kw: client.order.payments(order_id, **kw), retry=True
         )
         if order.get("id") != order_id:
-            raise GatewayError("Razorpay answered with another order.")
+            raise GatewayError(_("Razorpay answered with another order."))
         deposit_id = _deposit_id(order.get("receipt"))
         if deposit_id is None:
             deposit_id = _deposit_id(_notes(order).get("deposit_id"))
@@ -536,7 +552,7 @@ class RazorpayGateway:
                     currency = str(payment["currency"]).upper()
                     amount = major_units(payment["amount"], currency)
                 except (KeyError, ValueError):
-                    raise GatewayError("Razorpay sent a payment we cannot read.") from None
+                    raise GatewayError(_("Razorpay sent a payment we cannot read.")) from None
                 return Report(
                     outcome=outcome,
                     deposit_id=deposit_id,
@@ -572,6 +588,9 @@ class RazorpayGateway:
     def test_connection(self) -> str:
         client = self._client()
         self._call("list orders", lambda **kw: client.order.all({"count": 1}, **kw), retry=True)
-        mode = "live" if self.key_id.startswith("rzp_live_") else "test" if self.key_id.startswith("rzp_test_") else ""
         shown = f"{self.key_id[:13]}…" if len(self.key_id) > 13 else self.key_id
-        return f"Connected to Razorpay with key {shown}" + (f" ({mode} mode)." if mode else ".")
+        if self.key_id.startswith("rzp_live_"):
+            return _("Connected to Razorpay with key %(key)s (live mode).") % {"key": shown}
+        if self.key_id.startswith("rzp_test_"):
+            return _("Connected to Razorpay with key %(key)s (test mode).") % {"key": shown}
+        return _("Connected to Razorpay with key %(key)s.") % {"key": shown}
