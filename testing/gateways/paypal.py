@@ -734,6 +734,7 @@ class Driver:
 
     code = "paypal"
     currency = "USD"
+    outcomes = ("paid", "pending", "failed", "refunded", "chargeback", "reversed")
 
     def __init__(self) -> None:
         self.fake = FakePayPal()
