@@ -16,6 +16,8 @@ Followed (doc.cryptomus.com, business API):
   lifetime, to_currency/network (to get an address and a coin amount at once). The answer's
   ``url`` is the hosted page (Checkout.redirect_url); when it carries an ``address`` we also give
   the address, the coin amount and the coin (Checkout.pay_address / pay_amount / pay_currency).
+  With the ``checkout`` setting at ``address`` (and a coin to quote) the Checkout has no redirect:
+  the panel shows the address, amount and QR code itself.
 - Payment information (/business/payments/payment-information): POST /v1/payment/info with
   uuid or order_id; used by lookup().
 - Balance (/business/balance): POST /v1/balance, used by test_connection().
@@ -211,6 +213,16 @@ class CryptomusGateway:
         ),
         Field("network", _lazy("Network"), required=False, help=_lazy("Optional, with the coin, e.g. tron or bsc.")),
         Field(
+            "checkout",
+            _lazy("Where the customer pays"),
+            required=False,
+            help=_lazy("Cryptomus' payment page (default), or the address and QR code on the panel (needs the coin)."),
+            choices=(
+                ("page", _lazy("Cryptomus' payment page")),
+                ("address", _lazy("Address and QR code in the panel")),
+            ),
+        ),
+        Field(
             "lifetime",
             _lazy("Invoice lifetime (seconds)"),
             required=False,
@@ -240,6 +252,7 @@ class CryptomusGateway:
         self._key = (config.get("api_key") or "").strip()
         self.to_currency = (config.get("to_currency") or "").strip().upper()
         self.network = (config.get("network") or "").strip().lower()
+        self.checkout = (config.get("checkout") or "page").strip().lower()
         self.lifetime = (config.get("lifetime") or "").strip()
         self.order_prefix = (config.get("order_prefix") or "").strip()
         self.webhook_ips = config.get("webhook_ips") or ""
@@ -254,6 +267,10 @@ class CryptomusGateway:
             parse_sources(self.webhook_ips, WEBHOOK_IPS)
         except ValueError:
             return _("The webhook source addresses must be IP addresses or networks (or *).")
+        if self.checkout not in ("page", "address"):
+            return _("Where the customer pays must be 'page' or 'address'.")
+        if self.checkout == "address" and not self.to_currency:
+            return _("Showing the address in the panel needs the coin to quote (e.g. USDT).")
         if self.lifetime and (not self.lifetime.isdigit() or not 300 <= int(self.lifetime) <= 43200):
             return _("The invoice lifetime must be 300 to 43200 seconds.")
         if not ORDER_ID.fullmatch(f"{self.order_prefix}1") or len(self.order_prefix) > 100:
@@ -369,18 +386,32 @@ class CryptomusGateway:
             except InvalidOperation:
                 pay_amount = None
         expires = invoice.get("expired_at")
+        expires_at = (
+            datetime.fromtimestamp(expires, UTC).isoformat()
+            if isinstance(expires, int) and not isinstance(expires, bool)
+            else ""
+        )
+        coin = str(invoice.get("payer_currency") or self.to_currency or "") if address else ""
+        if self.checkout == "address":
+            if not address or pay_amount is None:
+                raise GatewayError(_("Cryptomus answered without an address and amount to pay."))
+            # The panel shows the address, the coin amount and a QR code; no redirect.
+            return Checkout(
+                external_id=invoice["uuid"],
+                pay_address=address,
+                pay_amount=pay_amount,
+                pay_currency=coin,
+                qr_payload=address,
+                expires_at=expires_at,
+            )
         return Checkout(
             external_id=invoice["uuid"],
             redirect_url=url,
             pay_address=address,
             pay_amount=pay_amount if address else None,
-            pay_currency=str(invoice.get("payer_currency") or self.to_currency or "") if address else "",
+            pay_currency=coin,
             qr_payload=address,
-            expires_at=(
-                datetime.fromtimestamp(expires, UTC).isoformat()
-                if isinstance(expires, int) and not isinstance(expires, bool)
-                else ""
-            ),
+            expires_at=expires_at,
         )
 
     # ----------------------------------------------------------------------------- notifications

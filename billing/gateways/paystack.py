@@ -258,12 +258,7 @@ class PaystackGateway:
             raise GatewayError(_("Paystack answered without a checkout address."))
         if result.get("reference") not in (None, reference):
             raise GatewayError(_("Paystack answered for another reference."))
-        access_code = result.get("access_code")
-        return Checkout(
-            external_id=reference,
-            redirect_url=url,
-            client_options={"access_code": access_code} if isinstance(access_code, str) else {},
-        )
+        return Checkout(external_id=reference, redirect_url=url)
 
     # ----------------------------------------------------------------------------- notifications
 

@@ -166,6 +166,21 @@ def test_start_with_a_coin_gives_the_address_and_coin_amount_too(driver, fake):
     assert checkout.pay_amount == Decimal("0.00125000") and checkout.pay_currency == "BTC"
 
 
+def test_the_address_can_be_shown_in_the_panel_instead_of_a_redirect(driver, fake):
+    config = {**driver.config(), "to_currency": "USDT", "network": "tron", "checkout": "address"}
+    checkout = CryptomusGateway(config, base_url=driver.base_url).start(start_request())
+    invoice = fake.invoices[checkout.external_id]
+    assert checkout.redirect_url == ""
+    assert (checkout.pay_address, checkout.pay_amount, checkout.pay_currency) == (
+        invoice.address,
+        Decimal("10.5"),
+        "USDT",
+    )
+    assert checkout.qr_payload == invoice.address and checkout.expires_at
+    assert "coin" in CryptomusGateway({**config, "to_currency": ""}).problem
+    assert "page" in CryptomusGateway({**config, "checkout": "popup"}).problem
+
+
 def test_start_twice_returns_the_same_invoice(gateway, fake):
     first = gateway.start(start_request())
     second = gateway.start(start_request())

@@ -114,7 +114,7 @@ def test_start_initializes_a_transaction_in_subunits(gateway, fake):
     assert sent["reference"] == checkout.external_id and checkout.external_id.startswith("dep-42-")
     transaction = fake.transactions[checkout.external_id]
     assert checkout.redirect_url == f"{fake.url}/checkout/{transaction.access_code}"
-    assert checkout.client_options == {"access_code": transaction.access_code}
+    assert checkout.client_options == {}
 
 
 def test_every_checkout_is_its_own_transaction(gateway, fake):
