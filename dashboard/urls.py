@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import orders, pages, payments
+from .views import notifications, orders, pages, payments
 
 app_name = "dashboard"
 
@@ -35,4 +35,12 @@ urlpatterns = [
     path("r/<str:code>/", pages.referral, name="referral"),
     path("tickets/", pages.tickets, name="tickets"),
     path("tickets/<int:pk>/", pages.ticket, name="ticket"),
+    path("notifications/", notifications.notifications, name="notifications"),
+    path("unsubscribe/<str:token>/", notifications.notifications_unsubscribe, name="notifications_unsubscribe"),
+    path("webhooks/", notifications.webhooks, name="webhooks"),
+    path("webhooks/save/", notifications.webhooks_save, name="webhooks_save"),
+    path("webhooks/rotate/", notifications.webhooks_rotate, name="webhooks_rotate"),
+    path("webhooks/delete/", notifications.webhooks_delete, name="webhooks_delete"),
+    path("webhooks/test/", notifications.webhooks_test, name="webhooks_test"),
+    path("webhooks/<int:pk>/send-again/", notifications.webhooks_resend, name="webhooks_resend"),
 ]

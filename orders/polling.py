@@ -22,6 +22,7 @@ from upstream.client import UpstreamError, normalize_status
 from upstream.models import Provider
 from upstream.services import provider_call
 
+from .events import order_status_notify
 from .metrics import POLL_BATCHES, POLL_ORDERS_CHANGED
 from .models import ACTIVE_STATUSES, FINAL_STATUSES, CancelRequest, ForwardState, Order, OrderEvent
 from .settlement import final_remains, order_settle
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 BATCH = 100
 POLL_FIELDS = (
     "id",
+    "user",
     "quantity",
     "runs",
     "upstream_order_id",
@@ -209,6 +211,7 @@ def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
         events = [event for event in events if event.order_id in written]
         if events:
             OrderEvent.objects.bulk_create(events, batch_size=BATCH)
+            order_status_notify(events, {o.pk: o for o in changed}, {pk: read[pk][0] for pk in written})
     finals = [order_id for order_id in finals if order_id in written]
     if finals:
         CancelRequest.objects.filter(order_id__in=finals, state=CancelRequest.State.CONFIRMED).update(

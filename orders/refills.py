@@ -19,7 +19,7 @@ from upstream.services import provider_call
 
 from .customer_requests import RequestOutcome, distinct_ids, outcome_per_id, own_orders
 from .errors import INCORRECT_ORDER, NOT_COMPLETED, NOT_ELIGIBLE, REFILL_DISABLED, REFILL_OPEN, REFILL_TOO_SOON
-from .events import order_event
+from .events import order_event, refill_final_notify
 from .models import ForwardState, Order, Refill, Status
 from .queue import FORWARD_REFILLS, enqueue
 from .staff import ActionError, StaffChange
@@ -137,9 +137,10 @@ def refills_forward(*, refill_ids: list[int]) -> int:
                 )
                 sent += 1
             else:
-                Refill.objects.filter(pk=refill.pk, state=Refill.State.QUEUED).update(
+                if Refill.objects.filter(pk=refill.pk, state=Refill.State.QUEUED).update(
                     state=Refill.State.REJECTED, status=Refill.Status.REJECTED, error=result.error or "Rejected"
-                )
+                ):
+                    refill_final_notify(refill, status=Refill.Status.REJECTED, error=result.error or "Rejected")
                 order_event(refill.order_id, "refill", f"Refill {refill.pk} rejected: {result.error}")
         for refill in group:
             if refill.pk not in answered:
@@ -170,10 +171,10 @@ def refills_poll(*, provider_id: int, refill_ids: list[int]) -> int:
         changes = {"next_check_at": now + RETRY_AFTER}
         if status and status != refill.status:
             changes["status"] = status
-        changed += bool(
-            Refill.objects.filter(pk=refill.pk, state=Refill.State.SENT, status=refill.status).update(**changes)
-            and "status" in changes
-        )
+        written = Refill.objects.filter(pk=refill.pk, state=Refill.State.SENT, status=refill.status).update(**changes)
+        if written and "status" in changes:
+            changed += 1
+            refill_final_notify(refill, status=status)
     return changed
 
 

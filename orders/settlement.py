@@ -15,7 +15,7 @@ from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry
 from catalog.pricing import refund_for_remains
 
-from .events import order_event
+from .events import order_event, order_final_notify
 from .models import ForwardState, Order, Status
 
 logger = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ def order_settle(*, order_id: int, actor_id: int | None = None) -> Decimal:
                 moved = delta
                 order_event(order.pk, "refund", f"Refunded {delta} ({order.status})", actor_id=actor_id)
         Order.objects.filter(pk=order.pk).update(refunded=max(due, order.refunded), settled_at=timezone.now())
+        order_final_notify(order, refunded=max(due, order.refunded))
     if moved:
         logger.info("order %s settled: refunded %s", order_id, moved)
     return moved

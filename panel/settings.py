@@ -207,6 +207,7 @@ INSTALLED_APPS = [
     "orders",
     "billing",
     "support",
+    "notifications",
     "api",
     "dashboard",
     # Last: after each migrate it grants the staff roles the permissions of every app above.
@@ -393,10 +394,11 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "orders.forward_*": {"queue": "forward"},
     "orders.poll_*": {"queue": "poll"},
+    "notifications.*": {"queue": "notify"},
 }
 # Every queue declared, so a plain `celery -A panel worker` (no -Q) consumes them all; production
 # runs dedicated workers with -Q (Procfile) so forwarding never waits behind polling.
-CELERY_TASK_QUEUES = tuple(Queue(name) for name in ("default", "forward", "poll"))
+CELERY_TASK_QUEUES = tuple(Queue(name) for name in ("default", "forward", "poll", "notify"))
 # django-celery-beat's database scheduler, plus a heartbeat that /readyz reads.
 CELERY_BEAT_SCHEDULER = "panel.health:HeartbeatScheduler"
 # Django's LOGGING (JSON in production) also formats the worker's and beat's lines.
@@ -424,6 +426,26 @@ EMAIL_BACKEND = os.environ.get(
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "panel@localhost")
+# SMTP (Django's EMAIL_* settings), for the smtp backend.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _int("EMAIL_PORT", 25, 1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS, port 587) or EMAIL_USE_SSL (port 465), not both.")
+EMAIL_TIMEOUT = _int("EMAIL_TIMEOUT", 15, 1)
+
+# Notifications (notifications/): the panel's public address for links in emails, the staff
+# address list for the alert digest (every NOTIFY_DIGEST_MINUTES), how long failed deliveries
+# are retried, and the webhook receivers' time limits (seconds).
+PANEL_URL = _url("PANEL_URL", "http://127.0.0.1:8000", ("http", "https"))
+NOTIFY_STAFF_EMAILS = env.list("NOTIFY_STAFF_EMAILS", default=[])
+NOTIFY_DIGEST_MINUTES = _int("NOTIFY_DIGEST_MINUTES", 5, 1)
+NOTIFY_RETRY_HOURS = _int("NOTIFY_RETRY_HOURS", 24, 1)
+WEBHOOK_CONNECT_TIMEOUT = _int("WEBHOOK_CONNECT_TIMEOUT", 5, 1)
+WEBHOOK_READ_TIMEOUT = _int("WEBHOOK_READ_TIMEOUT", 10, 1)
 
 # Sent upstream with every order as its idempotency key ("<prefix>-<order id>"), so that two
 # panels of ours chained together never place the same order twice.

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class NotificationsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "notifications"
+
+    def ready(self) -> None:
+        from panel.events import raised
+
+        from . import tasks  # noqa: F401  (registers the Celery tasks that notifications.queue names)
+        from .schedules import ensure_default_schedule
+        from .services import on_raised
+
+        raised.connect(on_raised, dispatch_uid="notifications.on_raised")
+        post_migrate.connect(ensure_default_schedule, sender=self, dispatch_uid="notifications.schedule")

@@ -1,0 +1,171 @@
+"""Events, their deliveries, and what each customer wants to receive where.
+
+An Event is recorded once per deterministic key (unique in the database), in the transaction of
+the action that raised it. Dispatching it creates one Delivery per channel it goes to (unique per
+event, channel and copy), and each Delivery is sent by a worker that first claims it with a
+conditional UPDATE: a task delivered twice, or run concurrently, sends it once.
+"""
+
+import base64
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from encrypted_model_fields.fields import EncryptedCharField
+
+from panel.money import MONEY
+
+
+def new_public_id() -> str:
+    return "evt_" + secrets.token_hex(12)
+
+
+class Event(models.Model):
+    key = models.CharField(max_length=200, unique=True)
+    # The ID receivers see (the webhook-id header); never reused, the same on every retry.
+    public_id = models.CharField(max_length=40, unique=True, default=new_public_id, editable=False)
+    kind = models.CharField(max_length=48, db_index=True)
+    # The customer it concerns; None for staff alerts.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set when its deliveries were created; the sweeper dispatches events whose enqueue was lost.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(dispatched_at__isnull=True), name="event_undispatched"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Delivery(models.Model):
+    class Channel(models.TextChoices):
+        WEBHOOK = "webhook", _("Webhook")
+        EMAIL = "email", _("Email")
+        TELEGRAM = "telegram", _("Telegram")
+        STAFF_EMAIL = "staff_email", _("Staff email")
+        STAFF_TELEGRAM = "staff_telegram", _("Staff Telegram")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        CANCELED = "canceled", _("Canceled")
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    # 0 for the first delivery; "send again" adds copy 1, 2, ... of the same event.
+    copy = models.PositiveSmallIntegerField(default=0)
+    # Denormalised from the event, for the customer's delivery log.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # Where it went, for people: a URL without its query, an address, a chat.
+    recipient = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # What went wrong last, never with a secret in it (no URL query, no token).
+    last_error = models.CharField(max_length=500, blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)  # HTTP status of a webhook
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "channel", "copy"], name="delivery_once_per_channel"),
+            models.CheckConstraint(
+                condition=~Q(state="sent") | Q(sent_at__isnull=False), name="delivery_sent_has_time"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="delivery_due"),
+            models.Index(fields=["user", "channel", "-id"], name="delivery_user_log"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.event_id} ({self.state})"
+
+
+def new_webhook_secret() -> str:
+    # The Standard Webhooks form: "whsec_" and the base64 of the key's bytes.
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+class WebhookEndpoint(models.Model):
+    """A customer's webhook URL and signing secret (encrypted at rest, shown once)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoint")
+    url = models.URLField(max_length=500)
+    secret = EncryptedCharField(max_length=200, default=new_webhook_secret)
+    enabled = models.BooleanField(default=True)
+    # Kinds sent to it; empty means every webhook kind.
+    kinds = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} -> {self.url}"
+
+    def wants(self, kind: str) -> bool:
+        return self.enabled and (not self.kinds or kind in self.kinds or kind == "webhook.test")
+
+
+class Preference(models.Model):
+    """A customer's choice for one kind of event on one channel; without a row, the kind's default."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=48)
+    channel = models.CharField(max_length=16, choices=Delivery.Channel.choices)
+    enabled = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "channel"], name="preference_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.channel}: {self.enabled}"
+
+
+class CustomerSettings(models.Model):
+    """A customer's notification settings beyond per-event choices."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # "balance.low" is raised when the balance falls under this (None: never).
+    balance_threshold = models.DecimalField(null=True, blank=True, **MONEY)
+    # True while the balance is under the threshold and the customer was told; re-armed when
+    # the balance comes back up. low_round numbers the crossings (the event's key).
+    balance_low_notified = models.BooleanField(default=False)
+    balance_low_round = models.PositiveIntegerField(default=0)
+    # The language the customer last used the panel in: their emails are written in it.
+    language = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        verbose_name_plural = "customer settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balance_threshold__isnull=True) | Q(balance_threshold__gte=Decimal("0")),
+                name="notify_threshold_not_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user"], condition=Q(balance_threshold__isnull=False), name="notify_threshold_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Notification settings of {self.user_id}"

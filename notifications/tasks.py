@@ -1,0 +1,30 @@
+"""Celery tasks: each loads IDs and calls a service; all are safe to run twice and concurrently."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="notifications.dispatch_events")
+def dispatch_events(keys: list[str]) -> None:
+    services.events_dispatch(keys=keys)
+
+
+@shared_task(name="notifications.deliver")
+def deliver(delivery_id: int) -> str:
+    return services.delivery_send(delivery_id=delivery_id)
+
+
+@shared_task(name="notifications.sweep")
+def sweep() -> dict:
+    return services.deliveries_sweep()
+
+
+@shared_task(name="notifications.staff_digest")
+def staff_digest() -> int:
+    return services.staff_digest_send()
+
+
+@shared_task(name="notifications.check_balances")
+def check_balances() -> int:
+    return services.balances_check()

@@ -1,0 +1,100 @@
+"""The domain raises its events in one place each, once: orders polled to their end over the
+simulator reach the customer's webhook as "order.status" and "order.final" (with the refund),
+refills as "refill.status", and orders left for staff as a staff alert."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from notifications.models import Event
+from orders.forwarding import order_forward
+from orders.models import ForwardState, Order, Refill, Status
+from orders.placement import order_place
+from orders.polling import poll_batch, poll_pass
+from orders.refills import refill_request, refills_forward, refills_poll
+from orders.settlement import order_settle
+
+# Real commits: each event is dispatched (eager Celery) when its action commits, as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def poll_all():
+    Order.objects.filter(forward_state=ForwardState.SENT).update(next_check_at=timezone.now() - timedelta(seconds=1))
+    poll_pass(enqueue=lambda provider_id, ids: poll_batch(provider_id=provider_id, order_ids=ids))
+
+
+def test_polled_orders_reach_the_webhook_once_each_with_their_refund(customer, make_service, sim, endpoint, receiver):
+    service = make_service("Default", dripfeed=False)
+    orders = []
+    for i in range(12):
+        order = order_place(
+            user=customer, service_id=service.pk, data={"link": f"https://x.com/{i}", "quantity": service.min * 3}
+        ).order
+        order_forward(order_id=order.pk)  # already sent on commit (eager Celery): a no-op then
+        orders.append(order)
+    assert set(Order.objects.values_list("forward_state", flat=True)) == {ForwardState.SENT}
+    poll_all()
+    sim.clock.advance(5)
+    poll_all()
+    sim.clock.advance(60)
+    poll_all()
+    for order in orders:  # settling again raises nothing new
+        order_settle(order_id=order.pk)
+    poll_all()
+
+    assert all(request["verified"] for request in receiver.requests)
+    finals = {event["data"]["order"]: event for event in receiver.events if event["type"] == "order.final"}
+    assert sorted(finals) == sorted(o.pk for o in orders)
+    for order in Order.objects.filter(pk__in=finals):
+        data = finals[order.pk]["data"]
+        assert data["status"] == order.status
+        assert Decimal(data["charge"]) == order.charge
+        assert Decimal(data["refund"]) == order.refunded
+        assert data["remains"] == order.remains
+    assert {Status.PARTIAL, Status.CANCELED} & {order["data"]["status"] for order in finals.values()}
+    statuses = [event for event in receiver.events if event["type"] == "order.status"]
+    assert {event["data"]["status"] for event in statuses} == {Status.IN_PROGRESS}
+    assert {event["data"]["previous"] for event in statuses} == {Status.PENDING}
+    # One delivery per event: no event ID arrived twice.
+    ids = [request["headers"]["webhook-id"] for request in receiver.requests]
+    assert len(ids) == len(set(ids)) == Event.objects.filter(user=customer).count()
+
+
+def test_refill_done_reaches_the_webhook(customer, make_service, sim, provider, endpoint, receiver):
+    service = make_service("Default", refill=True, dripfeed=False)
+    for i in range(6):
+        order = order_place(
+            user=customer, service_id=service.pk, data={"link": f"https://x.com/r{i}", "quantity": service.min * 3}
+        ).order
+        order_forward(order_id=order.pk)
+    sim.clock.advance(100)
+    poll_all()
+    completed = Order.objects.filter(status=Status.COMPLETED).first()
+    refill_id = refill_request(user_id=customer.pk, order_ids=[completed.pk])[0].id
+    refills_forward(refill_ids=[refill_id])
+    sim.clock.advance(1000)
+    refills_poll(provider_id=provider.pk, refill_ids=[refill_id])
+    refills_poll(provider_id=provider.pk, refill_ids=[refill_id])
+    events = [event for event in receiver.events if event["type"] == "refill.status"]
+    assert [event["data"] for event in events] == [
+        {"refill": refill_id, "order": completed.pk, "status": Refill.Status.COMPLETED, "error": ""}
+    ]
+
+
+def test_an_order_left_for_staff_raises_one_staff_alert(customer, make_service, sim, settings):
+    settings.NOTIFY_STAFF_EMAILS = ["ops@example.com"]
+    service = make_service("Default", dripfeed=False)
+    order = order_place(
+        user=customer, service_id=service.pk, data={"link": "https://x.com/a", "quantity": service.min}
+    ).order
+    Order.objects.filter(pk=order.pk).update(
+        forward_state=ForwardState.SENT, upstream_order_id="1", status=Status.PARTIAL, remains=None
+    )
+    order_settle(order_id=order.pk)
+    order_settle(order_id=order.pk)
+    alert = Event.objects.get(kind="order.attention")
+    assert alert.user_id is None
+    assert alert.data["order"] == order.pk and "Partial without remains" in alert.data["message"]
+    assert alert.deliveries.get().channel == "staff_email"
