@@ -6,8 +6,9 @@ from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, ReadOnlyAdmin, admin_extend
+from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, ExtendableAdmin, ReadOnlyAdmin, admin_extend
 
 from .models import (
     Category,
@@ -16,6 +17,7 @@ from .models import (
     ProviderImport,
     Service,
     ServiceChange,
+    ServiceFallback,
     SyncRun,
     UpstreamService,
 )
@@ -209,9 +211,54 @@ class ServiceChangeInline(admin.TabularInline):
         return False
 
 
+class ServiceFallbackInline(admin.TabularInline):
+    """The service's fallbacks for automatic failover (orders.failover), tried in position order."""
+
+    model = ServiceFallback
+    fk_name = "service"
+    fields = ("position", "upstream", "fallback_provider", "fallback_type", "limits", "fallback_cost", "listed")
+    readonly_fields = ("fallback_provider", "fallback_type", "limits", "fallback_cost", "listed")
+    autocomplete_fields = ("upstream",)
+    ordering = ("position", "id")
+    extra = 0
+    verbose_name = _("fallback")
+    verbose_name_plural = _("fallbacks (automatic failover, tried from the lowest position)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("upstream__provider", "service")
+
+    @admin.display(description=_("Provider"))
+    def fallback_provider(self, obj):
+        return obj.upstream.provider.name if obj.upstream_id else "-"
+
+    @admin.display(description=_("Type"))
+    def fallback_type(self, obj):
+        return obj.upstream.type if obj.upstream_id else "-"
+
+    @admin.display(description=_("Min - max"))
+    def limits(self, obj):
+        return f"{obj.upstream.min} - {obj.upstream.max}" if obj.upstream_id else "-"
+
+    @admin.display(description=_("Cost per 1,000"))
+    def fallback_cost(self, obj):
+        if not obj.upstream_id:
+            return "-"
+        cost = unit_cost(Service(upstream=obj.upstream))
+        if obj.service_id and cost > obj.service.rate and not obj.service.allow_below_cost:
+            # Failover skips it for every order not priced above this cost.
+            return format_html('{} <span class="bo-bad">{}</span>', cost, _("above our rate"))
+        return cost
+
+    @admin.display(description=_("Listed"), boolean=True)
+    def listed(self, obj):
+        return obj.upstream.present if obj.upstream_id else None
+
+
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(ExtendableAdmin):
     form = ServiceForm
+    # Higher apps add to the page with admin_extend (orders: who fulfilled the orders, failovers).
+    change_form_template = "backoffice/service_change_form.html"
     list_display = (
         "id",
         "name",
@@ -270,7 +317,7 @@ class ServiceAdmin(admin.ModelAdmin):
         ),
         ("Review", {"fields": ("flagged", "flag_reason", "auto_imported", "created_at", "updated_at")}),
     )
-    inlines = (ServiceChangeInline,)
+    inlines = (ServiceFallbackInline, ServiceChangeInline)
     actions = ("enable", "disable", "clear_flag", "recompute_prices", "set_markup")
     show_full_result_count = False
 

@@ -1,12 +1,15 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from panel.money import MONEY
 from upstream.models import Provider
+from upstream.names import name_key
 
 PERCENT = {"max_digits": 7, "decimal_places": 2}
 
@@ -238,6 +241,30 @@ class ServiceFallback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} -> {self.upstream}"
+
+    def clean(self) -> None:
+        """A fallback sells the same type at another provider (failover re-checks every order's
+        own parameters, limits and price when it picks one)."""
+        if self.upstream_id is None:
+            return
+        try:
+            service = self.service  # on a new service's page: the service about to be saved
+        except Service.DoesNotExist:
+            return
+        upstream = self.upstream
+        if service.manual or service.upstream_id is None:
+            raise ValidationError(_("A manual service has no upstream service to fail over from."))
+        if upstream.provider_id == service.upstream.provider_id:
+            raise ValidationError(
+                {"upstream": _("Pick an upstream service of another provider than the service's own.")}
+            )
+        if name_key(upstream.type) != name_key(service.type):
+            raise ValidationError(
+                {
+                    "upstream": _("It sells %(theirs)s; this service is %(ours)s.")
+                    % {"theirs": upstream.type, "ours": service.type}
+                }
+            )
 
 
 class CustomerPrice(models.Model):

@@ -2,13 +2,25 @@
 the staff actions that make sense for it; the actions themselves are the backoffice's pages,
 which call orders' transitions and write the audit row."""
 
+from datetime import timedelta
+
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import AuditLog, LedgerEntry
-from panel.admin_tools import PERM_MONEY, PERM_ORDERS, CustomerFilter, InputFilter, ReadOnlyAdmin, admin_extend
+from panel.admin_tools import (
+    PERM_MONEY,
+    PERM_ORDERS,
+    PERM_REPORTS,
+    CustomerFilter,
+    InputFilter,
+    ReadOnlyAdmin,
+    admin_extend,
+)
 
+from .failover import service_fulfilment
 from .models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, ReconciliationReport, Refill, Status
 
 
@@ -277,3 +289,28 @@ def _customer_orders(request, user) -> dict:
 
 
 admin_extend("accounts.user", change_context=_customer_orders)
+
+FULFILMENT_PERIODS = (7, 30, 90)
+
+
+def _service_fulfilment(request, service) -> dict:
+    """The service page's figures: which provider fulfilled its orders, and failovers."""
+    days = request.GET.get("days", "")
+    days = int(days) if days.isdigit() and int(days) in FULFILMENT_PERIODS else 30
+    fulfilment, failovers, unserved = service_fulfilment(
+        service_id=service.pk, since=timezone.now() - timedelta(days=days)
+    )
+    return {
+        "fulfilment_service": service,
+        "fulfilment": fulfilment,
+        "fulfilment_total": sum(row.orders for row in fulfilment),
+        "fulfilment_money": request.user.has_perm(PERM_REPORTS),
+        "failovers": failovers,
+        "failover_total": sum(row.count for row in failovers),
+        "failover_unserved": unserved,
+        "fulfilment_days": days,
+        "fulfilment_periods": FULFILMENT_PERIODS,
+    }
+
+
+admin_extend("catalog.service", change_context=_service_fulfilment)

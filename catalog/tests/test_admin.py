@@ -107,9 +107,15 @@ def test_saving_a_service_in_the_admin_recomputes_its_rate(staff_client, synced)
     service = Service.objects.select_related("upstream").filter(upstream__provider=synced).first()
     url = reverse("admin:catalog_service_change", args=[service.pk])
     data = form_data(service, markup_percent="100")
-    data.update(
-        {"changes-TOTAL_FORMS": 0, "changes-INITIAL_FORMS": 0, "changes-MIN_NUM_FORMS": 0, "changes-MAX_NUM_FORMS": 0}
-    )
+    for inline in ("changes", "fallbacks"):
+        data.update(
+            {
+                f"{inline}-TOTAL_FORMS": 0,
+                f"{inline}-INITIAL_FORMS": 0,
+                f"{inline}-MIN_NUM_FORMS": 0,
+                f"{inline}-MAX_NUM_FORMS": 0,
+            }
+        )
     response = staff_client.post(url, data)
     assert response.status_code == 302, response.content[:2000]
     service.refresh_from_db()

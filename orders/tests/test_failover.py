@@ -9,12 +9,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-import requests
 from django.utils import timezone
 
 from accounts.ledger import ledger_drift
 from accounts.models import LedgerEntry
-from catalog.models import ServiceFallback, UpstreamService
 from orders.cancels import cancel_request, cancels_forward
 from orders.failover import FAILOVER_EVENT, LOST, NO_FALLBACK_EVENT, Refusal, order_failover, service_fulfilment
 from orders.forwarding import SEND_LEASE, CircuitBreaker, _unavailable, order_forward
@@ -24,9 +22,8 @@ from orders.placement import order_place
 from orders.polling import poll_batch
 from orders.refills import refill_request, refills_forward
 from orders.settlement import refund_due
-from simulator import start_in_thread
 from testing.concurrency import run_together
-from testing.fixtures import Sim
+from testing.failover import add_fallback, disable_upstream, second_provider, second_simulator
 from upstream.client import ApiV2Client
 from upstream.models import Provider
 from upstream.services import provider_refresh_balance
@@ -34,44 +31,13 @@ from upstream.services import provider_refresh_balance
 
 @pytest.fixture
 def sim2(sim):
-    server, simulator, url = start_in_thread(services=120, speed=1.0, seed=7, clock=sim.clock)
-    yield Sim(server, simulator, url, sim.clock)
-    server.shutdown()
-    server.server_close()
+    with second_simulator(sim) as second:
+        yield second
 
 
 @pytest.fixture
 def provider2(db, sim2):
-    return Provider.objects.create(name="second", api_url=sim2.url, api_key=sim2.sim.key, read_timeout=Decimal("2"))
-
-
-def disable_upstream(sim: Sim, upstream_id: str) -> None:
-    """Switch a service off at the simulated provider, as its staff would."""
-    response = requests.post(f"{sim.base}/_sim/services", json={"update": {upstream_id: {"disabled": True}}}, timeout=5)
-    response.raise_for_status()
-
-
-def add_fallback(service, provider, *, position: int = 0, upstream_id: str | None = None, **fields) -> UpstreamService:
-    """A fallback for `service` at `provider`: the same upstream service (same catalogue) unless
-    told otherwise, with `fields` overriding what we recorded of it."""
-    primary = service.upstream
-    values = {
-        "name": primary.name,
-        "type": primary.type,
-        "category": primary.category,
-        "rate": primary.rate,
-        "min": primary.min,
-        "max": primary.max,
-        "refill": primary.refill,
-        "cancel": primary.cancel,
-        "dripfeed": primary.dripfeed,
-        **fields,
-    }
-    upstream = UpstreamService.objects.create(
-        provider=provider, upstream_id=upstream_id or primary.upstream_id, **values
-    )
-    ServiceFallback.objects.create(service=service, upstream=upstream, position=position)
-    return upstream
+    return second_provider(sim2)
 
 
 def place(customer, service, *, quantity=None, link="https://x.com/f", **data) -> Order:
