@@ -23,6 +23,14 @@ CHARGE = {"max_digits": 30, "decimal_places": 10}
 RATE = {"max_digits": 24, "decimal_places": 10}
 
 
+def plain_amount(value: Decimal | None) -> str:
+    """An amount in a gateway's currency as people write it: no trailing zeros past the cents."""
+    if value is None:
+        return ""
+    whole, _, frac = f"{value.normalize():f}".partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
 def kind_choices() -> list[tuple[str, str]]:
     """Manual, then every gateway module's code (billing.gateways.GATEWAYS)."""
     return [(MANUAL, _("Manual (staff approve)")), *((code, gateway_label(code)) for code in GATEWAYS)]
@@ -220,8 +228,8 @@ class Deposit(models.Model):
         return f"Deposit {self.pk} ({self.gateway}, {self.amount}, {self.status})"
 
     @property
-    def credited_at_all(self) -> bool:
-        return self.ledger_entry_id is not None
+    def charge_display(self) -> str:
+        return f"{plain_amount(self.charge_amount)} {self.charge_currency}"
 
 
 class GatewayEvent(models.Model):

@@ -7,7 +7,7 @@ from django.test import Client
 
 from accounts.ledger import ledger_drift
 from accounts.models import User
-from billing.models import GatewayEvent, GatewayPayment
+from billing.models import Deposit, GatewayEvent, PaymentMethod
 from testing.concurrency import run_together
 
 from .test_payments import post_event, session_event
@@ -16,12 +16,19 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_concurrent_deliveries_credit_once(customer, stripe_on):
-    payment = GatewayPayment.objects.create(
-        user=customer, amount=Decimal("20"), currency="USD", status="pending", external_id="cs_test_race"
+    deposit = Deposit.objects.create(
+        user=customer,
+        method=PaymentMethod.objects.get_or_create(kind="stripe", defaults={"name": "Card (Stripe)"})[0],
+        gateway="stripe",
+        amount=Decimal("20"),
+        charge_amount=Decimal("20"),
+        charge_currency="USD",
+        status="pending",
+        external_id="cs_test_race",
     )
     bodies = [
-        session_event(payment, event_id="evt_race_completed"),
-        session_event(payment, "checkout.session.async_payment_succeeded", event_id="evt_race_async"),
+        session_event(deposit, event_id="evt_race_completed"),
+        session_event(deposit, "checkout.session.async_payment_succeeded", event_id="evt_race_async"),
     ]
     count = 8
     statuses = run_together(count, lambda index: post_event(Client(), bodies[index % 2]).status_code)
