@@ -298,3 +298,52 @@ def customer_price_change(*, user_id: int, service_id: int, rate: Decimal | None
             after={"service": service_id, "rate": rate},
         )
     return True
+
+
+UNSET: object = object()
+# What service_update may change, in its audit row.
+UPDATE_FIELDS = ("rate", "fixed_rate", "markup_percent", "manual_cost", "enabled")
+
+
+class ServiceRefused(ValueError):
+    """The change is not possible; the message is for staff."""
+
+
+def service_update(
+    *,
+    service_id: int,
+    actor_id: int | None,
+    fixed_rate: Decimal | object | None = UNSET,
+    markup_percent: Decimal | object | None = UNSET,
+    manual_cost: Decimal | None = None,
+    enabled: bool | None = None,
+) -> Service:
+    """Change a service's price rule (a fixed rate, its markup, a manual service's cost) or switch
+    it on or off, with its audit row; the stored rate follows the rules (service_save_price, which
+    refuses a price below cost unless the service is a loss-leader: BelowCost). A service whose
+    upstream service is gone cannot be enabled."""
+    with transaction.atomic():
+        _lock_for([service_id])
+        service = (
+            Service.objects.select_for_update(of=("self",))
+            .select_related("category", "upstream__provider")
+            .get(pk=service_id)
+        )
+        before = {name: getattr(service, name) for name in UPDATE_FIELDS}
+        if fixed_rate is not UNSET:
+            service.fixed_rate = fixed_rate
+        if markup_percent is not UNSET:
+            service.markup_percent = markup_percent
+        if manual_cost is not None:
+            if not service.manual:
+                raise ServiceRefused("Only a manual service has a cost of its own; the others follow their provider.")
+            service.manual_cost = manual_cost
+        if enabled is not None:
+            if enabled and not service.manual and not service.upstream.present:
+                raise ServiceRefused("The provider no longer lists this upstream service.")
+            service.enabled = enabled
+        service_save_price(service=service)
+        after = {name: getattr(service, name) for name in UPDATE_FIELDS}
+        if after != before:
+            audit_record(actor_id=actor_id, action="service.update", obj=service, before=before, after=after)
+    return service

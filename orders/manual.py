@@ -375,3 +375,59 @@ def manual_cancel_resolve(
     )
     cancel.refresh_from_db()
     return cancel, refunded
+
+
+# --- Any order: the outcome staff (or their scripts) decide ----------------------------------------
+
+
+def order_update(
+    *,
+    order_id: int,
+    actor_id: int,
+    version: str | None,
+    status: str | None = None,
+    start_count: Any = None,
+    remains: Any = None,
+    reason: str = "",
+) -> tuple[Order, Decimal]:
+    """Update an order for staff or the Admin API, compare-and-set on `version`.
+
+    A manual order takes progress and outcomes (manual_update). An order a provider fulfils takes
+    only an outcome, Completed, Partial (with remains) or Canceled: its progress is the
+    provider's, read by polling. Both end through orders.staff.order_mark_final.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None:
+            raise ActionError(f"Order {order_id} does not exist.")
+        if order.forward_state == ForwardState.MANUAL:
+            return manual_update(
+                order_id=order_id,
+                actor_id=actor_id,
+                version=version,
+                status=status,
+                start_count=start_count,
+                remains=remains,
+                reason=reason,
+            )
+        _check_version(order, version)
+        if start_count not in (None, "") or (remains not in (None, "") and status != Status.PARTIAL):
+            raise ActionError(
+                f"Order {order_id} is fulfilled by a provider: its start count and progress come from the provider."
+            )
+        if status not in FINAL_STATUSES:
+            raise ActionError("An order fulfilled by a provider takes only Completed, Partial or Canceled.")
+        before = order_fields(order)
+        change = order_mark_final(
+            order_id=order_id, status=status, actor_id=actor_id, remains=_count(remains, "Remains"), reason=reason
+        )
+        if change.done:
+            audit_record(
+                actor_id=actor_id,
+                action=f"order.mark_{status.lower()}",
+                obj=order,
+                before=before,
+                after={**change.after, "refund": change.refunded},
+                reason=reason,
+            )
+        return change.subject, change.refunded

@@ -210,6 +210,8 @@ INSTALLED_APPS = [
     "notifications",
     "api",
     "dashboard",
+    "drf_spectacular",
+    "adminapi",
     # Last: after each migrate it grants the staff roles the permissions of every app above.
     "backoffice",
 ]
@@ -331,6 +333,15 @@ API_RATE_LIMITS = {
     "key": (_int("API_RATE_LIMIT_PER_KEY", 1200, 1), _int("API_RATE_LIMIT_WINDOW", 60, 1)),
     "ip": (_int("API_RATE_LIMIT_PER_IP", 3000, 1), _int("API_RATE_LIMIT_WINDOW", 60, 1)),
 }
+# The Admin API's limit per staff token (adminapi/throttling.py), requests a minute.
+ADMIN_API_RATE_PER_MINUTE = _int("ADMIN_API_RATE_PER_MINUTE", 600, 1)
+# The Admin API's OpenAPI document (drf-spectacular), served at /adminapi/v2/openapi.json.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Admin API",
+    "VERSION": "2",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 # Panel software in the wild sends the API key in the query string (GET, or POST with URL
 # parameters); false refuses keys in URLs, which end up in proxy and server logs.
 API_ALLOW_KEY_IN_URL = _bool("API_ALLOW_KEY_IN_URL", True)
@@ -409,6 +420,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    # The Admin API (adminapi/) documents itself with drf-spectacular.
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 # Card payments through Stripe Checkout: both set, or neither (then the card method is hidden).

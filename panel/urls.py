@@ -37,6 +37,8 @@ def metrics_view(request):
 urlpatterns = [
     # First: Django tries patterns in order, and /api/v2 is the most called URL by far.
     path("api/", include("api.urls")),
+    # The Admin API for staff scripts (adminapi/), at the hosted leader's path.
+    path("adminapi/v2/", include("adminapi.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("healthz", healthz, name="healthz"),
