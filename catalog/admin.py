@@ -227,6 +227,10 @@ class ServiceFallbackInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("upstream__provider", "service")
 
+    def has_add_permission(self, request, obj=None):
+        # A manual service's orders are never forwarded: nothing to fail over from.
+        return super().has_add_permission(request, obj) and not (obj is not None and obj.manual)
+
     @admin.display(description=_("Provider"))
     def fallback_provider(self, obj):
         return obj.upstream.provider.name if obj.upstream_id else "-"

@@ -464,3 +464,65 @@ def test_the_service_page_figures(customer, make_service, sim, sim2, provider, p
     assert unserved == 0
     # Outside the period, nothing.
     assert service_fulfilment(service_id=service.pk, since=timezone.now() + timedelta(seconds=1)) == ([], [], 0)
+
+
+Q = "Q"  # stands for the service's minimum quantity
+EVERY_TYPE = [
+    ("Default", {"link": "https://x.com/p", "quantity": Q}),
+    ("Package", {"link": "https://x.com/p"}),
+    ("SEO", {"link": "https://x.com/p", "quantity": Q, "keywords": "k1\nk2"}),
+    ("Custom Comments", {"link": "https://x.com/p", "comments": "LINES"}),
+    ("Mentions", {"link": "https://x.com/p", "quantity": Q, "usernames": "a\nb"}),
+    ("Mentions with Hashtags", {"link": "https://x.com/p", "quantity": Q, "usernames": "a\nb", "hashtags": "#x\n#y"}),
+    ("Mentions Custom List", {"link": "https://x.com/p", "usernames": "LINES"}),
+    ("Mentions Hashtag", {"link": "https://x.com/p", "quantity": Q, "hashtag": "#x"}),
+    ("Mentions User Followers", {"link": "https://x.com/p", "quantity": Q, "username": "bob"}),
+    ("Mentions Media Likers", {"link": "https://x.com/p", "quantity": Q, "media": "https://x.com/m"}),
+    ("Custom Comments Package", {"link": "https://x.com/p", "comments": "one\ntwo"}),
+    ("Comment Likes", {"link": "https://x.com/p", "quantity": Q, "username": "bob"}),
+    ("Poll", {"link": "https://x.com/p", "quantity": Q, "answer_number": "2"}),
+    ("Invites from Groups", {"link": "https://x.com/p", "quantity": Q, "groups": "g1\ng2"}),
+    ("Subscriptions", {"username": "bob", "min": Q, "max": Q, "posts": "3", "delay": "30"}),
+    ("Web Traffic", {"link": "https://x.com/p", "quantity": Q, "country": "US", "device": "5", "type_of_traffic": "3"}),
+]
+
+
+@pytest.mark.parametrize(("type_", "data"), EVERY_TYPE, ids=[type_ for type_, _ in EVERY_TYPE])
+def test_an_order_of_every_type_fails_over_with_its_parameters_intact(
+    customer, make_service, sim, sim2, provider, provider2, type_, data
+):
+    service = make_service(type_)
+    lines = "\n".join(f"line {i}" for i in range(service.min))
+    data = {name: service.min if value == Q else lines if value == "LINES" else value for name, value in data.items()}
+    add_fallback(service, provider2)
+    disable_upstream(sim, service.upstream.upstream_id)
+    order = order_place(user=customer, service_id=service.pk, data=data).order
+    assert order_forward(order_id=order.pk) == "sent"
+    order = refreshed(order)
+    assert order.provider_id == provider2.pk and not failover_event(order).data["skipped"]
+    assert sim2.stats()["orders_created"] == 1
+    # The fallback was asked for exactly what the customer ordered.
+    with ApiV2Client(sim2.url, sim2.sim.key) as client:
+        status = client.status(order.upstream_order_id)
+    if type_ not in ("Package", "Custom Comments Package", "Subscriptions"):
+        assert status.remains == order.units
+
+
+def test_a_provider_that_stays_unavailable_is_noted_once(customer, make_service, sim, sim2, provider, provider2):
+    service = make_service("Default", dripfeed=False)
+    add_fallback(service, provider2)
+    order = place(customer, service)
+    Provider.objects.filter(pk__in=[provider.pk, provider2.pk]).update(enabled=False)
+    for _ in range(3):
+        Order.objects.filter(pk=order.pk).update(next_attempt_at=None)
+        assert order_forward(order_id=order.pk) == "deferred"
+    order = refreshed(order)
+    assert order.provider_id == provider.pk and order.forward_state == ForwardState.QUEUED
+    assert kinds(order) == ["placed", NO_FALLBACK_EVENT]
+    note = OrderEvent.objects.get(order_id=order.pk, kind=NO_FALLBACK_EVENT).message
+    assert "second #" in note and "provider disabled in our panel" in note
+    # Once the fallback's provider is back, the next attempt moves the order there.
+    Provider.objects.filter(pk=provider2.pk).update(enabled=True)
+    Order.objects.filter(pk=order.pk).update(next_attempt_at=None)
+    assert order_forward(order_id=order.pk) == "sent"
+    assert refreshed(order).provider_id == provider2.pk
