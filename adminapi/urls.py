@@ -1,10 +1,17 @@
-from django.urls import path
+from django.http import JsonResponse
+from django.urls import path, re_path
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from drf_spectacular.views import SpectacularAPIView
 
 from . import apis, schema
 
 app_name = "adminapi"
+
+
+def not_found(request, rest: str = ""):
+    """Any other address under the Admin API answers JSON too, not the site's HTML 404 page."""
+    return JsonResponse({"error": "Not found.", "error_code": 404}, status=404)
+
 
 urlpatterns = [
     path("orders", apis.OrdersListApi.as_view(), name="orders"),
@@ -32,4 +39,5 @@ urlpatterns = [
         ),
         name="openapi",
     ),
+    re_path(r"^(?P<rest>.*)$", not_found),
 ]
