@@ -43,6 +43,7 @@ from upstream.names import name_key
 
 from .errors import OrderError
 from .events import order_event
+from .metrics import FAILOVERS
 from .models import ForwardState, Order, OrderEvent
 from .selectors import COST, REVENUE, ZERO
 from .validation import validate_order
@@ -243,6 +244,7 @@ def order_failover(
                 "skipped": skipped,
             },
         )
+    FAILOVERS.labels(provider.name, refusal.reason, upstream.provider.name).inc()
     return Order.objects.select_related("service__upstream__provider", "provider").get(pk=order.pk)
 
 

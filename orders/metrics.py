@@ -14,6 +14,11 @@ FORWARD_OUTCOMES = Counter(
 POLL_BATCHES = Counter(
     "panel_poll_batches_total", "Status batches polled, by provider and outcome.", ["provider", "outcome"]
 )
+FAILOVERS = Counter(
+    "panel_failovers_total",
+    "Orders moved to a fallback: the provider that refused, why, and the provider they moved to.",
+    ["provider", "reason", "to"],
+)
 POLL_ORDERS_CHANGED = Counter("panel_poll_orders_changed_total", "Orders whose status poll changed them.", ["provider"])
 
 

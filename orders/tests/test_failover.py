@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from accounts.ledger import ledger_drift
 from accounts.models import LedgerEntry
@@ -115,7 +116,10 @@ def test_a_provider_out_of_funds_moves_the_order_and_is_flagged_for_a_top_up(
     add_fallback(service, provider2)
     sim.faults(out_of_funds=True)
     order = place(customer, service)
+    labels = {"provider": "sim", "reason": "funds", "to": "second"}
+    before = REGISTRY.get_sample_value("panel_failovers_total", labels) or 0
     assert order_forward(order_id=order.pk) == "sent"
+    assert REGISTRY.get_sample_value("panel_failovers_total", labels) == before + 1
     order = refreshed(order)
     assert order.provider_id == provider2.pk and not order.needs_attention
     assert failover_event(order).data["reason"] == "funds"
