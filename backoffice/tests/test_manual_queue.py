@@ -154,3 +154,33 @@ def test_customers_and_anonymous_never_reach_the_queue(client, customer, service
     client.force_login(customer)
     response = client.get(url)
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_staff_pages_and_reports_show_manual_orders_without_a_provider(as_admin, admin_staff, customer, service, place):
+    import csv
+    import io
+
+    from django.utils import timezone
+
+    order = put(customer, service)
+    manual.manual_update(
+        order_id=order.pk, actor_id=admin_staff.pk, version=manual.order_version(order), status="Partial", remains=6
+    )
+    forwarded = place()
+    page = as_admin.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert "manual queue" in page and "None" not in page.split("bo-summary")[1][:800]
+    assert as_admin.get(reverse("admin:orders_order_changelist")).status_code == 200
+    assert as_admin.get(reverse("admin:orders_order_changelist"), {"forward_state__exact": "manual"}).status_code == 200
+    assert as_admin.get(reverse("admin:bo_order_action", args=[order.pk, "cancel"])).status_code == 200
+    assert as_admin.get(reverse("admin:index")).status_code == 200
+    assert as_admin.get(reverse("admin:catalog_service_changelist")).status_code == 200
+    assert as_admin.get(reverse("admin:catalog_service_change", args=[service.pk])).status_code == 200
+    today = timezone.localdate().isoformat()
+    query = {"start": today, "end": today, "by": "provider"}
+    assert as_admin.get(reverse("admin:bo_reports"), query).status_code == 200
+    rows = list(csv.reader(io.StringIO(as_admin.get(reverse("admin:bo_reports_csv"), query).content.decode())))
+    labels = [row[0] for row in rows[1:]]
+    assert "Manual" in labels and forwarded.provider.name in labels
+    manual_row = rows[1:][labels.index("Manual")]
+    # Revenue 0.024 - 0.012 refunded; cost 0.50 per 1,000 x the 6 lines delivered.
+    assert "0.01200" in manual_row and "0.00300" in manual_row
