@@ -48,8 +48,11 @@ def _threshold(raw: str) -> Decimal | None:
     return value.quantize(settings.MONEY_PLACES)
 
 
-def _preference_rows(user_id: int) -> list[dict]:
+def _preference_rows(user_id: int, posted=None) -> list[dict]:
+    """The table of choices: what is stored, or what was just posted (a form sent back with an error)."""
     current = preferences_of(user_id=user_id)
+    if posted is not None:
+        current = {key: f"pref:{key[0]}:{key[1]}" in posted for key in current}
     rows = []
     for spec in KINDS.values():
         cells = [
@@ -89,7 +92,7 @@ def notifications(request):
             messages.success(request, _("Notification settings saved."))
             return redirect("dashboard:notifications")
     context = {
-        "rows": _preference_rows(request.user.pk),
+        "rows": _preference_rows(request.user.pk, request.POST if status == 400 else None),
         "channels": CHANNELS,
         "threshold": threshold_text,
         "threshold_error": error,

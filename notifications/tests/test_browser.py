@@ -1,0 +1,81 @@
+"""Browser tests (Debian's chromium through Playwright) of the notification pages: preferences
+with the low-balance line, and webhook settings with the delivery log, test event and send again.
+Screenshots go to screenshots/notify-*.png."""
+
+import pytest
+
+from notifications.models import CustomerSettings, Delivery, Preference, WebhookEndpoint
+from testing.fixtures import BROWSER_MARKS, page_logged_in_as, screenshot
+
+pytestmark = BROWSER_MARKS
+
+DESKTOP = {"width": 1366, "height": 900}
+
+
+def expect():
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect
+
+
+@pytest.fixture
+def page(browser, live_server, customer, plain_static_storage):
+    page = page_logged_in_as(browser, live_server, customer, viewport=DESKTOP, timeout_ms=10_000)
+    yield page
+    page.context.close()
+
+
+def test_preferences_and_the_low_balance_threshold(page, live_server, customer):
+    page.goto(f"{live_server.url}/notifications/")
+    row = page.locator("#pref-ticketanswered input[type=checkbox]")
+    expect()(row).to_be_checked()  # support answers are emailed by default
+    order_final = page.locator("#pref-orderfinal input[type=checkbox]")
+    expect()(order_final).not_to_be_checked()  # order traffic is off by default
+    order_final.check()
+    row.uncheck()
+    page.fill("#balance_threshold", "abc")
+    page.click("#preferences-form button[type=submit]")
+    expect()(page.locator("#field-balance_threshold .errorlist")).to_contain_text("Enter the threshold as a number")
+    screenshot(page, "notify-preferences-error")
+    page.fill("#balance_threshold", "25.50")
+    page.click("#preferences-form button[type=submit]")
+    expect()(page.locator(".messages, .toast, [role=status]").first).to_contain_text("Notification settings saved")
+    expect()(page.locator("#pref-orderfinal input[type=checkbox]")).to_be_checked()
+    expect()(page.locator("#pref-ticketanswered input[type=checkbox]")).not_to_be_checked()
+    expect()(page.locator("#balance_threshold")).to_have_value("25.5")
+    screenshot(page, "notify-preferences")
+    assert Preference.objects.get(user=customer, kind="order.final", channel="email").enabled is True
+    assert Preference.objects.get(user=customer, kind="ticket.answered", channel="email").enabled is False
+    assert str(CustomerSettings.objects.get(user=customer).balance_threshold) == "25.50000"
+
+
+def test_webhook_settings_with_the_delivery_log(page, live_server, customer, receiver):
+    page.goto(f"{live_server.url}/webhooks/")
+    expect()(page.locator("#deliveries")).to_contain_text("Nothing sent yet")
+    page.fill("#id_url", receiver.url)
+    page.locator("#endpoint button[type=submit]").click()
+    secret = page.locator("#webhook-secret")
+    expect()(secret).to_have_value(WebhookEndpoint.objects.get(user=customer).secret)
+    receiver.secret = secret.input_value()
+    screenshot(page, "notify-webhooks-secret")
+
+    page.click("#send-test")
+    first = page.locator("#deliveries tbody tr").first
+    expect()(first).to_contain_text("webhook.test")
+    expect()(first.locator(".badge")).to_have_text("Sent")
+    expect()(first).to_contain_text("HTTP 200")
+    assert [event["type"] for event in receiver.events] == ["webhook.test"]
+    expect()(page.locator("#webhook-secret")).to_have_count(0)  # shown once only
+
+    receiver.answers = [503]
+    first.get_by_role("button", name="Send again").click()
+    again = page.locator("#deliveries tbody tr").first
+    expect()(again).to_contain_text("sent again")
+    expect()(again.locator(".badge")).to_have_text("Pending")
+    expect()(again).to_contain_text("The receiver answered HTTP 503.")
+    expect()(page.locator("#deliveries tbody tr")).to_have_count(2)
+    page.locator("#contract").scroll_into_view_if_needed()
+    expect()(page.locator("#snippet-php")).to_contain_text("hash_hmac('sha256'")
+    screenshot(page, "notify-webhooks")
+    assert list(Delivery.objects.order_by("id").values_list("copy", "state")) == [(0, "sent"), (1, "pending")]
+    assert len({request["headers"]["webhook-id"] for request in receiver.requests}) == 1
