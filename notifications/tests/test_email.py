@@ -28,7 +28,7 @@ class Mailbox:
         self.messages: list[email.message.EmailMessage] = []
         self.refuse: list[str] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         if self.refuse:
             return self.refuse.pop(0)
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
@@ -168,7 +168,7 @@ def test_staff_alerts_arrive_as_one_digest(db, smtp, settings, on_commit):
     [digest] = smtp.messages
     assert digest["To"] == "ops@example.com, owner@example.com"
     assert digest["Subject"] == "SMM Panel: 6 staff alerts"
-    text, html = bodies(digest)
+    text, _html = bodies(digest)
     assert all(f"Order {n}: stuck" in text for n in range(5)) and "Provider balance low: sim: 3 USD" in text
     assert set(Delivery.objects.values_list("state", flat=True)) == {"sent"}
 
