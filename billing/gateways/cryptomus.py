@@ -48,9 +48,11 @@ the webhook without ``sign``. Statuses we do not know are acknowledged as IGNORE
 new status Cryptomus adds does not make them resend forever.
 
 Optional behaviour beyond base.Gateway: ``timeout`` (seconds, an instance attribute) bounds every
-HTTP call; ``configured`` is False while a setting is missing or wrong, and ``problem`` says
-what; ``order_prefix`` (a setting) goes before the deposit ID in order_id, for owners who share
-one Cryptomus merchant between several panels (order IDs must be unique per merchant).
+HTTP call; ``checkout_origins`` names the origins the customer is redirected to (for the CSP
+``form-action`` of the page whose form leads there); ``configured`` is False while a setting is
+missing or wrong, and ``problem`` says what; ``order_prefix`` (a setting) goes before the deposit
+ID in order_id, for owners who share one Cryptomus merchant between several panels (order IDs
+must be unique per merchant).
 """
 
 from __future__ import annotations
@@ -82,12 +84,13 @@ from .base import (
     same,
 )
 from .jsonhttp import JsonClient, short
-from .sources import parse_sources, source_allowed
+from .sources import origin_of, parse_sources, source_allowed
 
 logger = logging.getLogger(__name__)
 
 API_URL = "https://api.cryptomus.com"
 WEBHOOK_IPS = ("91.227.144.54",)
+CHECKOUT_ORIGINS = ("https://pay.cryptomus.com",)  # the invoice pages (result.url)
 
 ORDER_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -259,6 +262,9 @@ class CryptomusGateway:
         self.base_url = (base_url or API_URL).rstrip("/")
         self.timeout: float = TIMEOUT_SECONDS
         self.problem = self._settings_problem()
+        # Where the customer is sent to pay: the add-funds form's answer redirects there, and
+        # browsers check that redirect against the page's CSP form-action.
+        self.checkout_origins: tuple[str, ...] = (origin_of(base_url),) if base_url else CHECKOUT_ORIGINS
 
     def _settings_problem(self) -> str:
         """What is wrong with the settings ('' when nothing is): the backoffice shows it and the

@@ -38,7 +38,9 @@ event without the card authorization's reusable ``authorization_code`` and ``sig
 There is no maintained official Python SDK (PaystackOSS/paystack-python is an unmaintained,
 Python 2-era generated client that keeps one key for the whole process), so the calls go through
 billing.gateways.jsonhttp with timeouts. Optional behaviour beyond base.Gateway: ``timeout``
-(seconds, an instance attribute) bounds every HTTP call; ``configured`` is False while a setting
+(seconds, an instance attribute) bounds every HTTP call; ``checkout_origins`` names the origins
+the customer is redirected to (for the CSP ``form-action`` of the page whose form leads there);
+``configured`` is False while a setting
 is missing or wrong, and ``problem`` says what.
 """
 
@@ -72,12 +74,13 @@ from .base import (
     same,
 )
 from .jsonhttp import JsonClient, short
-from .sources import parse_sources, source_allowed
+from .sources import origin_of, parse_sources, source_allowed
 
 logger = logging.getLogger(__name__)
 
 API_URL = "https://api.paystack.co"
 WEBHOOK_IPS = ("52.31.139.75", "52.49.173.169", "52.214.14.220")
+CHECKOUT_ORIGINS = ("https://checkout.paystack.com",)  # authorization_url
 # Every currency Paystack charges in counts hundredths (kobo, pesewas, cents).
 CURRENCIES = ("NGN", "GHS", "ZAR", "KES", "USD")
 SUBUNITS = 100
@@ -178,6 +181,9 @@ class PaystackGateway:
         self.base_url = (base_url or API_URL).rstrip("/")
         self.timeout: float = TIMEOUT_SECONDS
         self.problem = self._settings_problem()
+        # Where the customer is sent to pay: the add-funds form's answer redirects there, and
+        # browsers check that redirect against the page's CSP form-action.
+        self.checkout_origins: tuple[str, ...] = (origin_of(base_url),) if base_url else CHECKOUT_ORIGINS
 
     def _settings_problem(self) -> str:
         """What is wrong with the settings ('' when nothing is): the backoffice shows it and the

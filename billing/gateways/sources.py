@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -33,3 +34,9 @@ def source_allowed(remote_addr: str, networks: list[Network] | None) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in network for network in networks)
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL, as CSP source expressions name origins."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
