@@ -44,6 +44,8 @@ Optional behaviour beyond billing.gateways.base (for the core and the tests):
 - ``timeout`` (instance attribute, seconds; default base.TIMEOUT_SECONDS) bounds every call;
 - ``configured`` (False while a setting is missing or invalid; ``problem`` says which) instead of
   raising from ``__init__``, so listing methods never fails on a bad setting;
+- ``checkout_origins``: where the customer is redirected (www.paypal.com or
+  www.sandbox.paypal.com), for the CSP ``form-action`` of the page whose form leads there;
 - settings ``notify_ips`` (addresses/networks allowed to post notifications; empty: any, since
   PayPal does not promise fixed webhook addresses), ``invoice_prefix`` (so several panels can
   share one PayPal account without DUPLICATE_INVOICE_ID) and ``brand_name``;
@@ -69,7 +71,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import json
 import re
 import threading
@@ -82,9 +83,12 @@ from urllib.parse import urlsplit
 from . import base
 from .base import BadNotification, Checkout, Field, GatewayError, Incoming, Outcome, Reply, Report
 from .jsonhttp import Answer, JsonClient, short
+from .sources import origin_of, parse_sources, source_allowed
 
 LIVE_URL = "https://api-m.paypal.com"
 SANDBOX_URL = "https://api-m.sandbox.paypal.com"
+# Where the order's payer-action (approve) link sends the customer, per mode.
+CHECKOUT_ORIGINS = {"live": ("https://www.paypal.com",), "sandbox": ("https://www.sandbox.paypal.com",)}
 
 # https://developer.paypal.com/api/rest/reference/currency-codes/ : the currencies REST payments
 # accept; HUF, JPY and TWD "do not support decimals".
@@ -234,11 +238,15 @@ class PayPalGateway:
         self.brand_name = (config.get("brand_name") or "").strip()[:127]
         self.invoice_prefix = (config.get("invoice_prefix") or "").strip()
         try:
-            self.notify_networks = self._networks(config.get("notify_ips") or "")
-        except ValueError as error:
-            self.notify_networks = ()
-            self.problem = self.problem or str(error)
+            # Empty: any sender (PayPal verifies every event); "*" says the same.
+            self.notify_networks = parse_sources(config.get("notify_ips") or "", ()) or None
+        except ValueError:
+            self.notify_networks = None
+            self.problem = self.problem or "Allowed notification addresses: not an IP address or network."
         self.base_url = (base_url or (LIVE_URL if self.mode == "live" else SANDBOX_URL)).rstrip("/")
+        self.checkout_origins: tuple[str, ...] = (
+            (origin_of(self.base_url),) if base_url else CHECKOUT_ORIGINS.get(self.mode, ())
+        )
         # Every call is safe to send again (jsonhttp's safe=True): reads, the token, the
         # verification postback, and the order create/capture calls, which carry a
         # PayPal-Request-Id.
@@ -246,17 +254,6 @@ class PayPalGateway:
 
     def __repr__(self) -> str:
         return f"<PayPalGateway {self.mode} {self.base_url}>"
-
-    @staticmethod
-    def _networks(text: str) -> tuple:
-        networks = []
-        for part in re.split(r"[\s,]+", text.strip()):
-            if part:
-                try:
-                    networks.append(ipaddress.ip_network(part, strict=False))
-                except ValueError:
-                    raise ValueError(f"Not an IP address or network: {part[:50]}") from None
-        return tuple(networks)
 
     # HTTP
 
@@ -556,14 +553,8 @@ class PayPalGateway:
     # notifications
 
     def _check_source(self, remote_addr: str) -> None:
-        if not self.notify_networks:
-            return
-        try:
-            address = ipaddress.ip_address(remote_addr)
-        except ValueError:
-            raise BadNotification("Notification from an unreadable address.") from None
-        if not any(address in network for network in self.notify_networks):
-            raise BadNotification(f"Notification from {address}, which is not an allowed PayPal address.")
+        if not source_allowed(remote_addr, self.notify_networks):
+            raise BadNotification(f"Notification from {remote_addr[:60] or 'an unknown address'}, not an allowed one.")
 
     def _trusted_cert_url(self, cert_url: str) -> bool:
         parts = urlsplit(cert_url)

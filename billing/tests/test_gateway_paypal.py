@@ -96,10 +96,16 @@ def test_mode_chooses_the_api_address_and_refuses_anything_else():
         wrong_mode.start(start_request())
     wrong_ips = PayPalGateway({**complete, "notify_ips": "173.0.80.0/20, nonsense"})
     assert not wrong_ips.configured
-    with pytest.raises(GatewayError, match="Not an IP"):
+    with pytest.raises(GatewayError, match="not an IP"):
         wrong_ips.test_connection()
-    with pytest.raises(BadNotification, match="Not an IP"):
+    with pytest.raises(BadNotification, match="not an IP"):
         wrong_ips.verify(base.Incoming(body=b"{}", headers={}, form={}, query={}))
+
+
+def test_checkout_origins_for_the_pages_form_action(driver):
+    assert PayPalGateway({"mode": "live"}).checkout_origins == ("https://www.paypal.com",)
+    assert PayPalGateway({"mode": "sandbox"}).checkout_origins == ("https://www.sandbox.paypal.com",)
+    assert PayPalGateway(driver.config(), base_url=driver.base_url).checkout_origins == (driver.base_url,)
 
 
 def test_repr_holds_no_secret(driver):
@@ -467,8 +473,10 @@ def test_notify_ips_when_configured(driver, gateway):
     strict = PayPalGateway({**driver.config(), "notify_ips": "173.0.80.0/20, 64.4.240.0/21"}, base_url=driver.base_url)
     with pytest.raises(BadNotification, match="not an allowed"):
         strict.verify(incoming)
-    with pytest.raises(BadNotification, match="unreadable"):
+    with pytest.raises(BadNotification, match="unknown address"):
         strict.verify(replace(incoming, remote_addr=""))
+    anyone = PayPalGateway({**driver.config(), "notify_ips": "*"}, base_url=driver.base_url)
+    assert anyone.verify(incoming)[0].outcome is Outcome.PAID
     allowed = PayPalGateway({**driver.config(), "notify_ips": "127.0.0.1"}, base_url=driver.base_url)
     assert allowed.verify(incoming)[0].outcome is Outcome.PAID
 
