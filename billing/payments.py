@@ -646,7 +646,7 @@ def deposit_credit_manually(*, deposit_id: int, actor_id: int | None, note: str 
     """Staff credit an open or failed gateway deposit the customer proved they paid (key
     deposit-staff:<id>); a late notification for it then credits nothing. False if it was credited."""
     deposit = Deposit.objects.select_for_update().select_related("method").get(pk=deposit_id)
-    if deposit.ledger_entry_id is not None:
+    if deposit.ledger_entry_id is not None or deposit.status in (Deposit.Status.PAID, Deposit.Status.PARTIAL):
         return False
     before = {"status": deposit.status}
     posting = ledger_credit(

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry, User
-from billing.models import DepositRequest, GatewayPayment, PaymentMethod
+from billing.models import Deposit, DepositRequest, PaymentMethod
 from dashboard.forms import (
-    CardPaymentForm,
+    GatewayDepositForm,
     DepositForm,
     MassOrderForm,
     OrderFilterForm,
@@ -48,7 +48,8 @@ PARAMS = sorted(
         *TicketForm.base_fields,
         *ReplyForm.base_fields,
         *TimezoneForm.base_fields,
-        *(f"card-{name}" for name in CardPaymentForm.base_fields),
+        # The gateway deposit form's fields carry the method's ID (the Stripe method is among the first).
+        *(f"m{pk}-{name}" for name in GatewayDepositForm.base_fields for pk in (1, 2, 3)),
         "action",
         "cancelled",
         "category",
@@ -103,7 +104,7 @@ HOSTILE = [
     "null",
 ]
 OFF_SITE = re.compile(r"^(//|/\\|\\|[a-z][a-z0-9+.-]*:)", re.IGNORECASE)
-WRITES = (Order, LedgerEntry, DepositRequest, Ticket, TicketMessage, GatewayPayment, Refill, CancelRequest)
+WRITES = (Order, LedgerEntry, DepositRequest, Ticket, TicketMessage, Deposit, Refill, CancelRequest)
 HYPOTHESIS = settings(
     max_examples=200,
     deadline=None,
@@ -140,9 +141,12 @@ def world(logged_in, customer, make_service, stripe_on):
         Ticket.objects.create(user=someone, subject="theirs", topic=Ticket.Topic.OTHER),
     ]
     method = PaymentMethod.objects.create(name="Bank", kind=PaymentMethod.Kind.MANUAL, enabled=True)
+    card = PaymentMethod.objects.get(kind=PaymentMethod.Kind.STRIPE)
     payments = [
-        GatewayPayment.objects.create(user=customer, amount=Decimal("20"), currency="USD"),
-        GatewayPayment.objects.create(user=someone, amount=Decimal("20"), currency="USD"),
+        Deposit.objects.create(
+            user=user, method=card, gateway="stripe", amount=Decimal("20"), charge_amount=20, charge_currency="USD"
+        )
+        for user in (customer, someone)
     ]
     ids = [str(row.pk) for row in [*services, *own, theirs, *tickets, method, *payments]]
     return {"client": logged_in, "ids": ids, "services": [str(s.pk) for s in services]}

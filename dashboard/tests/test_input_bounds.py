@@ -122,7 +122,9 @@ def test_bad_dates_are_a_filter_error(logged_in, value):
         ("dashboard:order_cancel", "post"),
         ("dashboard:ticket", "get"),
         ("dashboard:ticket", "post"),
-        ("dashboard:payment_return", "get"),
+        ("dashboard:deposit_return", "get"),
+        ("dashboard:deposit_pay", "get"),
+        ("dashboard:deposit_status", "get"),
     ],
 )
 def test_huge_ids_in_urls_are_not_found(logged_in, name, method):
