@@ -510,6 +510,13 @@ def test_capture_pending_and_declined(driver, fake, gateway):
     assert report.outcome is Outcome.FAILED and report.deposit_id == 2 and report.transaction_id
 
 
+def test_the_driver_sends_no_decline_for_a_completed_capture(driver, gateway):
+    checkout = paid_checkout(driver, gateway)
+    gateway.verify(driver.notification(checkout))
+    with pytest.raises(ValueError, match="COMPLETED"):
+        driver.notification(checkout, outcome="failed")
+
+
 def test_capture_denied_is_failed(driver, fake, gateway):
     checkout = gateway.start(start_request())
     driver.pay(checkout)

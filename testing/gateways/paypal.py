@@ -771,6 +771,10 @@ class Driver:
                 capture = fake.capture_now(order_id)
                 return fake.sign(fake.capture_event(capture["id"]))
             if outcome in ("pending", "failed"):
+                captures = order["purchase_units"][0].get("payments", {}).get("captures", [])
+                if captures and captures[-1]["status"] != ("PENDING" if outcome == "pending" else "DECLINED"):
+                    # A capture is final once made: PayPal sends no decline for a completed one.
+                    raise ValueError(f"the capture is {captures[-1]['status']}: PayPal sends no {outcome} now")
                 if order["status"] != "COMPLETED":
                     plan = fake.plans.get(order_id, {}).get("amount")
                     amount = Decimal(plan["value"]) if plan else None
