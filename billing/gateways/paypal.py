@@ -80,6 +80,9 @@ from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
 from . import base
 from .base import BadNotification, Checkout, Field, GatewayError, Incoming, Outcome, Reply, Report
 from .jsonhttp import Answer, JsonClient, short
@@ -144,15 +147,18 @@ def wire_amount(amount: Decimal, currency: str) -> str:
     """The amount as PayPal's ``value`` string: exactly the currency's decimals ("10.50", "1000")."""
     currency = currency.upper()
     if currency not in CURRENCIES:
-        raise GatewayError(f"PayPal does not charge in {currency}.")
+        raise GatewayError(_("PayPal does not charge in %(currency)s.") % {"currency": currency})
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-        raise GatewayError("The amount must be a positive number.")
+        raise GatewayError(_("The amount must be a positive number."))
     places = 0 if currency in ZERO_DECIMAL else 2
     exact = amount.quantize(Decimal(1).scaleb(-places))
     if exact != amount:
-        raise GatewayError(f"{amount} {currency} has more decimals than PayPal allows ({places}).")
+        raise GatewayError(
+            _("%(amount)s %(currency)s has more decimals than PayPal allows (%(places)s).")
+            % {"amount": amount, "currency": currency, "places": places}
+        )
     if exact.adjusted() >= 15:
-        raise GatewayError("The amount is too large for PayPal.")
+        raise GatewayError(_("The amount is too large for PayPal."))
     return f"{exact:.{places}f}"
 
 
@@ -193,32 +199,34 @@ class PayPalGateway:
     label: ClassVar[str] = "PayPal"
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
-            "client_id", "Client ID", help="From the REST app in the PayPal Developer Dashboard (Apps & Credentials)."
+            "client_id",
+            _lazy("Client ID"),
+            help=_lazy("From the REST app in the PayPal Developer Dashboard (Apps & Credentials)."),
         ),
-        Field("client_secret", "Secret", secret=True, help="The same app's secret key."),
+        Field("client_secret", _lazy("Secret"), secret=True, help=_lazy("The same app's secret key.")),
         Field(
             "webhook_id",
-            "Webhook ID",
-            help="The ID PayPal shows for the webhook you added to that app with this method's notify URL.",
+            _lazy("Webhook ID"),
+            help=_lazy("The ID PayPal shows for the webhook you added to that app with this method's notify URL."),
         ),
         Field(
             "mode",
-            "Mode",
-            choices=(("sandbox", "Sandbox (test money)"), ("live", "Live")),
-            help="Which PayPal environment the app belongs to.",
+            _lazy("Mode"),
+            choices=(("sandbox", _lazy("Sandbox (test money)")), ("live", _lazy("Live"))),
+            help=_lazy("Which PayPal environment the app belongs to."),
         ),
-        Field("brand_name", "Brand name", required=False, help="Shown to the payer on PayPal's pages."),
+        Field("brand_name", _lazy("Brand name"), required=False, help=_lazy("Shown to the payer on PayPal's pages.")),
         Field(
             "invoice_prefix",
-            "Invoice prefix",
+            _lazy("Invoice prefix"),
             required=False,
-            help="Put before our deposit ID in PayPal's invoice ID; needed when shops share one PayPal account.",
+            help=_lazy("Put before our deposit ID in PayPal's invoice ID; needed when shops share one PayPal account."),
         ),
         Field(
             "notify_ips",
-            "Allowed notification addresses",
+            _lazy("Allowed notification addresses"),
             required=False,
-            help="Comma-separated IPs or networks webhooks may come from; empty: any (PayPal verifies each).",
+            help=_lazy("Comma-separated IPs or networks webhooks may come from; empty: any (PayPal verifies each)."),
         ),
     )
     currencies: ClassVar[tuple[str, ...]] = CURRENCIES
@@ -234,7 +242,7 @@ class PayPalGateway:
         # ``configured`` says whether the method can be used; every call raises the problem.
         self.problem = ""
         if self.mode not in ("sandbox", "live"):
-            self.problem = "PayPal mode must be 'sandbox' or 'live'."
+            self.problem = _("PayPal mode must be 'sandbox' or 'live'.")
         self.brand_name = (config.get("brand_name") or "").strip()[:127]
         self.invoice_prefix = (config.get("invoice_prefix") or "").strip()
         try:
@@ -242,7 +250,7 @@ class PayPalGateway:
             self.notify_networks = parse_sources(config.get("notify_ips") or "", ()) or None
         except ValueError:
             self.notify_networks = None
-            self.problem = self.problem or "Allowed notification addresses: not an IP address or network."
+            self.problem = self.problem or _("Allowed notification addresses: not an IP address or network.")
         self.base_url = (base_url or (LIVE_URL if self.mode == "live" else SANDBOX_URL)).rstrip("/")
         self.checkout_origins: tuple[str, ...] = (
             (origin_of(self.base_url),) if base_url else CHECKOUT_ORIGINS.get(self.mode, ())
@@ -268,7 +276,7 @@ class PayPalGateway:
         if self.problem:
             raise GatewayError(self.problem)
         if not self.client_id or not self._secret:
-            raise GatewayError("PayPal client ID and secret are not set.")
+            raise GatewayError(_("PayPal client ID and secret are not set."))
         key = self._token_key()
         with _tokens_lock:
             cached = _tokens.get(key)
@@ -282,7 +290,7 @@ class PayPalGateway:
             headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
         )
         if answer.status != 200:
-            raise GatewayError(self._error_message(answer, "getting an access token"))
+            raise GatewayError(self._error_message(answer, _("getting an access token")))
         data = self._json(answer)
         token, expires_in = data.get("access_token"), data.get("expires_in")
         if not isinstance(token, str) or not token or not isinstance(expires_in, int):
@@ -330,13 +338,13 @@ class PayPalGateway:
         name = short(data.get("name") or data.get("error") or "", 60)
         issues = ", ".join(short(i, 60) for i in cls._issues(answer)[:3])
         debug_id = short(data.get("debug_id") or "", 40)
-        text = f"PayPal refused {doing}: HTTP {answer.status}"
+        text = _("PayPal refused %(doing)s: HTTP %(status)s") % {"doing": doing, "status": answer.status}
         if name:
             text += f" {name}"
         if issues:
             text += f" ({issues})"
         if data.get("error") == "invalid_client":
-            text += ": check the client ID and secret and the mode (sandbox or live)"
+            text += _(": check the client ID and secret and the mode (sandbox or live)")
         if debug_id:
             text += f", debug id {debug_id}"
         return text + "."
@@ -374,7 +382,7 @@ class PayPalGateway:
         request_id = f"{self.invoice_prefix}order-{deposit}-{value}-{panel}"[:100]
         answer = self._call("POST", "/v2/checkout/orders", body=body, request_id=request_id)
         if answer.status not in (200, 201):
-            raise GatewayError(self._error_message(answer, "creating the order"))
+            raise GatewayError(self._error_message(answer, _("creating the order")))
         order = self._json(answer)
         order_id = order.get("id")
         href = _link(order.get("links"), "payer-action", "approve")
@@ -396,7 +404,7 @@ class PayPalGateway:
             return self._json(answer), []
         if answer.status == 422:
             return None, self._issues(answer) or ["UNPROCESSABLE_ENTITY"]
-        raise GatewayError(self._error_message(answer, "capturing the order"))
+        raise GatewayError(self._error_message(answer, _("capturing the order")))
 
     def _order(self, order_id: str) -> dict | None:
         if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", order_id):
@@ -405,7 +413,7 @@ class PayPalGateway:
         if answer.status == 404:
             return None
         if answer.status != 200:
-            raise GatewayError(self._error_message(answer, "showing the order"))
+            raise GatewayError(self._error_message(answer, _("showing the order")))
         return self._json(answer)
 
     def _capture_details(self, capture_id: str) -> dict:
@@ -415,7 +423,7 @@ class PayPalGateway:
         if answer.status == 404:
             raise Malformed("PayPal does not know the capture this event is about.")
         if answer.status != 200:
-            raise GatewayError(self._error_message(answer, "showing the capture"))
+            raise GatewayError(self._error_message(answer, _("showing the capture")))
         return self._json(answer)
 
     def _foreign(self, invoice_id: object) -> bool:
@@ -541,7 +549,7 @@ class PayPalGateway:
                 )
             found = self._unit(order)[1]
             if found is not None and found != request.deposit_id:
-                raise GatewayError("This PayPal order belongs to another deposit.")
+                raise GatewayError(_("This PayPal order belongs to another deposit."))
             approved = order.get("status") == "APPROVED"
             report = self._capture_and_report(order) if approved else self._order_report(order)
         except Malformed as error:
@@ -607,9 +615,9 @@ class PayPalGateway:
         body = head[:-1] + ', "webhook_event": ' + event_text + "}"
         answer = self._call("POST", "/v1/notifications/verify-webhook-signature", body=body)
         if answer.status in (400, 422):
-            raise BadNotification(self._error_message(answer, "the notification's signature"))
+            raise BadNotification(self._error_message(answer, _("the notification's signature")))
         if answer.status != 200:
-            raise GatewayError(self._error_message(answer, "verifying the notification"))
+            raise GatewayError(self._error_message(answer, _("verifying the notification")))
         status = self._json(answer).get("verification_status")
         if not isinstance(status, str) or not base.same("SUCCESS", status):
             raise BadNotification("PayPal did not verify the notification's signature (verification_status FAILURE).")
@@ -715,19 +723,27 @@ class PayPalGateway:
         (checks the webhook ID belongs to this app), saying which needed events it lacks."""
         self._token(fresh=True)
         if not self.webhook_id:
-            return f"PayPal {self.mode}: the client ID and secret work; the webhook ID is not set yet."
+            return _("PayPal %(mode)s: the client ID and secret work; the webhook ID is not set yet.") % {
+                "mode": self.mode
+            }
         if not re.fullmatch(r"[A-Za-z0-9]{1,50}", self.webhook_id):
-            raise GatewayError("The webhook ID is not a PayPal webhook ID.")
+            raise GatewayError(_("The webhook ID is not a PayPal webhook ID."))
         answer = self._call("GET", f"/v1/notifications/webhooks/{self.webhook_id}")
         if answer.status == 404:
-            raise GatewayError(f"PayPal {self.mode}: this app has no webhook {self.webhook_id}.")
+            raise GatewayError(
+                _("PayPal %(mode)s: this app has no webhook %(id)s.") % {"mode": self.mode, "id": self.webhook_id}
+            )
         if answer.status != 200:
-            raise GatewayError(self._error_message(answer, "showing the webhook"))
+            raise GatewayError(self._error_message(answer, _("showing the webhook")))
         webhook = self._json(answer)
         names = {t.get("name") for t in webhook.get("event_types") or () if isinstance(t, dict)}
         missing = [] if "*" in names else [e for e in EVENTS if e not in names]
         url = _text(webhook.get("url"), 300)
-        text = f"PayPal {self.mode}: credentials accepted; webhook {self.webhook_id} posts to {url}."
+        text = _("PayPal %(mode)s: credentials accepted; webhook %(id)s posts to %(url)s.") % {
+            "mode": self.mode,
+            "id": self.webhook_id,
+            "url": url,
+        }
         if missing:
-            text += f" Not subscribed: {', '.join(missing)}."
+            text += " " + _("Not subscribed: %(events)s.") % {"events": ", ".join(missing)}
         return text
