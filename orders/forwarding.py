@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from panel.events import DomainEvent, emit
 from panel.observability import bind_log_context, current_context, log_context
 from upstream.client import NotSent, Rejected, Unknown, UpstreamError
 from upstream.client.errors import FUNDS, SERVICE
@@ -61,6 +62,7 @@ class CircuitBreaker:
     OPEN_FOR = 30  # seconds the circuit stays open before one request may test the provider
 
     def __init__(self, provider_id: int):
+        self.provider_id = provider_id
         self.fail_key = f"cb:fail:{provider_id}"
         self.open_key = f"cb:open:{provider_id}"
 
@@ -75,6 +77,18 @@ class CircuitBreaker:
             count = 1
         if count >= self.THRESHOLD:
             cache.set(self.open_key, 1, timeout=self.OPEN_FOR)
+        if count == self.THRESHOLD:
+            # Staff alert, at most once an hour per provider however often it opens.
+            emit(
+                DomainEvent(
+                    kind="provider.failing",
+                    key=f"provider:{self.provider_id}:circuit:{timezone.now():%Y-%m-%dT%H}",
+                    data={
+                        "provider": self.provider_id,
+                        "message": f"Provider {self.provider_id}: {count} sends failed in a row; paused",
+                    },
+                )
+            )
 
     def success(self) -> None:
         cache.delete_many([self.fail_key, self.open_key])

@@ -8,6 +8,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.ledger import ledger_drift
+from panel.events import DomainEvent, emit
 from panel.money import exact_total
 from upstream.models import Provider
 
@@ -161,4 +162,10 @@ def reconcile() -> ReconciliationReport:
         },
     )
     (logger.info if ok else logger.warning)("reconcile: %s", summary)
+    if not ok:
+        emit(
+            DomainEvent(
+                kind="reconcile.issues", key=f"reconcile:{report.pk}", data={"report": report.pk, "message": summary}
+            )
+        )
     return report

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit_record
+from panel.events import DomainEvent, emit
 
 from .models import Ticket, TicketAssignment, TicketMessage
 
@@ -13,6 +14,13 @@ from .models import Ticket, TicketAssignment, TicketMessage
 def ticket_open(*, user: User, subject: str, body: str, topic: str, order_id: int | None = None) -> Ticket:
     ticket = Ticket.objects.create(user=user, subject=subject, topic=topic, order_id=order_id)
     TicketMessage.objects.create(ticket=ticket, author=user, body=body, is_staff=False)
+    emit(
+        DomainEvent(
+            kind="ticket.new",
+            key=f"ticket:{ticket.pk}:new",
+            data={"ticket": ticket.pk, "message": f"Ticket {ticket.pk} from {user.username}: {subject}"},
+        )
+    )
     return ticket
 
 
@@ -23,6 +31,15 @@ def ticket_reply(*, ticket: Ticket, author: User, body: str) -> TicketMessage:
     message = TicketMessage.objects.create(ticket=ticket, author=author, body=body, is_staff=is_staff)
     ticket.status = Ticket.Status.ANSWERED if is_staff else Ticket.Status.OPEN
     ticket.save(update_fields=["status", "updated_at"])
+    if is_staff:
+        emit(
+            DomainEvent(
+                kind="ticket.answered",
+                key=f"ticket-message:{message.pk}",
+                user_id=ticket.user_id,
+                data={"ticket": ticket.pk, "subject": ticket.subject},
+            )
+        )
     return message
 
 

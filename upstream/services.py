@@ -19,6 +19,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
+from panel.events import DomainEvent, emit
 from upstream import metrics
 
 from .client import ApiV2Client, CallHook, NotSent, UpstreamError
@@ -285,6 +286,15 @@ def provider_refresh_balance(*, provider_id: int) -> Provider:
             result.balance,
             result.currency,
             provider.low_balance_threshold,
+        )
+        # Staff hear of it once a day while it stays low.
+        message = f"{provider.name}: balance {result.balance} {result.currency}, under {provider.low_balance_threshold}"
+        emit(
+            DomainEvent(
+                kind="provider.balance_low",
+                key=f"provider:{provider.pk}:balance-low:{timezone.now():%Y-%m-%d}",
+                data={"provider": provider.pk, "message": message},
+            )
         )
     provider.refresh_from_db()
     return provider

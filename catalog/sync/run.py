@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from panel.events import DomainEvent, emit
 from upstream.client import UpstreamError
 from upstream.models import Provider
 
@@ -26,6 +27,9 @@ def _finish(run: SyncRun, started: float, **values: Any) -> SyncRun:
     SyncRun.objects.filter(pk=run.pk).update(**values)
     for name, value in values.items():
         setattr(run, name, value)
+    if values.get("ok") is False:
+        message = f"Sync of {run.provider.name} failed: {run.error}"[:500]
+        emit(DomainEvent(kind="sync.failed", key=f"sync-run:{run.pk}", data={"run": run.pk, "message": message}))
     return run
 
 

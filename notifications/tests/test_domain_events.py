@@ -98,3 +98,66 @@ def test_an_order_left_for_staff_raises_one_staff_alert(customer, make_service, 
     assert alert.user_id is None
     assert alert.data["order"] == order.pk and "Partial without remains" in alert.data["message"]
     assert alert.deliveries.get().channel == "staff_email"
+
+
+# --- Staff alerts and support, raised once each -------------------------------------------------
+
+
+def test_tickets_raise_a_staff_alert_and_answers_tell_the_customer(customer, django_user_model):
+    from support.services import ticket_open, ticket_reply
+
+    staff = django_user_model.objects.create(username="agent", is_staff=True)
+    ticket = ticket_open(user=customer, subject="Where is my order?", body="Order 5", topic="order")
+    ticket_reply(ticket=ticket, author=customer, body="Any news?")
+    answer = ticket_reply(ticket=ticket, author=staff, body="Delivered now.")
+    assert list(Event.objects.order_by("id").values_list("kind", "key", "user_id")) == [
+        ("ticket.new", f"ticket:{ticket.pk}:new", None),
+        ("ticket.answered", f"ticket-message:{answer.pk}", customer.pk),
+    ]
+    assert Event.objects.get(kind="ticket.new").data["message"] == f"Ticket {ticket.pk} from buyer: Where is my order?"
+
+
+def test_a_failed_sync_raises_one_staff_alert_per_run(db):
+    from catalog.sync.run import sync_provider
+    from upstream.models import Provider
+
+    provider = Provider.objects.create(name="down", api_url="http://127.0.0.1:9/api/v2", api_key="k")
+    run = sync_provider(provider_id=provider.pk)
+    assert run.ok is False
+    alert = Event.objects.get(kind="sync.failed")
+    assert alert.key == f"sync-run:{run.pk}" and alert.data["message"].startswith("Sync of down failed:")
+
+
+def test_a_low_provider_balance_is_one_alert_a_day(provider):
+    from upstream.services import provider_refresh_balance
+
+    type(provider).objects.filter(pk=provider.pk).update(low_balance_threshold=Decimal("1000000000"))
+    provider_refresh_balance(provider_id=provider.pk)
+    provider_refresh_balance(provider_id=provider.pk)
+    alert = Event.objects.get(kind="provider.balance_low")
+    assert alert.key == f"provider:{provider.pk}:balance-low:{timezone.now():%Y-%m-%d}"
+    assert alert.data["message"].startswith("sim: balance ")
+
+
+def test_a_circuit_that_opens_is_one_alert(db):
+    from orders.forwarding import CircuitBreaker
+
+    breaker = CircuitBreaker(4242)
+    breaker.success()
+    for _ in range(CircuitBreaker.THRESHOLD + 3):
+        breaker.failure()
+    assert breaker.is_open()
+    alert = Event.objects.get(kind="provider.failing")
+    assert alert.key == f"provider:4242:circuit:{timezone.now():%Y-%m-%dT%H}"
+    breaker.success()
+
+
+def test_reconciliation_with_issues_is_an_alert(customer):
+    from accounts.models import User
+    from orders.maintenance import reconcile
+
+    assert reconcile().ok and not Event.objects.filter(kind="reconcile.issues").exists()
+    User.objects.filter(pk=customer.pk).update(balance=Decimal("999"))  # drift from its ledger
+    report = reconcile()
+    alert = Event.objects.get(kind="reconcile.issues")
+    assert alert.key == f"reconcile:{report.pk}" and "1 balance(s) drift" in alert.data["message"]
