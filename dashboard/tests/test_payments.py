@@ -128,7 +128,11 @@ def test_checkout_records_the_deposit_and_redirects_to_the_session(logged_in, cu
     response = logged_in.post(reverse("dashboard:deposit_new", args=[card.pk]), {amount_field(card): "20.50"})
     deposit = Deposit.objects.get()
     session = fake_stripe.sessions[deposit.external_id]
-    assert response.status_code == 302 and response["Location"] == session["url"]
+    # To our own pay page first (the add-funds page's form-action stays 'self'), which sends the
+    # customer on to the session's page.
+    assert response.status_code == 302 and response["Location"] == reverse("dashboard:deposit_pay", args=[deposit.pk])
+    page = logged_in.get(response["Location"]).content.decode()
+    assert f'href="{session["url"]}" id="gateway-link" data-auto-follow' in page
     assert (deposit.user, deposit.amount, deposit.charge_amount, deposit.charge_currency) == (
         customer,
         Decimal("20.50"),

@@ -11,11 +11,11 @@ import base64
 import io
 import logging
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
 import qrcode
-from csp.decorators import csp_update
 from django.contrib import messages
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -97,7 +97,7 @@ def deposit_new(request, method_id: int):
     back = request.build_absolute_uri(reverse("dashboard:deposit_return", args=[deposit.pk]))
     notify = request.build_absolute_uri(reverse("dashboard:payment_notify", args=[method.pk]))
     try:
-        checkout = deposit_start(deposit=deposit, return_url=back, cancel_url=f"{back}?cancelled=1", notify_url=notify)
+        deposit_start(deposit=deposit, return_url=back, cancel_url=f"{back}?cancelled=1", notify_url=notify)
     except GatewayError:
         messages.error(
             request,
@@ -105,39 +105,49 @@ def deposit_new(request, method_id: int):
             % {"method": method.name},
         )
         return redirect("dashboard:add_funds")
-    if checkout.redirect_url:
-        return redirect(checkout.redirect_url)
     return redirect("dashboard:deposit_pay", pk=deposit.pk)
 
 
 @never_cache
 @customer_view
 def deposit_pay(request, pk: int):
-    """Where the customer pays a started deposit that is not a plain redirect: an auto-submitted
-    form to the gateway, an address and QR code to pay to, or the gateway's client checkout."""
+    """Where the customer pays a started deposit: a link to the gateway's page (followed at once),
+    an auto-submitted form to the gateway, an address and QR code to pay to, or the gateway's
+    client checkout. The form POSTed from the add-funds page lands here first (same origin), so
+    the page's Content-Security-Policy only has to name the one gateway this page sends to."""
     deposit = get_object_or_404(Deposit.objects.select_related("method"), pk=pk, user=request.user)
     if deposit.status not in OPEN:
         return redirect("dashboard:deposit_return", pk=deposit.pk)
     checkout = checkout_from_json(deposit.checkout)
-    if checkout.redirect_url:
-        return redirect(checkout.redirect_url)
+    if checkout.redirect_url and _origin(checkout.redirect_url) == "'none'":
+        # Only web addresses are followed (never javascript: or data:, whatever a gateway answers).
+        checkout = checkout_from_json({**deposit.checkout, "redirect_url": ""})
+    if checkout.form_action and _origin(checkout.form_action) == "'none'":
+        checkout = checkout_from_json({**deposit.checkout, "form_action": "", "form_fields": []})
     context = {
         "deposit": deposit,
         "checkout": checkout,
         "qr": _qr_data_uri(checkout.qr_payload or checkout.pay_address) if checkout.pay_address else "",
         "return_url": reverse("dashboard:deposit_return", args=[deposit.pk]),
         "status_url": reverse("dashboard:deposit_status", args=[deposit.pk]),
+        "checkout_js": RAZORPAY_CHECKOUT_JS if checkout.client_options and deposit.gateway == "razorpay" else "",
     }
-    if checkout.client_options:
-        return _client_checkout(request, context)
-    return render(request, "dashboard/deposit_pay.html", context)
+    response = render(request, "dashboard/deposit_pay.html", context)
+    update: dict[str, list[str]] = {}
+    if checkout.form_action:
+        update["form-action"] = [_origin(checkout.form_action)]
+    if context["checkout_js"]:
+        # Only this page may load the gateway's checkout script and show its frame.
+        update["script-src"] = [RAZORPAY_CHECKOUT_JS]
+        update["frame-src"] = ["https://api.razorpay.com"]
+    if update:
+        response._csp_update = update
+    return response
 
 
-@csp_update({"script-src": [RAZORPAY_CHECKOUT_JS], "frame-src": ["https://api.razorpay.com"]})
-def _client_checkout(request, context):
-    # Only this page may load the gateway's checkout script (and show its frame).
-    context["checkout_js"] = RAZORPAY_CHECKOUT_JS
-    return render(request, "dashboard/deposit_pay.html", context)
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("https", "http") and parts.netloc else "'none'"
 
 
 def _qr_data_uri(payload: str) -> str:
@@ -155,11 +165,21 @@ def deposit_status(request, pk: int):
     return JsonResponse({"status": deposit.status, "open": deposit.status in OPEN})
 
 
+@csrf_exempt
 @never_cache
-@customer_view
 def deposit_return(request, pk: int):
-    """Where the gateway sends the customer back. Whatever the query string says, we ask the
-    gateway (where it allows) and tell the customer where the deposit stands."""
+    """Where the gateway sends the customer back. Some gateways come back with a cross-site POST
+    (Razorpay Hosted Checkout), which carries no session cookie (SameSite=Lax) and no CSRF token:
+    nothing in it is read; it is answered with a 303 to the same address, whose GET has the cookie."""
+    if request.method == "POST":
+        return HttpResponseRedirect(request.path, status=303)
+    return _deposit_return(request, pk)
+
+
+@customer_view
+def _deposit_return(request, pk: int):
+    """Whatever the query string says, ask the gateway (where it allows) and tell the customer
+    where the deposit stands."""
     deposit = get_object_or_404(Deposit, pk=pk, user=request.user)
     if deposit.status in OPEN:
         deposit_lookup(deposit_id=deposit.pk)

@@ -1,5 +1,6 @@
 // The pay page of a deposit (templates/dashboard/deposit_pay.html), under a strict CSP:
-// - a form to the gateway marked data-auto-submit is posted at once (the button stays as a fallback);
+// - a link to the gateway's page (data-auto-follow) is followed, a form to the gateway marked
+//   data-auto-submit is posted at once (the link or button stays as a fallback);
 // - a client checkout (Razorpay Checkout) is opened with the options the server rendered as JSON;
 // - while the customer pays to an address or in the gateway's window, the deposit's state is polled
 //   and the page moves on to the return page (which asks the gateway itself) once it changes.
@@ -7,6 +8,13 @@
   var pay = document.getElementById("pay");
   if (!pay) return;
   var returnUrl = pay.dataset.returnUrl;
+
+  var link = document.querySelector("a[data-auto-follow]");
+  if (link) {
+    // A plain navigation, not a form submission: the gateway's page needs no form-action entry.
+    window.location.replace(link.href);
+    return;
+  }
 
   var form = document.querySelector("form[data-auto-submit]");
   if (form) {

@@ -82,9 +82,10 @@ class FakeStripe:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 status, answer = fake.handle(self.command, self.path, dict(self.headers.items()), body)
-                data = json.dumps(answer).encode()
+                html = isinstance(answer, str)
+                data = answer.encode() if html else json.dumps(answer).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html; charset=utf-8" if html else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -101,10 +102,12 @@ class FakeStripe:
     def error(status: int, kind: str, message: str) -> tuple[int, dict]:
         return status, {"error": {"type": kind, "message": message}}
 
-    def handle(self, method: str, raw_path: str, headers: dict, body: str) -> tuple[int, dict]:
+    def handle(self, method: str, raw_path: str, headers: dict, body: str) -> tuple[int, dict | str]:
         headers = {k.lower(): v for k, v in headers.items()}
         split = urlsplit(raw_path)
         path, query = split.path, dict(parse_qsl(split.query))
+        if method == "GET" and path.startswith("/c/pay/"):
+            return self.hosted_page(path.rsplit("/", 1)[1])
         self.requests.append(
             {
                 "method": method,
@@ -129,6 +132,18 @@ class FakeStripe:
             if method == "GET" and path == "/v1/balance":
                 return 200, {"object": "balance", "livemode": False, "available": [{"amount": 0, "currency": "usd"}]}
         return self.error(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
+
+    def hosted_page(self, session_id: str) -> tuple[int, str]:
+        """The customer's side of Checkout (a stand-in page: the test pays through pay())."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return 404, "<h1>No such session</h1>"
+        amount = major_units(session["amount_total"], session["currency"])
+        return 200, (
+            "<!doctype html><title>Stripe Checkout (local fake)</title>"
+            "<body style='font-family:sans-serif;padding:40px'><h1>Stripe Checkout (local fake)</h1>"
+            f"<p>Pay <strong>{amount} {session['currency'].upper()}</strong> for session {session_id}.</p></body>"
+        )
 
     def session_create(self, params: dict, headers: dict) -> tuple[int, dict]:
         key = headers.get("idempotency-key", "")
