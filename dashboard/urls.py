@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import notifications, orders, pages, payments
+from .views import notifications, orders, pages, payments, storefront
 
 app_name = "dashboard"
 
@@ -16,6 +16,10 @@ urlpatterns = [
     path("orders/<int:pk>/", orders.order_detail, name="order"),
     path("orders/<int:pk>/refill/", orders.order_refill, name="order_refill"),
     path("orders/<int:pk>/cancel/", orders.order_cancel, name="order_cancel"),
+    path("orders/export.csv", storefront.orders_export, name="orders_export"),
+    path("subscriptions/", storefront.subscriptions, name="subscriptions"),
+    path("services/<int:pk>/favourite/", storefront.favourite, name="favourite"),
+    path("tickets/attachments/<int:pk>/", storefront.attachment, name="ticket_attachment"),
     path("refills/", orders.refill_list, name="refills"),
     path("services/", pages.services, name="services"),
     path("funds/", pages.funds, name="funds"),
@@ -36,6 +40,9 @@ urlpatterns = [
     path("tickets/", pages.tickets, name="tickets"),
     path("tickets/<int:pk>/", pages.ticket, name="ticket"),
     path("notifications/", notifications.notifications, name="notifications"),
+    path("notifications/telegram/link/", notifications.telegram_link, name="notifications_telegram_link"),
+    path("notifications/telegram/status/", notifications.telegram_status, name="notifications_telegram_status"),
+    path("notifications/telegram/unlink/", notifications.telegram_unlink_view, name="notifications_telegram_unlink"),
     path("unsubscribe/<str:token>/", notifications.notifications_unsubscribe, name="notifications_unsubscribe"),
     path("webhooks/", notifications.webhooks, name="webhooks"),
     path("webhooks/save/", notifications.webhooks_save, name="webhooks_save"),

@@ -169,3 +169,38 @@ class CustomerSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Notification settings of {self.user_id}"
+
+
+class TelegramBot(models.Model):
+    """The panel's Telegram bot (one row, pk=1), set up by the owner in the admin."""
+
+    token = EncryptedCharField(max_length=200, blank=True, help_text="From @BotFather; encrypted at rest.")
+    # Filled from getMe when the token is saved: the name of the t.me/<name> link customers open.
+    username = models.CharField(max_length=64, blank=True)
+    staff_chat_id = models.CharField(
+        max_length=32, blank=True, help_text="The chat (or group) staff alerts go to, e.g. -1001234567890."
+    )
+    enabled = models.BooleanField(default=True)
+    # The next getUpdates offset: one more than the last update read.
+    update_offset = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "Telegram bot"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="telegram_bot_single_row")]
+
+    def __str__(self) -> str:
+        return f"@{self.username}" if self.username else "Telegram bot"
+
+
+class TelegramLink(models.Model):
+    """A customer's Telegram chat, linked by sending the bot a one-time code (stored hashed)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    chat_id = models.CharField(max_length=32, blank=True)  # empty until the code arrives
+    telegram_username = models.CharField(max_length=64, blank=True)
+    code_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    linked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} -> {self.chat_id or 'waiting for code'}"

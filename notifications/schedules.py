@@ -7,6 +7,7 @@ DEFAULT_SCHEDULE = {
     "Notifications: send due deliveries": ("notifications.sweep", 30),
     "Notifications: staff digest": ("notifications.staff_digest", None),
     "Notifications: low balances": ("notifications.check_balances", 60),
+    "Notifications: Telegram messages to the bot": ("notifications.telegram_updates", 10),
 }
 
 

@@ -13,7 +13,9 @@ The path of one event:
    lost, and puts back deliveries whose worker died mid-send (their lease ran out).
 """
 
+import hashlib
 import logging
+import secrets
 from datetime import timedelta
 from decimal import Decimal
 
@@ -24,11 +26,21 @@ from django.utils import timezone
 
 from panel.events import DomainEvent
 
-from .channels import Outcome
-from .channels.email import EmailChannel, staff_digest
+from .channels import Outcome, telegram
+from .channels.email import EmailChannel
+from .channels.email import staff_digest as email_digest
 from .channels.webhook import WebhookChannel, display_url, webhook_url_check
 from .kinds import CUSTOMER, KINDS
-from .models import CustomerSettings, Delivery, Event, Preference, WebhookEndpoint, new_webhook_secret
+from .models import (
+    CustomerSettings,
+    Delivery,
+    Event,
+    Preference,
+    TelegramBot,
+    TelegramLink,
+    WebhookEndpoint,
+    new_webhook_secret,
+)
 from .queue import DELIVER, DISPATCH, enqueue
 from .selectors import preference_enabled
 
@@ -37,9 +49,11 @@ logger = logging.getLogger(__name__)
 CHANNELS = {
     Delivery.Channel.WEBHOOK: WebhookChannel(),
     Delivery.Channel.EMAIL: EmailChannel(),
+    Delivery.Channel.TELEGRAM: telegram.TelegramChannel(),
 }
 # Sent in batches by their own task, never one by one.
-DIGEST_CHANNELS = (Delivery.Channel.STAFF_EMAIL,)
+DIGESTS = {Delivery.Channel.STAFF_EMAIL: email_digest, Delivery.Channel.STAFF_TELEGRAM: telegram.staff_digest}
+DIGEST_CHANNELS = tuple(DIGESTS)
 # How long a worker may hold a delivery before the sweeper assumes it died.
 LEASE = timedelta(minutes=2)
 # First retry after 30 s, then four times longer each time, at most 8 hours apart.
@@ -112,6 +126,9 @@ def _deliveries_for(event: Event) -> list[Delivery]:
     if spec.audience != CUSTOMER:
         if settings.NOTIFY_STAFF_EMAILS:
             rows.append(Delivery(channel=Delivery.Channel.STAFF_EMAIL, recipient="staff list"))
+        config = telegram.bot()
+        if config is not None and config.staff_chat_id:
+            rows.append(Delivery(channel=Delivery.Channel.STAFF_TELEGRAM, recipient=config.staff_chat_id))
         return rows
     if event.user_id is None:
         return rows
@@ -126,6 +143,10 @@ def _deliveries_for(event: Event) -> list[Delivery]:
         and preference_enabled(user_id=user.pk, kind=event.kind, channel=Delivery.Channel.EMAIL)
     ):
         rows.append(Delivery(channel=Delivery.Channel.EMAIL, recipient=user.email[:255]))
+    if spec.telegram and telegram.bot() is not None:
+        link = TelegramLink.objects.filter(user_id=user.pk).exclude(chat_id="").first()
+        if link is not None and preference_enabled(user_id=user.pk, kind=event.kind, channel=Delivery.Channel.TELEGRAM):
+            rows.append(Delivery(channel=Delivery.Channel.TELEGRAM, recipient=link.telegram_username or link.chat_id))
     return rows
 
 
@@ -216,8 +237,9 @@ def delivery_send(*, delivery_id: int) -> str:
     return state
 
 
-def staff_digest_send() -> int:
-    """Send every pending staff alert as one email to the staff list. Returns how many went.
+def staff_digest_send(channel: str = Delivery.Channel.STAFF_EMAIL) -> int:
+    """Send every pending staff alert of `channel` as one message (an email to the staff list, or
+    one Telegram message to the staff chat). Returns how many alerts went.
 
     Claimed like single deliveries (pending -> sending, only the rows this UPDATE matched), so two
     digests running at once never mail the same alert twice.
@@ -226,9 +248,7 @@ def staff_digest_send() -> int:
     with transaction.atomic():
         # SKIP LOCKED: a digest running at the same time takes other rows or none, never these.
         ids = list(
-            Delivery.objects.filter(
-                channel=Delivery.Channel.STAFF_EMAIL, state=Delivery.State.PENDING, next_attempt_at__lte=now
-            )
+            Delivery.objects.filter(channel=channel, state=Delivery.State.PENDING, next_attempt_at__lte=now)
             .select_for_update(skip_locked=True)
             .order_by("id")
             .values_list("pk", flat=True)[:500]
@@ -244,7 +264,7 @@ def staff_digest_send() -> int:
         .order_by("event__created_at")
     )
     try:
-        outcome = staff_digest([delivery.event for delivery in mine])
+        outcome = DIGESTS[channel]([delivery.event for delivery in mine])
     except Exception as exc:
         logger.exception("notifications: staff digest raised")
         outcome = Outcome(False, f"Internal error ({type(exc).__name__}).")
@@ -429,3 +449,117 @@ def balances_check() -> int:
             )
             told += 1
     return told
+
+
+# --- Telegram linking --------------------------------------------------------------------------
+
+LINK_CODE_MINUTES = 15
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def telegram_link_start(*, user_id: int) -> str:
+    """A one-time code for the customer to send the bot (`/start <code>`); valid 15 minutes.
+
+    Only its hash is stored. A new code replaces the last one; a linked chat stays linked until
+    the code arrives from another chat.
+    """
+    code = secrets.token_urlsafe(18)  # letters, digits, "-" and "_": what a t.me start link carries
+    TelegramLink.objects.update_or_create(
+        user_id=user_id,
+        defaults={
+            "code_hash": _code_hash(code),
+            "code_expires_at": timezone.now() + timedelta(minutes=LINK_CODE_MINUTES),
+        },
+    )
+    return code
+
+
+def telegram_unlink(*, user_id: int) -> None:
+    TelegramLink.objects.filter(user_id=user_id).delete()
+    Delivery.objects.filter(user_id=user_id, channel=Delivery.Channel.TELEGRAM, state=Delivery.State.PENDING).update(
+        state=Delivery.State.CANCELED, last_error="The Telegram chat was unlinked."
+    )
+
+
+def _telegram_message(config: TelegramBot, message: dict) -> None:
+    chat = message.get("chat") or {}
+    chat_id = str(chat.get("id", ""))[:32]
+    text = str(message.get("text") or "").strip()
+    if not chat_id or chat.get("type") != "private" or not text.startswith("/"):
+        return
+    command, _, argument = text.partition(" ")
+    api = telegram.BotAPI(config.token)
+    reply = ""
+    if command.split("@")[0] == "/start" and argument.strip():
+        now = timezone.now()
+        sender = message.get("from") or {}
+        # The conditional UPDATE is the claim: a code works once, even if two polls read it.
+        linked = TelegramLink.objects.filter(
+            code_hash=_code_hash(argument.strip()[:64]), code_expires_at__gt=now
+        ).update(
+            chat_id=chat_id,
+            telegram_username=str(sender.get("username") or "")[:64],
+            code_hash="",
+            code_expires_at=None,
+            linked_at=now,
+        )
+        if linked:
+            reply = f"Linked: {settings.PANEL_NAME} will message you here."
+        elif not TelegramLink.objects.filter(chat_id=chat_id).exists():
+            # (A chat that is linked already got its answer from the poll that linked it.)
+            reply = "This code is not valid (or expired). Get a new one on the Notifications page."
+    elif command.split("@")[0] == "/stop" and TelegramLink.objects.filter(chat_id=chat_id).delete()[0]:
+        reply = f"Unlinked: {settings.PANEL_NAME} will not message you any more."
+    if reply:
+        try:
+            api.send_message(chat_id, reply)
+        except telegram.TelegramError as exc:
+            logger.info("telegram: could not answer chat: %s", exc.description)
+
+
+def telegram_updates_poll() -> int:
+    """Beat: read the bot's new messages (getUpdates) and act on /start <code> and /stop.
+
+    Safe to run twice at once: each code links once (its claim), and the offset only moves forward.
+    Returns how many updates were read.
+    """
+    config = telegram.bot()
+    if config is None:
+        return 0
+    try:
+        updates = telegram.BotAPI(config.token).get_updates(config.update_offset)
+    except telegram.TelegramError as exc:
+        logger.warning("telegram: getUpdates failed: %s", exc.description)
+        return 0
+    top = config.update_offset - 1
+    for update in updates:
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            continue
+        top = max(top, update["update_id"])
+        if isinstance(update.get("message"), dict):
+            _telegram_message(config, update["message"])
+    TelegramBot.objects.filter(pk=config.pk, update_offset__lt=top + 1).update(update_offset=top + 1)
+    return len(updates)
+
+
+def telegram_bot_save(*, token: str | None, staff_chat_id: str, enabled: bool) -> TelegramBot:
+    """Store the bot's settings; a new token is checked with getMe, which also gives its name.
+
+    Raises ValueError with Telegram's reason when the token does not work.
+    """
+    config = TelegramBot.objects.filter(pk=1).first() or TelegramBot(pk=1)
+    if token:
+        try:
+            me = telegram.BotAPI(token).get_me()
+        except telegram.TelegramError as exc:
+            raise ValueError(exc.description) from None
+        config.token = token
+        config.username = str((me or {}).get("username") or "")[:64]
+        config.update_offset = 0
+    config.staff_chat_id = staff_chat_id.strip()[:32]
+    config.enabled = enabled
+    config.save()
+    return config

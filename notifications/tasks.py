@@ -22,7 +22,12 @@ def sweep() -> dict:
 
 @shared_task(name="notifications.staff_digest")
 def staff_digest() -> int:
-    return services.staff_digest_send()
+    return sum(services.staff_digest_send(channel) for channel in services.DIGEST_CHANNELS)
+
+
+@shared_task(name="notifications.telegram_updates")
+def telegram_updates() -> int:
+    return services.telegram_updates_poll()
 
 
 @shared_task(name="notifications.check_balances")

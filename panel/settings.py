@@ -459,6 +459,10 @@ NOTIFY_DIGEST_MINUTES = _int("NOTIFY_DIGEST_MINUTES", 5, 1)
 NOTIFY_RETRY_HOURS = _int("NOTIFY_RETRY_HOURS", 24, 1)
 WEBHOOK_CONNECT_TIMEOUT = _int("WEBHOOK_CONNECT_TIMEOUT", 5, 1)
 WEBHOOK_READ_TIMEOUT = _int("WEBHOOK_READ_TIMEOUT", 10, 1)
+# The Bot API's address (tests point it at a local fake) and its time limits (seconds).
+TELEGRAM_API_URL = _url("TELEGRAM_API_URL", "https://api.telegram.org", ("http", "https"))
+TELEGRAM_CONNECT_TIMEOUT = _int("TELEGRAM_CONNECT_TIMEOUT", 5, 1)
+TELEGRAM_READ_TIMEOUT = _int("TELEGRAM_READ_TIMEOUT", 15, 1)
 
 # Sent upstream with every order as its idempotency key ("<prefix>-<order id>"), so that two
 # panels of ours chained together never place the same order twice.

@@ -14,13 +14,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from notifications import docs
+from notifications.channels import telegram
 from notifications.channels.email import unsubscribe_read
 from notifications.kinds import KINDS, WEBHOOK_KINDS
-from notifications.models import Delivery, WebhookEndpoint
+from notifications.models import Delivery, TelegramLink, WebhookEndpoint
 from notifications.selectors import customer_settings, preferences_of, webhook_log
 from notifications.services import (
     delivery_resend,
     preferences_save,
+    telegram_link_start,
+    telegram_unlink,
     unsubscribe,
     webhook_endpoint_delete,
     webhook_endpoint_save,
@@ -32,7 +35,13 @@ from upstream.urlguard import UnsafeURL
 from .common import customer_view, paginate, parse_id
 
 MAX_THRESHOLD = Decimal("1000000000")
-CHANNELS = (("email", gettext_lazy("Email")),)
+EMAIL = ("email", gettext_lazy("Email"))
+TELEGRAM = ("telegram", gettext_lazy("Telegram"))
+
+
+def _channels() -> tuple:
+    # The Telegram column only once the owner has set up a bot.
+    return (EMAIL, TELEGRAM) if telegram.bot() is not None else (EMAIL,)
 
 
 def _threshold(raw: str) -> Decimal | None:
@@ -48,7 +57,7 @@ def _threshold(raw: str) -> Decimal | None:
     return value.quantize(settings.MONEY_PLACES)
 
 
-def _preference_rows(user_id: int, posted=None) -> list[dict]:
+def _preference_rows(user_id: int, channels: tuple, posted=None) -> list[dict]:
     """The table of choices: what is stored, or what was just posted (a form sent back with an error)."""
     current = preferences_of(user_id=user_id)
     if posted is not None:
@@ -59,7 +68,7 @@ def _preference_rows(user_id: int, posted=None) -> list[dict]:
             {"channel": channel, "name": f"pref:{spec.name}:{channel}", "checked": current[(spec.name, channel)]}
             if (spec.name, channel) in current
             else None
-            for channel, _label in CHANNELS
+            for channel, _label in channels
         ]
         if any(cells):
             rows.append({"kind": spec, "cells": cells})
@@ -81,8 +90,9 @@ def notifications(request):
             error = exc.messages[0]
             status = 400
         else:
+            shown = {channel for channel, _label in _channels()}
             current = preferences_of(user_id=request.user.pk)
-            choices = {key: f"pref:{key[0]}:{key[1]}" in request.POST for key in current}
+            choices = {key: f"pref:{key[0]}:{key[1]}" in request.POST for key in current if key[1] in shown}
             preferences_save(
                 user_id=request.user.pk,
                 choices=choices,
@@ -91,13 +101,61 @@ def notifications(request):
             )
             messages.success(request, _("Notification settings saved."))
             return redirect("dashboard:notifications")
+    channels = _channels()
     context = {
-        "rows": _preference_rows(request.user.pk, request.POST if status == 400 else None),
-        "channels": CHANNELS,
+        "rows": _preference_rows(request.user.pk, channels, request.POST if status == 400 else None),
+        "channels": channels,
         "threshold": threshold_text,
         "threshold_error": error,
+        **_telegram_context(request),
     }
     return render(request, "notifications/preferences.html", context, status=status)
+
+
+def _telegram_context(request, code: str = "") -> dict:
+    config = telegram.bot()
+    if config is None:
+        return {"telegram": None}
+    link = TelegramLink.objects.filter(user=request.user).first()
+    start = f"https://t.me/{config.username}?start={code}" if code and config.username else ""
+    return {"telegram": config, "telegram_link": link, "telegram_code": code, "telegram_start": start}
+
+
+@require_POST
+@customer_view
+def telegram_link(request):
+    """A new one-time code, shown in this response only (only its hash is stored)."""
+    if telegram.bot() is None:
+        raise Http404
+    code = telegram_link_start(user_id=request.user.pk)
+    channels = _channels()
+    context = {
+        "rows": _preference_rows(request.user.pk, channels),
+        "channels": channels,
+        "threshold": "",
+        "threshold_error": "",
+        **_telegram_context(request, code),
+    }
+    row = customer_settings(user_id=request.user.pk)
+    if row.balance_threshold is not None:
+        context["threshold"] = f"{row.balance_threshold.normalize():f}"
+    response = render(request, "notifications/preferences.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@customer_view
+def telegram_status(request):
+    """The Telegram card's state, which the page asks for every few seconds while a code waits."""
+    return render(request, "notifications/partials/telegram_status.html", _telegram_context(request))
+
+
+@require_POST
+@customer_view
+def telegram_unlink_view(request):
+    telegram_unlink(user_id=request.user.pk)
+    messages.success(request, _("Telegram unlinked."))
+    return redirect("dashboard:notifications")
 
 
 @csrf_exempt

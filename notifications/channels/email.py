@@ -56,27 +56,31 @@ def _send(message: EmailMultiAlternatives) -> Outcome:
     return Outcome(True)
 
 
+def email_context(event: Event, user) -> dict:
+    unsubscribe = reverse(
+        "dashboard:notifications_unsubscribe", args=[unsubscribe_token(user_id=user.pk, kind=event.kind)]
+    )
+    return {
+        "event": event,
+        "data": event.data,
+        "user": user,
+        "kind": KINDS[event.kind],
+        "panel_name": settings.PANEL_NAME,
+        "panel_url": settings.PANEL_URL.rstrip("/"),
+        "preferences_url": absolute(reverse("dashboard:notifications")),
+        "unsubscribe_url": absolute(unsubscribe),
+    }
+
+
 def customer_message(event: Event, user) -> EmailMultiAlternatives:
     row = CustomerSettings.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
-    language = row or settings.LANGUAGE_CODE
-    unsubscribe_url = absolute(
-        reverse("dashboard:notifications_unsubscribe", args=[unsubscribe_token(user_id=user.pk, kind=event.kind)])
-    )
-    with translation.override(language):
-        context = {
-            "event": event,
-            "data": event.data,
-            "user": user,
-            "kind": KINDS[event.kind],
-            "panel_name": settings.PANEL_NAME,
-            "panel_url": settings.PANEL_URL.rstrip("/"),
-            "preferences_url": absolute(reverse("dashboard:notifications")),
-            "unsubscribe_url": unsubscribe_url,
-        }
+    with translation.override(row or settings.LANGUAGE_CODE):
+        context = email_context(event, user)
         name = event.kind.replace(".", "_")
         subject = " ".join(render_to_string(f"email/{name}_subject.txt", context).split())
         text = render_to_string(f"email/{name}.txt", context)
         html = render_to_string(f"email/{name}.html", context)
+    unsubscribe_url = context["unsubscribe_url"]
     message = EmailMultiAlternatives(
         subject=f"{settings.PANEL_NAME}: {subject}",
         body=text,

@@ -77,3 +77,21 @@ def endpoint(customer, receiver):
 
 def payload_of(request: dict) -> dict:
     return json.loads(request["body"])
+
+
+@pytest.fixture
+def bot_api(settings):
+    from notifications.tests.fake_telegram import FakeBotAPI
+
+    fake = FakeBotAPI()
+    settings.TELEGRAM_API_URL = fake.url
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def telegram_bot(db, bot_api):
+    from notifications.services import telegram_bot_save
+
+    bot_api.chats.add(-1009)  # the staff group, where the bot was added
+    return telegram_bot_save(token=bot_api.token, staff_chat_id="-1009", enabled=True)

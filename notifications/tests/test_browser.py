@@ -2,6 +2,8 @@
 with the low-balance line, and webhook settings with the delivery log, test event and send again.
 Screenshots go to screenshots/notify-*.png."""
 
+import re
+
 import pytest
 
 from notifications.models import CustomerSettings, Delivery, Preference, WebhookEndpoint
@@ -27,7 +29,7 @@ def page(browser, live_server, customer, plain_static_storage):
 
 def test_preferences_and_the_low_balance_threshold(page, live_server, customer):
     page.goto(f"{live_server.url}/notifications/")
-    row = page.locator("#pref-ticketanswered input[type=checkbox]")
+    row = page.locator("#pref-ticketanswered input[name='pref:ticket.answered:email']")
     expect()(row).to_be_checked()  # support answers are emailed by default
     order_final = page.locator("#pref-orderfinal input[type=checkbox]")
     expect()(order_final).not_to_be_checked()  # order traffic is off by default
@@ -79,3 +81,34 @@ def test_webhook_settings_with_the_delivery_log(page, live_server, customer, rec
     screenshot(page, "notify-webhooks")
     assert list(Delivery.objects.order_by("id").values_list("copy", "state")) == [(0, "sent"), (1, "pending")]
     assert len({request["headers"]["webhook-id"] for request in receiver.requests}) == 1
+
+
+def test_linking_telegram_with_a_one_time_code(page, live_server, customer, telegram_bot, bot_api):
+    from notifications.services import telegram_updates_poll
+
+    page.goto(f"{live_server.url}/notifications/")
+    expect()(page.locator("#telegram-status")).to_contain_text("Not linked")
+    expect()(page.locator("#preferences thead")).to_contain_text("Telegram")
+    page.click("#telegram-link")
+    code = page.locator("#telegram-code")
+    expect()(code).to_have_value(re.compile(r"^/start [A-Za-z0-9_-]{20,}$"))
+    expect()(page.locator("#telegram-open")).to_have_attribute(
+        "href", f"https://t.me/panel_test_bot?start={code.input_value().split()[1]}"
+    )
+    expect()(page.locator("#telegram-status")).to_contain_text("Waiting for your code")
+    screenshot(page, "notify-telegram-code")
+
+    bot_api.user_sends(4242, code.input_value(), username="alice_smm")
+    telegram_updates_poll()
+    # The card asks every 3 s while a code waits: it turns to "Linked" without a reload.
+    expect()(page.locator("#telegram-status")).to_contain_text("Linked @alice_smm", timeout=8_000)
+    assert bot_api.messages_to(4242) == ["Linked: SMM Panel will message you here."]
+
+    page.reload()
+    order_final = page.locator("#pref-orderfinal input[name='pref:order.final:telegram']")
+    expect()(order_final).not_to_be_checked()
+    order_final.check()
+    page.click("#preferences-form button[type=submit]")
+    expect()(page.locator("#pref-orderfinal input[name='pref:order.final:telegram']")).to_be_checked()
+    screenshot(page, "notify-telegram-linked")
+    assert Preference.objects.get(user=customer, kind="order.final", channel="telegram").enabled is True
