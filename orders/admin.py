@@ -20,7 +20,7 @@ from panel.admin_tools import (
     admin_extend,
 )
 
-from .failover import service_fulfilment
+from .failover import provider_failovers, service_fulfilment
 from .models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, ReconciliationReport, Refill, Status
 
 
@@ -293,10 +293,14 @@ admin_extend("accounts.user", change_context=_customer_orders)
 FULFILMENT_PERIODS = (7, 30, 90)
 
 
+def _period_days(request) -> int:
+    days = request.GET.get("days", "")
+    return int(days) if days.isdigit() and int(days) in FULFILMENT_PERIODS else 30
+
+
 def _service_fulfilment(request, service) -> dict:
     """The service page's figures: which provider fulfilled its orders, and failovers."""
-    days = request.GET.get("days", "")
-    days = int(days) if days.isdigit() and int(days) in FULFILMENT_PERIODS else 30
+    days = _period_days(request)
     fulfilment, failovers, unserved = service_fulfilment(
         service_id=service.pk, since=timezone.now() - timedelta(days=days)
     )
@@ -314,3 +318,19 @@ def _service_fulfilment(request, service) -> dict:
 
 
 admin_extend("catalog.service", change_context=_service_fulfilment)
+
+
+def _provider_failovers(request, provider) -> dict:
+    """The provider page's failovers: orders it refused that went elsewhere, orders it took."""
+    days = _period_days(request)
+    away, taken = provider_failovers(provider_id=provider.pk, since=timezone.now() - timedelta(days=days))
+    return {
+        "failover_provider": provider,
+        "failovers_away": away,
+        "failovers_taken": taken,
+        "fulfilment_days": days,
+        "fulfilment_periods": FULFILMENT_PERIODS,
+    }
+
+
+admin_extend("upstream.provider", change_context=_provider_failovers)

@@ -306,3 +306,41 @@ def service_fulfilment(*, service_id: int, since: datetime) -> tuple[list[Fulfil
     ]
     unserved = events.filter(kind=NO_FALLBACK_EVENT).values("order_id").distinct().count()
     return fulfilment, failovers, unserved
+
+
+@dataclass(frozen=True)
+class ProviderFailoverRow:
+    service_id: int
+    service: str
+    other_provider: str  # where the orders went (away), or where they came from (taken)
+    reason: str
+    count: int
+
+
+def provider_failovers(
+    *, provider_id: int, since: datetime
+) -> tuple[list[ProviderFailoverRow], list[ProviderFailoverRow]]:
+    """Failovers since `since` that moved orders away from this provider (it refused them) and
+    that brought orders to it (it was the fallback), per service, other provider and reason."""
+    names = dict(Provider.objects.values_list("id", "name"))
+    events = OrderEvent.objects.filter(kind=FAILOVER_EVENT, created_at__gte=since)
+
+    def rows(mine: str, other: str) -> list[ProviderFailoverRow]:
+        grouped = (
+            events.filter(**{f"data__{mine}": provider_id})
+            .values("order__service_id", "order__service__name", other_id=KT(f"data__{other}"), why=KT("data__reason"))
+            .annotate(n=Count("id"))
+            .order_by("-n", "order__service_id", "other_id", "why")
+        )
+        return [
+            ProviderFailoverRow(
+                service_id=row["order__service_id"],
+                service=row["order__service__name"],
+                other_provider=names.get(int(row["other_id"]), row["other_id"]) if row["other_id"] else "-",
+                reason=REASONS.get(row["why"], row["why"]),
+                count=row["n"],
+            )
+            for row in grouped
+        ]
+
+    return rows("from_provider", "to_provider"), rows("to_provider", "from_provider")

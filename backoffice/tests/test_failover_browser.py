@@ -112,3 +112,16 @@ def test_staff_add_fallbacks_and_see_who_fulfilled_the_orders(
     page.goto(service_url(live_server, service) + "?days=7")
     page.wait_for_selector("#bo-fulfilled-by")
     assert "Orders placed in the last 7 days" in page.inner_text("#bo-fulfilment")
+
+    # Each provider's page: the orders it refused and where they went, the orders it took.
+    provider_url = f"{live_server.url}/{django_settings.ADMIN_URL}upstream/provider/"
+    page.goto(f"{provider_url}{provider.pk}/change/")
+    page.wait_for_selector("#bo-failovers-away")
+    assert "service disabled or unknown upstream\tsecond\t3" in page.inner_text("#bo-failovers-away")
+    assert "None in this period." in page.inner_text("#bo-provider-failovers")
+    page.goto(f"{provider_url}{provider2.pk}/change/")
+    page.wait_for_selector("#bo-failovers-taken")
+    assert "\tsim\tservice disabled or unknown upstream\t3" in page.inner_text("#bo-failovers-taken")
+    page.locator("#bo-provider-failovers").scroll_into_view_if_needed()
+    screenshot(page, "backoffice-provider-failovers")
+    page.csp.assert_clean("provider page")

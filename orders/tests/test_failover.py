@@ -15,7 +15,15 @@ from prometheus_client import REGISTRY
 from accounts.ledger import ledger_drift
 from accounts.models import LedgerEntry
 from orders.cancels import cancel_request, cancels_forward
-from orders.failover import FAILOVER_EVENT, LOST, NO_FALLBACK_EVENT, Refusal, order_failover, service_fulfilment
+from orders.failover import (
+    FAILOVER_EVENT,
+    LOST,
+    NO_FALLBACK_EVENT,
+    Refusal,
+    order_failover,
+    provider_failovers,
+    service_fulfilment,
+)
 from orders.forwarding import SEND_LEASE, CircuitBreaker, _unavailable, order_forward
 from orders.maintenance import reconcile
 from orders.models import ForwardState, Order, OrderEvent, Refill, Status
@@ -468,6 +476,14 @@ def test_the_service_page_figures(customer, make_service, sim, sim2, provider, p
     assert unserved == 0
     # Outside the period, nothing.
     assert service_fulfilment(service_id=service.pk, since=timezone.now() + timedelta(seconds=1)) == ([], [], 0)
+    # Each provider's page: what it refused and where it went; what it took and from whom.
+    away, taken = provider_failovers(provider_id=provider.pk, since=since)
+    assert [(r.service_id, r.other_provider, r.reason, r.count) for r in away] == [
+        (service.pk, "second", "service disabled or unknown upstream", 3)
+    ]
+    assert taken == []
+    away, taken = provider_failovers(provider_id=provider2.pk, since=since)
+    assert away == [] and [(r.service_id, r.other_provider, r.count) for r in taken] == [(service.pk, "sim", 3)]
 
 
 Q = "Q"  # stands for the service's minimum quantity
