@@ -299,6 +299,9 @@ class ServiceAdmin(ExtendableAdmin):
         "auto_imported",
         "created_at",
         "updated_at",
+        "avg_time",
+        "avg_time_orders",
+        "avg_time_updated_at",
     )
     fieldsets = (
         (None, {"fields": ("name", "category", "type", "description", "upstream", "enabled", "position")}),
@@ -317,6 +320,14 @@ class ServiceAdmin(ExtendableAdmin):
                 "fields": ("rate", "cost", "markup_percent", "fixed_rate", "allow_below_cost", "below_cost"),
                 "description": "Our rate comes from the most specific rule: a fixed rate, this service's markup, "
                 "its category's, its provider's, then the panel default. It is recomputed on save.",
+            },
+        ),
+        (
+            "Average time",
+            {
+                "fields": ("avg_time", "avg_time_orders", "avg_time_updated_at", "avg_time_override"),
+                "description": "Average completion time per 1,000 of the latest completed orders (refreshed every "
+                "15 minutes; empty: not enough data). Customers see the override instead when it is set.",
             },
         ),
         ("Review", {"fields": ("flagged", "flag_reason", "auto_imported", "created_at", "updated_at")}),

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -201,6 +202,18 @@ class Service(models.Model):
     # cost rose above our price.
     flagged = models.BooleanField(default=False, db_index=True)
     flag_reason = models.CharField(max_length=255, blank=True)
+    # Average completion time per 1,000 (orders.completion computes it from recent completed
+    # orders; None: not enough data). Staff may set an override that customers see instead.
+    avg_time = models.DurationField(null=True, blank=True, editable=False)
+    avg_time_orders = models.PositiveSmallIntegerField(default=0, editable=False)
+    avg_time_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    avg_time_override = models.DurationField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(timedelta(0))],
+        help_text="Shown to customers instead of the computed average time per 1,000 (e.g. 2:30:00). "
+        "Empty: the computed figure.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -223,6 +236,12 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pk} - {self.name}"
+
+    @property
+    def avg_time_shown(self):
+        """The average time per 1,000 customers see: staff's override, else the computed one
+        (None: not enough data)."""
+        return self.avg_time_override if self.avg_time_override is not None else self.avg_time
 
 
 class ServiceFallback(models.Model):
@@ -265,6 +284,20 @@ class ServiceFallback(models.Model):
                     % {"theirs": upstream.type, "ours": service.type}
                 }
             )
+
+
+class FavouriteService(models.Model):
+    """A service a customer starred, to find it again on the services list and the order page."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourite_services")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "service"], name="favourite_service_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} * {self.service_id}"
 
 
 class CustomerPrice(models.Model):

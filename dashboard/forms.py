@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.models import PaymentMethod
 from catalog.models import DRIPFEED_TYPES, Service, ServiceType
 from orders.validation import MAX_TEXT
+from support.attachments import MAX_BYTES, MAX_FILES, AttachmentError, attachments_prepare
 from support.models import Ticket
 from upstream.lines import LineError, split_lines
 
@@ -217,6 +218,7 @@ class MassOrderForm(forms.Form):
 
 class OrderFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200)
+    service = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -294,11 +296,41 @@ class GatewayDepositForm(forms.Form):
         return amount
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    """Up to support.attachments.MAX_FILES images or PDFs, each checked by its content; cleans to
+    the list of prepared (re-encoded) files."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp,application/pdf"})
+        )
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", _("Attachments"))
+        kwargs.setdefault(
+            "help_text",
+            _("Images (PNG, JPEG, GIF, WebP) or PDF, up to %(n)s files of %(mb)s MB each.")
+            % {"n": MAX_FILES, "mb": MAX_BYTES // 2**20},
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        uploads = [upload for upload in (data if isinstance(data, (list, tuple)) else [data]) if upload]
+        try:
+            return attachments_prepare(uploads)
+        except AttachmentError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
 class TicketForm(forms.Form):
     subject = forms.CharField(label=_("Subject"), max_length=200)
     topic = forms.ChoiceField(label=_("About"), choices=Ticket.Topic.choices)
     order_id = forms.IntegerField(label=_("Order ID"), required=False, min_value=1, max_value=2**63 - 1)
     message = forms.CharField(label=_("Message"), max_length=10000, widget=forms.Textarea(attrs={"rows": 6}))
+    attachments = AttachmentsField()
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -316,3 +348,4 @@ class TicketForm(forms.Form):
 
 class ReplyForm(forms.Form):
     message = forms.CharField(label=_("Reply"), max_length=10000, widget=forms.Textarea(attrs={"rows": 4}))
+    attachments = AttachmentsField()

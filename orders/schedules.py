@@ -6,6 +6,7 @@ DEFAULT_SCHEDULE = {
     "Poll refill statuses": ("orders.poll_refills", 120),
     "Sweep stuck orders": ("orders.sweep", 60),
     "Reconcile": ("orders.reconcile", 3600),
+    "Average completion times": ("orders.refresh_avg_times", 900),
     "Refresh provider balances": ("upstream.refresh_provider_balances", 900),
 }
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import cancels, forwarding, maintenance, polling, refills
+from . import cancels, completion, forwarding, maintenance, polling, refills
 
 
 @shared_task(name="orders.forward_order")
@@ -53,3 +53,8 @@ def sweep() -> dict:
 @shared_task(name="orders.reconcile")
 def reconcile() -> bool:
     return maintenance.reconcile().ok
+
+
+@shared_task(name="orders.refresh_avg_times")
+def refresh_avg_times() -> int:
+    return completion.avg_times_refresh()

@@ -1,5 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from accounts.models import User
 
@@ -10,11 +14,27 @@ from .services import ticket_assign, ticket_close_by_staff, ticket_reply
 class TicketMessageInline(admin.TabularInline):
     model = TicketMessage
     extra = 1
-    fields = ("created_at", "author", "is_staff", "body")
-    readonly_fields = ("created_at", "author", "is_staff")
+    fields = ("created_at", "author", "is_staff", "body", "files")
+    readonly_fields = ("created_at", "author", "is_staff", "files")
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Attachments")
+    def files(self, obj):
+        # Served by the dashboard's attachment view, which lets staff read any ticket's files.
+        if obj is None or obj.pk is None:
+            return "-"
+        links = [
+            format_html(
+                '<a href="{}" target="_blank" rel="noopener">{}</a> ({})',
+                reverse("dashboard:ticket_attachment", args=[a.pk]) + ("" if a.is_image else "?download=1"),
+                a.name,
+                filesizeformat(a.size),
+            )
+            for a in obj.attachments.all()
+        ]
+        return format_html_join(mark_safe("<br>"), "{}", ((link,) for link in links)) if links else "-"
 
 
 class TicketForm(forms.ModelForm):

@@ -72,3 +72,35 @@ class TicketAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"Ticket {self.ticket_id} -> {self.assignee or 'nobody'}"
+
+
+class TicketAttachment(models.Model):
+    """An image or PDF attached to a ticket message (support.attachments checks and stores it).
+
+    The bytes live outside the web root (settings.VAR_DIR/attachments/<stored_name>), under a
+    random name without extension; only the dashboard's attachment view reads them back, for the
+    ticket's owner and staff."""
+
+    message = models.ForeignKey(TicketMessage, on_delete=models.CASCADE, related_name="attachments")
+    stored_name = models.CharField(max_length=64, unique=True, editable=False)
+    content_type = models.CharField(max_length=32)
+    name = models.CharField(_("file name"), max_length=120)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.content_type}, {self.size} bytes)"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    @property
+    def download_name(self) -> str:
+        return self.name

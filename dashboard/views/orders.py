@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from catalog.favourites import favourite_ids
 from catalog.models import Category, Service, ServiceType
 from catalog.pricing import FLAT_TYPES, quote
 from catalog.selectors import sellable_services
@@ -51,8 +52,13 @@ def _service_or_none(raw) -> Service | None:
     return sellable_services().filter(pk=pk).first()
 
 
-def _services_for(category_id: int | None, q: str):
-    """The services of a category, or those matching a search (by name or ID)."""
+# The category picker's entry for the customer's starred services.
+FAVOURITES = "favourites"
+
+
+def _services_for(category_id: int | str | None, q: str, user_id: int | None = None):
+    """The services of a category (or the customer's favourites), or those matching a search
+    (by name or ID)."""
     services = sellable_services()
     q = search_text(q)
     if q:
@@ -61,9 +67,16 @@ def _services_for(category_id: int | None, q: str):
         if pk is not None:
             match |= Q(pk=pk)
         return services.filter(match)[:200]
+    if category_id == FAVOURITES:
+        return services.filter(pk__in=favourite_ids(user_id))
     if category_id:
         return services.filter(category_id=category_id)
     return services.none()
+
+
+def _category_pick(raw) -> int | str | None:
+    """A category ID, or FAVOURITES, as the category picker sends it."""
+    return FAVOURITES if raw == FAVOURITES else parse_id(raw)
 
 
 def _categories():
@@ -78,6 +91,7 @@ def _service_context(request, service: Service | None, form: OrderForm | None = 
     return {
         "service": service,
         "form": form,
+        "starred": service.pk in favourite_ids(request.user.pk),
         "rate": price.rate,
         "flat": service.type in FLAT_TYPES,
         "dripfeed": supports_dripfeed(service),
@@ -111,16 +125,16 @@ def order_new(request):
     placed_id = parse_id(request.GET.get("placed"))
     if placed_id is not None:
         placed = Order.objects.filter(user=request.user, pk=placed_id).select_related("service").first()
-    category_id = service.category_id if service else parse_id(request.GET.get("category"))
+    category_id = service.category_id if service else _category_pick(request.GET.get("category"))
     categories = list(_categories())
-    if not category_id and categories and not service:
-        category_id = categories[0].pk
-        first = _services_for(category_id, "").first()
-        service = first
+    if not service and (category_id == FAVOURITES or (not category_id and categories)):
+        category_id = category_id or categories[0].pk
+        service = _services_for(category_id, "", request.user.pk).first()
     context = {
         "categories": categories,
         "category_id": category_id,
-        "services": _services_for(category_id, ""),
+        "has_favourites": bool(favourite_ids(request.user.pk)),
+        "services": _services_for(category_id, "", request.user.pk),
         "placed": placed,
         **_service_context(request, service, form),
     }
@@ -131,7 +145,8 @@ def order_new(request):
 @customer_view
 def order_services(request):
     """The service picker for a category or a search, plus the first service's form (out of band)."""
-    services = list(_services_for(parse_id(request.GET.get("category")), request.GET.get("q", "")))
+    category = _category_pick(request.GET.get("category"))
+    services = list(_services_for(category, request.GET.get("q", ""), request.user.pk))
     service = services[0] if services else None
     context = {"services": services, "oob": True, **_service_context(request, service)}
     return render(request, "dashboard/partials/service_picker.html", context)
@@ -262,7 +277,9 @@ def _place_lines(user, lines: list[str], form_key: str) -> list[dict]:
     return results
 
 
-def _order_filters(request):
+def order_filters(request):
+    """The customer's orders narrowed by the list's filters (status tab, ID or part of a link,
+    service, dates): the list, its live rows and the CSV export read the same ones."""
     form = OrderFilterForm(request.GET or None)
     orders = Order.objects.filter(user=request.user).select_related("service")
     status = request.GET.get("status", "")
@@ -271,6 +288,8 @@ def _order_filters(request):
     if status:
         orders = orders.filter(status=status)
     if form.is_valid():
+        if form.cleaned_data["service"]:
+            orders = orders.filter(service_id=form.cleaned_data["service"])
         q = form.cleaned_data["q"].strip()
         if q:
             # A number is an order ID when the customer has that order; otherwise part of a link.
@@ -300,8 +319,13 @@ def annotate_actions(orders) -> None:
         order.can_cancel = order.can_cancel and order.pk not in open_cancels
 
 
+def ordered_services(user_id: int):
+    """The services a customer has ordered, for the orders list's service filter."""
+    return Service.objects.filter(pk__in=Order.objects.filter(user_id=user_id).values("service_id")).only("pk", "name")
+
+
 def _orders_context(request) -> dict:
-    form, orders, status = _order_filters(request)
+    form, orders, status = order_filters(request)
     page = paginate(request, orders)
     annotate_actions(page.object_list)
     return {
@@ -310,6 +334,7 @@ def _orders_context(request) -> dict:
         "status": status,
         "tabs": STATUS_TABS,
         "live": any(o.status in ACTIVE_STATUSES for o in page.object_list),
+        "services": ordered_services(request.user.pk),
     }
 
 

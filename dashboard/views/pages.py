@@ -15,11 +15,13 @@ from billing.affiliates import PayoutError, earnings, payout_request_create
 from billing.models import Commission, PayoutRequest
 from billing.selectors import bonus_tiers, deposit_history, methods_available
 from billing.services import affiliate_get, deposit_request_create
+from catalog.favourites import favourite_ids
 from catalog.pricing import FLAT_TYPES, custom_rates_for, customer_rate
 from catalog.selectors import sellable_services
 from orders.models import ACTIVE_STATUSES, Order
+from support.attachments import ticket_open_with_files, ticket_reply_with_files
 from support.models import Ticket
-from support.services import ticket_close, ticket_open, ticket_reply
+from support.services import ticket_close
 
 from ..forms import DepositForm, GatewayDepositForm, ReplyForm, TicketForm, TimezoneForm
 from .common import customer_view, paginate, parse_id, search_text
@@ -56,12 +58,18 @@ def services(request):
         if pk is not None:
             match |= Q(pk=pk)
         rows = rows.filter(match)
+    starred = favourite_ids(request.user.pk)
+    favourites = request.GET.get("favourites") == "1"
+    if favourites:
+        rows = rows.filter(pk__in=starred)
     rows = list(rows.order_by("category__position", "category__name", "position", "id"))
     custom = custom_rates_for(request.user)
     for service in rows:
         service.customer_rate = customer_rate(service, request.user, custom)
         service.flat = service.type in FLAT_TYPES
-    return render(request, "dashboard/services.html", {"services": rows, "q": q})
+        service.starred = service.pk in starred
+    context = {"services": rows, "q": q, "favourites": favourites, "starred_count": len(starred)}
+    return render(request, "dashboard/services.html", context)
 
 
 @customer_view
@@ -204,14 +212,15 @@ def referral(request, code: str):
 @customer_view
 def tickets(request):
     if request.method == "POST":
-        form = TicketForm(request.POST, user=request.user)
+        form = TicketForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
-            ticket = ticket_open(
+            ticket = ticket_open_with_files(
                 user=request.user,
                 subject=form.cleaned_data["subject"],
                 body=form.cleaned_data["message"],
                 topic=form.cleaned_data["topic"],
                 order_id=form.cleaned_data["order_id"],
+                files=form.cleaned_data["attachments"],
             )
             messages.success(
                 request, _("Ticket %(id)s opened. We usually answer within a few hours.") % {"id": ticket.pk}
@@ -236,11 +245,16 @@ def ticket(request, pk: int):
             ticket_close(ticket=item)
             messages.success(request, _("Ticket closed."))
             return redirect("dashboard:ticket", pk=item.pk)
-        form = ReplyForm(request.POST)
+        form = ReplyForm(request.POST, request.FILES)
         if form.is_valid():
-            ticket_reply(ticket=item, author=request.user, body=form.cleaned_data["message"])
+            ticket_reply_with_files(
+                ticket=item,
+                author=request.user,
+                body=form.cleaned_data["message"],
+                files=form.cleaned_data["attachments"],
+            )
             return redirect("dashboard:ticket", pk=item.pk)
     else:
         form = ReplyForm()
-    thread = item.messages.select_related("author")
+    thread = item.messages.select_related("author").prefetch_related("attachments")
     return render(request, "dashboard/ticket.html", {"ticket": item, "thread": thread, "form": form})
