@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Case, F, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from panel.money import exact_totals_by, sums_in_sql
@@ -42,6 +42,17 @@ class Posting:
     created: bool  # False when the idempotency key had already been used: nothing moved.
 
 
+def _check(amount: Decimal, kind: str) -> Decimal:
+    amount = Decimal(amount)
+    if amount != money(amount):
+        raise LedgerError(f"Amount {amount} has more than 5 decimal places.")
+    if amount == 0:
+        raise LedgerError("A ledger entry cannot move zero.")
+    if kind not in LedgerEntry.Kind.values:
+        raise LedgerError(f"Unknown ledger kind {kind!r}.")
+    return amount
+
+
 def _entry_with_key(idempotency_key: str | None) -> LedgerEntry | None:
     return LedgerEntry.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
 
@@ -61,13 +72,7 @@ def ledger_post(
     Raises InsufficientFunds when a debit would overdraw. With an idempotency key that was used
     before, returns the earlier entry and moves nothing.
     """
-    amount = Decimal(amount)
-    if amount != money(amount):
-        raise LedgerError(f"Amount {amount} has more than 5 decimal places.")
-    if amount == 0:
-        raise LedgerError("A ledger entry cannot move zero.")
-    if kind not in LedgerEntry.Kind.values:
-        raise LedgerError(f"Unknown ledger kind {kind!r}.")
+    amount = _check(amount, kind)
 
     try:
         with transaction.atomic():
@@ -100,6 +105,78 @@ def ledger_post(
             raise
         return Posting(existing, created=False)
     return Posting(entry, created=True)
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One movement for ledger_post_many: ledger_post's arguments."""
+
+    user_id: int
+    amount: Decimal
+    kind: str
+    memo: str = ""
+    order_id: int | None = None
+    actor_id: int | None = None
+    idempotency_key: str | None = None
+
+
+def ledger_post_many(movements: list[Movement]) -> list[Posting]:
+    """Post several movements in one transaction: ledger_post's rules, one entry per movement.
+
+    For a batch (a poll's refunds): the users are locked once, in ascending ID order (so two
+    batches, or a batch and a single posting, never wait on each other in a cycle), the keys
+    already used are looked up in one query, the entries are inserted in one statement and each
+    balance is written once. A movement whose key was used before (earlier, or earlier in the same
+    batch) moves nothing and returns the entry that did. If any movement would take a balance
+    below zero, InsufficientFunds is raised and nothing moves. Returns the postings in the order
+    of `movements`.
+    """
+    checked = [(movement, _check(movement.amount, movement.kind)) for movement in movements]
+    if not checked:
+        return []
+    with transaction.atomic():
+        user_ids = sorted({movement.user_id for movement in movements})
+        balances = dict(
+            User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk").values_list("pk", "balance")
+        )
+        missing = set(user_ids) - balances.keys()
+        if missing:
+            raise User.DoesNotExist(f"No user {min(missing)}.")
+        # Read after the locks: an entry another transaction made for these users has committed.
+        keys = [movement.idempotency_key for movement in movements if movement.idempotency_key]
+        used = {entry.idempotency_key: entry for entry in LedgerEntry.objects.filter(idempotency_key__in=keys)}
+        results: list[LedgerEntry | Posting] = []
+        entries: list[LedgerEntry] = []
+        for movement, amount in checked:
+            key = movement.idempotency_key or None
+            if key in used:
+                results.append(Posting(used[key], created=False))
+                continue
+            new_balance = balances[movement.user_id] + amount
+            if new_balance < 0:
+                raise InsufficientFunds()
+            balances[movement.user_id] = new_balance
+            entry = LedgerEntry(
+                user_id=movement.user_id,
+                kind=movement.kind,
+                amount=amount,
+                balance_after=new_balance,
+                order_id=movement.order_id,
+                actor_id=movement.actor_id,
+                memo=movement.memo[:255],
+                idempotency_key=key,
+            )
+            entries.append(entry)
+            results.append(entry)
+            if key:
+                used[key] = entry
+        if entries:
+            LedgerEntry.objects.bulk_create(entries)
+            moved = {entry.user_id for entry in entries}
+            User.objects.filter(pk__in=moved).update(
+                balance=Case(*[When(pk=user_id, then=Value(balances[user_id])) for user_id in sorted(moved)])
+            )
+    return [result if isinstance(result, Posting) else Posting(result, created=True) for result in results]
 
 
 def ledger_debit(
