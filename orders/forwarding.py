@@ -99,16 +99,20 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=max(seconds, 1))
 
 
-def _release(order_id: int, delay: timedelta, *, undo_attempt: bool = False, may_exist: bool = False) -> None:
+def _release(
+    order_id: int, delay: timedelta, *, undo_attempt: bool = False, may_exist: bool = False, keep_mark: bool = False
+) -> None:
     """Put a claimed order back, to be tried again after `delay`: queued, or, when an earlier
     send may have reached the provider (`may_exist`), unknown-and-resending, so that nothing
-    treats it as never sent (a queued order can be canceled with a full refund)."""
+    treats it as never sent (a queued order can be canceled with a full refund). `keep_mark`
+    queues it but keeps its "send started" mark: an earlier outcome was unknown, so it must
+    never go to another provider (orders.failover)."""
     changes = {
         "forward_state": ForwardState.UNKNOWN if may_exist else ForwardState.QUEUED,
         "next_attempt_at": timezone.now() + delay,
         "lease_until": None,
     }
-    if not may_exist:
+    if not may_exist and not keep_mark:
         changes["send_started_at"] = None
     if undo_attempt:
         changes["attempts"] = F("attempts") - 1
@@ -249,13 +253,15 @@ def _refused(order: Order, provider: Provider, refusal: Refusal, may_exist: bool
         _release(order.pk, timedelta(seconds=CircuitBreaker.OPEN_FOR), undo_attempt=True, may_exist=may_exist)
         return "deferred"
     if refusal.reason == FUNDS:
-        return _out_of_funds(order, provider, refusal.detail)
+        return _out_of_funds(order, provider, refusal.detail, may_exist)
     return _rejected(order, provider, refusal.detail)
 
 
-def _out_of_funds(order: Order, provider: Provider, message: str) -> str:
-    # Our money at the provider ran out: the order is fine, the provider needs a top-up.
-    _release(order.pk, OUT_OF_FUNDS_RETRY, undo_attempt=True)
+def _out_of_funds(order: Order, provider: Provider, message: str, may_exist: bool) -> str:
+    # Our money at the provider ran out: the order is fine, the provider needs a top-up. A
+    # provider that honours keys refuses a repeated key only if it does not have the order, so
+    # it is queued as before; its mark stays, so that it is never sent anywhere else.
+    _release(order.pk, OUT_OF_FUNDS_RETRY, undo_attempt=True, keep_mark=may_exist)
     Order.objects.filter(pk=order.pk).update(
         needs_attention=True, attention_reason=f"Provider {provider.name} is out of funds: {message}"
     )

@@ -546,3 +546,29 @@ def test_a_provider_that_stays_unavailable_is_noted_once(customer, make_service,
     Order.objects.filter(pk=order.pk).update(next_attempt_at=None)
     assert order_forward(order_id=order.pk) == "sent"
     assert refreshed(order).provider_id == provider2.pk
+
+
+def test_an_order_whose_outcome_was_unknown_never_fails_over_even_when_refused_later(
+    customer, make_service, sim, sim2, provider, provider2
+):
+    provider.honours_idempotency_keys = True
+    provider.save()
+    service = make_service("Default", dripfeed=False)
+    add_fallback(service, provider2)
+    sim.faults(http_500_rate=1.0)  # the answer is lost: the provider may have the order
+    order = place(customer, service)
+    assert order_forward(order_id=order.pk) == "resend"
+    # The resend with the same key is refused for funds: a provider that honours keys would
+    # have answered with the order had it taken it, but the order still stays with it.
+    sim.faults(http_500_rate=0.0, out_of_funds=True)
+    for _ in range(2):
+        Order.objects.filter(pk=order.pk).update(next_attempt_at=None)
+        assert order_forward(order_id=order.pk) == "provider_out_of_funds"
+        order = refreshed(order)
+        assert order.provider_id == provider.pk and order.send_started_at is not None
+    assert FAILOVER_EVENT not in kinds(order) and sim2.stats()["requests"].get("add", 0) == 0
+    sim.faults(out_of_funds=False)
+    Order.objects.filter(pk=order.pk).update(next_attempt_at=None)
+    assert order_forward(order_id=order.pk) == "sent"
+    assert refreshed(order).provider_id == provider.pk
+    assert sim.stats()["orders_created"] == 1 and sim2.stats()["orders_created"] == 0
