@@ -120,7 +120,7 @@ def orders_of_two(customer, other, make_service):
 
 
 def test_search_by_part_of_a_link_and_by_id(logged_in, orders_of_two):
-    a, b, mine, theirs = orders_of_two
+    _a, _b, mine, theirs = orders_of_two
     body = logged_in.get(reverse("dashboard:orders"), {"q": "p/alph"}).content.decode()
     assert f'id="order-{mine[0].pk}"' in body and f'id="order-{mine[1].pk}"' not in body
     assert f'id="order-{theirs.pk}"' not in body  # another customer's order never shows
@@ -131,7 +131,7 @@ def test_search_by_part_of_a_link_and_by_id(logged_in, orders_of_two):
 
 
 def test_filter_by_service_status_and_date(logged_in, orders_of_two):
-    a, b, mine, theirs = orders_of_two
+    a, b, mine, _theirs = orders_of_two
     body = logged_in.get(reverse("dashboard:orders"), {"service": b.pk}).content.decode()
     assert f'id="order-{mine[1].pk}"' in body
     assert f'id="order-{mine[0].pk}"' not in body and f'id="order-{mine[2].pk}"' not in body
@@ -158,7 +158,7 @@ def _csv(response) -> list[list[str]]:
 
 
 def test_export_csv_own_orders_only_with_formulas_neutralised(logged_in, orders_of_two):
-    a, b, mine, theirs = orders_of_two
+    a, _b, mine, theirs = orders_of_two
     rows = _csv(logged_in.get(reverse("dashboard:orders_export")))
     assert rows[0][:5] == ["ID", "Date", "Service ID", "Service", "Link"]
     ids = {int(row[0]) for row in rows[1:]}
