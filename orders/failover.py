@@ -34,6 +34,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from catalog.models import DRIPFEED_TYPES, Service, ServiceFallback, UpstreamService
 from catalog.pricing import quote
@@ -277,7 +278,8 @@ def service_fulfilment(*, service_id: int, since: datetime) -> tuple[list[Fulfil
     fulfilment = [
         FulfilmentRow(
             provider_id=row["provider_id"],
-            provider=names.get(row["provider_id"], "-"),
+            # A manual order has no provider: staff fulfil it.
+            provider=names.get(row["provider_id"], "-") if row["provider_id"] else gettext("Manual (staff)"),
             orders=row["n"],
             revenue=row["revenue"],
             cost=row["cost"],

@@ -572,3 +572,13 @@ def test_an_order_whose_outcome_was_unknown_never_fails_over_even_when_refused_l
     assert order_forward(order_id=order.pk) == "sent"
     assert refreshed(order).provider_id == provider.pk
     assert sim.stats()["orders_created"] == 1 and sim2.stats()["orders_created"] == 0
+
+
+def test_a_manual_service_page_counts_its_orders_as_fulfilled_by_staff(customer):
+    from testing.manual import make_manual_service
+
+    service = make_manual_service()
+    place(customer, service, quantity=1000)
+    [row], failovers, unserved = service_fulfilment(service_id=service.pk, since=timezone.now() - timedelta(days=1))
+    assert (row.provider_id, row.provider, row.orders) == (None, "Manual (staff)", 1)
+    assert failovers == [] and unserved == 0
