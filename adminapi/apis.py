@@ -182,7 +182,10 @@ class OrderDetailApi(AdminApiView):
         "also come as an If-Match header.",
     )
     def post(self, request, order_id: int):
-        body = dict(request.data) if isinstance(request.data, dict) else request.data
+        body = request.data
+        if isinstance(body, dict):
+            # A form body is a QueryDict (lists of values): one value per field, as JSON has.
+            body = body.dict() if hasattr(body, "dict") else dict(body)
         if isinstance(body, dict) and "version" not in body and request.headers.get("If-Match"):
             body["version"] = request.headers["If-Match"].strip('" ')
         serializer = out.OrderUpdateSerializer(data=body)

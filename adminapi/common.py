@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import exceptions, status
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -80,7 +80,7 @@ class AdminApiView(APIView):
     permission_classes = [RolePermission]
     throttle_classes = [PerTokenThrottle]
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
     required_permissions: dict[str, tuple[str, ...]] = {}
 
     def get_exception_handler(self):

@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts.models import AuditLog
 from accounts.services import audit_record
 
-from .events import order_event
+from .events import order_event, order_status_notify, refill_final_notify
 from .models import ACTIVE_STATUSES, FINAL_STATUSES, CancelRequest, ForwardState, Order, OrderEvent, Refill, Status
 from .staff import ActionError, order_fields, order_mark_final
 
@@ -258,9 +258,16 @@ def manual_update(
         if left is not None and left != order.remains:
             changes["remains"] = left
         if changes:
+            previous = order.status
             Order.objects.filter(pk=order.pk, status=order.status).update(**changes)
             described = ", ".join(f"{name} {value}" for name, value in changes.items())
-            order_event(order.pk, "staff", f"Manual progress: {described}", actor_id=actor_id)
+            row = OrderEvent.objects.create(
+                order_id=order.pk, kind="staff", message=f"Manual progress: {described}", actor_id=actor_id
+            )
+            if "status" in changes:
+                # The customer hears of it as of a status a provider reported (notifications).
+                order.refresh_from_db()
+                order_status_notify([row], {order.pk: order}, {order.pk: previous})
     order.refresh_from_db()
     after = order_fields(order) | {"start_count": order.start_count}
     if after != before:
@@ -314,6 +321,7 @@ def manual_refill_resolve(*, refill_id: int, actor_id: int, outcome: str, reason
         status=status, error=reason[:500] if status == Refill.Status.REJECTED else ""
     )
     order_event(refill.order_id, "refill", f"Refill {refill.pk} {status} by staff", actor_id=actor_id)
+    refill_final_notify(refill, status=status, error=reason)
     audit_record(
         actor_id=actor_id,
         action="refill.manual_resolve",

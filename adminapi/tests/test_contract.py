@@ -370,3 +370,17 @@ def test_the_openapi_document_describes_every_resource(client):
     } <= paths
     order = document["components"]["schemas"]["Order"]["properties"]
     assert set(order) == ORDER_FIELDS
+
+
+def test_form_encoded_bodies_work_too(client, customer, service, admin_token):
+    _, key = admin_token
+    order = place(customer, service)
+    response = client.post(
+        f"/adminapi/v2/orders/{order.pk}",
+        {"version": manual.order_version(order), "status": "in_progress", "remains": "10"},
+        HTTP_X_API_KEY=key,
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["remains"] == 10
+    pulled = client.post("/adminapi/v2/orders/pull", {"limit": "5"}, HTTP_X_API_KEY=key)
+    assert pulled.status_code == 200 and [o["id"] for o in pulled.json()["data"]["list"]] == [order.pk]

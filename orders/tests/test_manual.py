@@ -341,3 +341,26 @@ def test_non_manual_orders_are_refused_by_the_manual_transitions(customer, make_
         manual.manual_take(order_id=order.pk, actor_id=staff.pk)
     with pytest.raises(ActionError, match="not an order of a manual service"):
         manual.manual_update(order_id=order.pk, actor_id=staff.pk, version=None, status="Completed")
+
+
+def test_customers_are_notified_of_manual_progress_outcomes_and_refills_as_of_forwarded_ones(customer, service, staff):
+    from notifications.models import Event, WebhookEndpoint
+
+    # "order.status" is recorded for customers whose webhook takes it, as for polled changes.
+    WebhookEndpoint.objects.create(user=customer, url="https://hooks.example.com/panel")
+    order = place(customer, service)
+    manual.manual_update(order_id=order.pk, actor_id=staff.pk, version=version(order.pk), status="In progress")
+    status_event = Event.objects.get(kind="order.status")
+    assert status_event.user_id == customer.pk and status_event.data["status"] == "In progress"
+    manual.manual_update(order_id=order.pk, actor_id=staff.pk, version=version(order.pk), status="Completed")
+    assert Event.objects.get(kind="order.final").data["status"] == "Completed"
+    refill = refill_for(customer, order)
+    manual.manual_refill_resolve(refill_id=refill.pk, actor_id=staff.pk, outcome="completed")
+    assert Event.objects.get(kind="refill.status").data["status"] == "Completed"
+
+
+def refill_for(customer, order):
+    from orders.refills import refill_request
+
+    refill_request(user_id=customer.pk, order_ids=[order.pk])
+    return Refill.objects.get(order=order)
