@@ -108,6 +108,15 @@ def test_staff_add_fallbacks_and_see_who_fulfilled_the_orders(
     page.wait_for_selector("#result_list")
     assert page.locator("#result_list tbody tr").count() == 3
 
+    # A moved order's timeline says who refused it, why, and where it went.
+    page.goto(f"{live_server.url}/{django_settings.ADMIN_URL}orders/order/{moved[0].pk}/change/")
+    page.wait_for_selector(".bo-timeline")
+    timeline = page.inner_text(".bo-timeline")
+    assert "sim refused (service disabled or unknown upstream: Service not found or inactive)" in timeline
+    assert f"moved to second service {fallback.upstream_id}" in timeline and "Sent to second" in timeline
+    page.locator(".bo-timeline").scroll_into_view_if_needed()
+    screenshot(page, "backoffice-order-failover")
+
     # Another period.
     page.goto(service_url(live_server, service) + "?days=7")
     page.wait_for_selector("#bo-fulfilled-by")
