@@ -3,8 +3,20 @@ from django.contrib import admin, messages
 
 from panel.admin_tools import CustomerFilter, ReadOnlyAdmin
 
-from .models import CustomerSettings, Delivery, Event, Preference, TelegramBot, TelegramLink, WebhookEndpoint
+from .models import (
+    Announcement,
+    CatalogUpdate,
+    CustomerSettings,
+    Delivery,
+    Event,
+    Preference,
+    TelegramBot,
+    TelegramLink,
+    UpdatesSettings,
+    WebhookEndpoint,
+)
 from .services import telegram_bot_save
+from .updates import updates_publish
 
 
 class DeliveryInline(admin.TabularInline):
@@ -116,3 +128,71 @@ class TelegramBotAdmin(admin.ModelAdmin):
 class TelegramLinkAdmin(ReadOnlyAdmin):
     list_display = ("user", "telegram_username", "chat_id", "linked_at")
     list_filter = (CustomerFilter,)
+
+
+@admin.register(CatalogUpdate)
+class CatalogUpdateAdmin(admin.ModelAdmin):
+    """Changes the catalog scan found; customers see the published ones on their Updates page."""
+
+    list_display = ("id", "created_at", "kind", "service", "old_rate", "new_rate", "published_at")
+    list_filter = ("kind", ("published_at", admin.EmptyFieldListFilter))
+    search_fields = ("service__name", "=service__id")
+    list_select_related = ("service",)
+    actions = ["publish", "unpublish"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Publish the selected updates")
+    def publish(self, request, queryset):
+        count = updates_publish(update_ids=list(queryset.values_list("pk", flat=True)))
+        messages.success(request, f"{count} update(s) published.")
+
+    @admin.action(description="Hide the selected updates from customers")
+    def unpublish(self, request, queryset):
+        count = queryset.filter(published_at__isnull=False).update(published_at=None)
+        messages.success(request, f"{count} update(s) hidden.")
+
+
+@admin.register(UpdatesSettings)
+class UpdatesSettingsAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "publish_new",
+        "publish_price_up",
+        "publish_price_down",
+        "publish_disabled",
+        "publish_back",
+    )
+
+    def has_add_permission(self, request):
+        return not UpdatesSettings.objects.exists()
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = 1
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Announcement)
+class AnnouncementAdmin(admin.ModelAdmin):
+    list_display = ("title", "level", "sticky", "active", "starts_at", "ends_at", "created_at")
+    list_filter = ("active", "sticky", "level")
+    search_fields = ("title", "body")
+    filter_horizontal = ("audience",)
+    fields = ("title", "body", "level", "sticky", "active", "starts_at", "ends_at", "audience")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "audience":
+            from django.contrib.auth import get_user_model
+
+            kwargs["queryset"] = get_user_model().objects.filter(is_staff=False).order_by("username")
+            kwargs["help_text"] = "Empty: every customer. Otherwise only the customers chosen here."
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if obj.created_by_id is None:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -81,5 +81,7 @@ DATA_FIELDS = {
     "quantity, link, service, currency",
     "refill.status": "refill, order, status (Completed or Rejected), error",
     "balance.low": "balance, threshold, currency",
+    "catalog.update": "update, service, name, change (new, price_up, price_down, disabled, back), old_rate, new_rate, "
+    "currency",
     "webhook.test": "message, sent_at",
 }

@@ -70,6 +70,8 @@ KINDS = {
             email_default=True,
             telegram_default=True,
         ),
+        Kind("catalog.update", _("Catalog changed (new service, price, disabled, back)"), CUSTOMER, webhook=True),
+        Kind("catalog.digest", _("Catalog updates (a daily email digest)"), CUSTOMER, email=True),
         Kind("webhook.test", _("Test event"), CUSTOMER, webhook=True),
         # Staff alerts: to the staff address list (a digest) and the staff Telegram chat.
         Kind("provider.balance_low", _("Provider balance low"), STAFF),

@@ -154,6 +154,8 @@ class CustomerSettings(models.Model):
     balance_low_round = models.PositiveIntegerField(default=0)
     # The language the customer last used the panel in: their emails are written in it.
     language = models.CharField(max_length=16, blank=True)
+    # The catalog updates digest: when the last one was sent (the next one lists what came since).
+    updates_digest_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "customer settings"
@@ -204,3 +206,104 @@ class TelegramLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} -> {self.chat_id or 'waiting for code'}"
+
+
+# --- Updates feed ------------------------------------------------------------------------------
+
+
+class ServiceState(models.Model):
+    """What the catalog scan last saw of a service: the updates feed is the difference."""
+
+    service = models.OneToOneField("catalog.Service", on_delete=models.CASCADE, related_name="+")
+    rate = models.DecimalField(**MONEY)
+    sellable = models.BooleanField()
+    seen_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.service_id}: {self.rate} ({'sellable' if self.sellable else 'not sellable'})"
+
+
+class CatalogUpdate(models.Model):
+    class Kind(models.TextChoices):
+        NEW = "new", _("New service")
+        PRICE_UP = "price_up", _("Price up")
+        PRICE_DOWN = "price_down", _("Price down")
+        DISABLED = "disabled", _("Disabled")
+        BACK = "back", _("Back")
+
+    service = models.ForeignKey("catalog.Service", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    old_rate = models.DecimalField(null=True, blank=True, **MONEY)
+    new_rate = models.DecimalField(null=True, blank=True, **MONEY)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Customers see only published updates; staff choose (automatically by kind, or one by one).
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: service {self.service_id}"
+
+
+class UpdatesSettings(models.Model):
+    """Which kinds of catalog change are published as they are found (one row, pk=1); the rest
+    wait for staff to publish them one by one. Its row also serialises the catalog scans."""
+
+    publish_new = models.BooleanField(default=True)
+    publish_price_up = models.BooleanField(default=True)
+    publish_price_down = models.BooleanField(default=True)
+    publish_disabled = models.BooleanField(default=True)
+    publish_back = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "updates feed settings"
+        verbose_name_plural = "updates feed settings"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="updates_settings_single_row")]
+
+    def __str__(self) -> str:
+        return "Updates feed settings"
+
+    def publishes(self, kind: str) -> bool:
+        return bool(getattr(self, f"publish_{kind}", False))
+
+
+# --- Announcements -----------------------------------------------------------------------------
+
+
+class Announcement(models.Model):
+    class Level(models.TextChoices):
+        INFO = "info", _("Info")
+        WARNING = "warning", _("Warning")
+
+    title = models.CharField(max_length=200)
+    body = models.TextField(max_length=5000, blank=True)
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
+    sticky = models.BooleanField(default=False, help_text="Shown first, and customers cannot dismiss it.")
+    # Empty: every customer; otherwise only these.
+    audience = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="Empty: at once.")
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until turned off.")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sticky", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AnnouncementDismissal(models.Model):
+    announcement = models.ForeignKey(Announcement, on_delete=models.CASCADE, related_name="dismissals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["announcement", "user"], name="dismissed_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} dismissed {self.announcement_id}"

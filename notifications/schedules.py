@@ -8,6 +8,8 @@ DEFAULT_SCHEDULE = {
     "Notifications: staff digest": ("notifications.staff_digest", None),
     "Notifications: low balances": ("notifications.check_balances", 60),
     "Notifications: Telegram messages to the bot": ("notifications.telegram_updates", 10),
+    "Notifications: catalog updates feed": ("notifications.catalog_scan", 300),
+    "Notifications: catalog updates email digest": ("notifications.updates_digest", 86400),
 }
 
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from . import services, updates
 
 
 @shared_task(name="notifications.dispatch_events")
@@ -33,3 +33,13 @@ def telegram_updates() -> int:
 @shared_task(name="notifications.check_balances")
 def check_balances() -> int:
     return services.balances_check()
+
+
+@shared_task(name="notifications.catalog_scan")
+def catalog_scan() -> int:
+    return len(updates.catalog_scan())
+
+
+@shared_task(name="notifications.updates_digest")
+def updates_digest() -> int:
+    return updates.updates_digest_send()

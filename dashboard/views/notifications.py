@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -14,10 +14,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from notifications import docs
+from notifications.announcements import announcement_dismiss
 from notifications.channels import telegram
 from notifications.channels.email import unsubscribe_read
 from notifications.kinds import KINDS, WEBHOOK_KINDS
-from notifications.models import Delivery, TelegramLink, WebhookEndpoint
+from notifications.models import CatalogUpdate, Delivery, TelegramLink, WebhookEndpoint
 from notifications.selectors import customer_settings, preferences_of, webhook_log
 from notifications.services import (
     delivery_resend,
@@ -286,3 +287,32 @@ def webhooks_resend(request, pk: int):
         raise Http404 from None
     messages.success(request, _("Sent again. The new delivery is at the top of the log."))
     return redirect("dashboard:webhooks")
+
+
+# --- Updates feed and announcements -----------------------------------------------------------
+
+
+@customer_view
+def updates(request):
+    """What changed in the catalog, as staff published it."""
+    kind = request.GET.get("kind", "")
+    rows = (
+        CatalogUpdate.objects.filter(published_at__isnull=False)
+        .select_related("service")
+        .order_by("-published_at", "-id")
+    )
+    if kind in CatalogUpdate.Kind.values:
+        rows = rows.filter(kind=kind)
+    else:
+        kind = ""
+    context = {"page": paginate(request, rows), "kinds": CatalogUpdate.Kind.choices, "kind": kind}
+    return render(request, "notifications/updates.html", context)
+
+
+@require_POST
+@customer_view
+def announcement_dismiss_view(request, pk: int):
+    announcement_dismiss(user_id=request.user.pk, announcement_id=pk)
+    if request.htmx:
+        return HttpResponse("")
+    return redirect("dashboard:home")

@@ -112,3 +112,39 @@ def test_linking_telegram_with_a_one_time_code(page, live_server, customer, tele
     expect()(page.locator("#pref-orderfinal input[name='pref:order.final:telegram']")).to_be_checked()
     screenshot(page, "notify-telegram-linked")
     assert Preference.objects.get(user=customer, kind="order.final", channel="telegram").enabled is True
+
+
+def test_updates_page_and_announcements_on_the_dashboard(page, live_server, customer, make_service):
+    from catalog.models import Service
+    from notifications.models import Announcement
+    from notifications.updates import catalog_scan
+
+    cheap = make_service("Default")
+    catalog_scan()
+    Service.objects.filter(pk=cheap.pk).update(rate=cheap.rate / 2)
+    make_service("Custom Comments")
+    catalog_scan()
+    Announcement.objects.create(title="Maintenance tonight", body="The panel pauses from 02:00 to 02:15 UTC.")
+    Announcement.objects.create(title="New: crypto deposits", sticky=True, level="warning")
+
+    page.goto(f"{live_server.url}/")
+    notes = page.locator("#announcements .announcement")
+    expect()(notes).to_have_count(2)
+    expect()(notes.first).to_contain_text("New: crypto deposits")  # sticky first, no dismiss button
+    expect()(notes.first.locator("button")).to_have_count(0)
+    screenshot(page, "notify-announcements")
+    page.locator("#announcements .announcement", has_text="Maintenance tonight").get_by_role(
+        "button", name="Dismiss"
+    ).click()
+    expect()(notes).to_have_count(1)  # removed in place (htmx), no reload
+    page.reload()
+    expect()(page.locator("#announcements .announcement")).to_have_count(1)
+
+    page.get_by_role("link", name="Updates").click()
+    rows = page.locator("#updates tbody tr")
+    expect()(rows).to_have_count(2)
+    expect()(rows.first).to_contain_text("New service")
+    expect()(page.locator("#updates")).to_contain_text("Price down")
+    screenshot(page, "notify-updates")
+    page.locator("#update-kinds").get_by_role("link", name="Price down").click()
+    expect()(page.locator("#updates tbody tr")).to_have_count(1)
