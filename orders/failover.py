@@ -164,7 +164,7 @@ def next_candidate(
     tried.add((order.provider_id, order.upstream_service_id))
     if refusal.reason in PROVIDER_WIDE:
         refused_providers.add(order.provider_id)
-    primary = order.service.upstream if order.service.upstream_id else None
+    primary = UpstreamService.objects.select_related("provider").filter(pk=order.service.upstream_id).first()
     skipped = []
     for upstream in [primary, *(fallback.upstream for fallback in fallbacks)]:
         if upstream is None or (upstream.provider_id, upstream.upstream_id) in tried:
@@ -246,7 +246,7 @@ def order_failover(
             },
         )
     FAILOVERS.labels(provider.name, refusal.reason, upstream.provider.name).inc()
-    return Order.objects.select_related("service__upstream__provider", "provider").get(pk=order.pk)
+    return Order.objects.select_related("service", "provider").get(pk=order.pk)
 
 
 # --- What staff see on a service's page ------------------------------------------------------

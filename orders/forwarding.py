@@ -47,6 +47,10 @@ FIRST_POLL_AFTER = timedelta(seconds=10)
 # Sends of one order, in all, after which an unknown outcome waits for staff even at a provider
 # that honours idempotency keys (something is wrong beyond a lost answer).
 UNKNOWN_RESENDS = 8
+# Fallbacks one task sends to at most: each send may take the provider's read timeout, and the
+# task has a time limit. An order moved this many times is queued where it now is; the sweeper
+# enqueues it again within a minute.
+MAX_MOVES_PER_TASK = 3
 
 
 class CircuitBreaker:
@@ -159,7 +163,7 @@ def _forward(order_id: int) -> str:
     )
     if not claimed:
         return "skipped"
-    order = Order.objects.select_related("service__upstream__provider", "provider").get(pk=order_id)
+    order = Order.objects.select_related("service", "provider").get(pk=order_id)
     # Set by an earlier send whose outcome is unknown: the provider may have this order.
     may_exist = order.send_started_at is not None
     if may_exist and not order.provider.resends_unknown_outcomes:
@@ -168,7 +172,11 @@ def _forward(order_id: int) -> str:
         return _unknown(order, order.provider, Unknown("add", "an earlier answer was lost"))
     # One provider per pass; a definite refusal moves the order to the next fallback, which
     # the next pass sends to. Each move excludes what was tried, so the passes end.
-    while True:
+    for moves in range(MAX_MOVES_PER_TASK + 1):
+        if moves == MAX_MOVES_PER_TASK:
+            # Moved, never sent to its new provider: queued there for the next task.
+            _release(order.pk, timedelta(0), undo_attempt=True)
+            return "deferred"
         provider: Provider = order.provider
         bind_log_context(provider=provider.name)
         refusal = _unavailable(provider)
@@ -196,6 +204,7 @@ def _forward(order_id: int) -> str:
             "order %s provider %s: %s; failover to %s", order.pk, provider.name, refusal.detail, moved.provider.name
         )
         order = moved
+    raise AssertionError("unreachable: the last pass returns")
 
 
 def _send(order: Order, provider: Provider, may_exist: bool) -> str | Refusal:

@@ -582,3 +582,24 @@ def test_a_manual_service_page_counts_its_orders_as_fulfilled_by_staff(customer)
     [row], failovers, unserved = service_fulfilment(service_id=service.pk, since=timezone.now() - timedelta(days=1))
     assert (row.provider_id, row.provider, row.orders) == (None, "Manual (staff)", 1)
     assert failovers == [] and unserved == 0
+
+
+def test_one_task_moves_an_order_a_bounded_number_of_times(customer, make_service, sim, sim2, provider, provider2):
+    service = make_service("Default", dripfeed=False)
+    # Four fallbacks the second provider does not know ("Incorrect service ID"), then a good one.
+    for position, upstream_id in enumerate(["99001", "99002", "99003", "99004"]):
+        add_fallback(service, provider2, position=position, upstream_id=upstream_id)
+    good = add_fallback(service, provider2, position=9)
+    disable_upstream(sim, service.upstream.upstream_id)
+    order = place(customer, service)
+    assert order_forward(order_id=order.pk) == "deferred"
+    order = refreshed(order)
+    # Moved three times (sim, 99001, 99002 refused), queued at 99003 without being sent there.
+    assert order.upstream_service_id == "99003" and order.forward_state == ForwardState.QUEUED
+    assert order.send_started_at is None and order.next_attempt_at <= timezone.now()
+    assert kinds(order).count(FAILOVER_EVENT) == 3 and sim2.stats()["requests"]["add"] == 2
+    # The next task carries on from there.
+    assert order_forward(order_id=order.pk) == "sent"
+    order = refreshed(order)
+    assert order.upstream_service_id == good.upstream_id and order.provider_id == provider2.pk
+    assert kinds(order).count(FAILOVER_EVENT) == 5 and sim2.stats()["orders_created"] == 1
