@@ -10,8 +10,10 @@ class BackofficeConfig(AppConfig):
 
     def ready(self) -> None:
         from .roles import ensure_roles
+        from .site_mode import connect_sign_in_as_audit
 
         post_migrate.connect(ensure_roles, sender=self, dispatch_uid="backoffice.ensure_roles")
+        connect_sign_in_as_audit()
 
 
 class PanelAdminConfig(admin_apps.AdminConfig):

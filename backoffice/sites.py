@@ -103,7 +103,7 @@ class PanelAdminSite(admin.AdminSite):
         return super().index(request, extra_context)
 
     def get_urls(self):
-        from . import manual, views
+        from . import manual, staff_tools, views
 
         urls = [
             path("backoffice/manual/", self.admin_view(manual.queue), name="bo_manual_queue"),
@@ -144,6 +144,11 @@ class PanelAdminSite(admin.AdminSite):
                 "backoffice/cancels/<int:cancel_id>/retry/", self.admin_view(views.cancel_retry), name="bo_cancel_retry"
             ),
             path("backoffice/services/markup/", self.admin_view(views.services_markup), name="bo_services_markup"),
+            path(
+                "backoffice/services/bulk-edit/", self.admin_view(staff_tools.bulk_edit), name="bo_services_bulk_edit"
+            ),
+            path("backoffice/maintenance/", self.admin_view(staff_tools.maintenance), name="bo_maintenance"),
+            path("backoffice/sign-in-as/", self.admin_view(staff_tools.sign_in_as), name="bo_sign_in_as"),
             re_path(
                 r"^(?P<old_app>dashboard|backoffice)/(?P<model>[a-z]+)/(?P<rest>.*)$",
                 self.admin_view(moved_model_redirect),

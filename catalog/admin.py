@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, ExtendableAdmin, ReadOnlyAdmin, admin_extend
 
+from .bulk import catalog_edit_audit
 from .models import (
     Category,
     CustomerPrice,
@@ -116,6 +117,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        catalog_edit_audit(actor_id=request.user.pk, obj=obj, form=form, change=change)
         if "markup_percent" in form.changed_data:
             prices_recompute(service_ids=obj.services.values_list("pk", flat=True))
 
@@ -333,7 +335,7 @@ class ServiceAdmin(ExtendableAdmin):
         ("Review", {"fields": ("flagged", "flag_reason", "auto_imported", "created_at", "updated_at")}),
     )
     inlines = (ServiceFallbackInline, ServiceChangeInline)
-    actions = ("enable", "disable", "clear_flag", "recompute_prices", "set_markup")
+    actions = ("enable", "disable", "clear_flag", "recompute_prices", "set_markup", "bulk_edit")
     show_full_result_count = False
 
     def has_catalog_permission(self, request):
@@ -356,6 +358,7 @@ class ServiceAdmin(ExtendableAdmin):
 
     def save_model(self, request, obj, form, change):
         service_save_price(service=obj)
+        catalog_edit_audit(actor_id=request.user.pk, obj=obj, form=form, change=change)
 
     def delete_model(self, request, obj):
         services_delete(service_ids=[obj.pk])
@@ -390,6 +393,14 @@ class ServiceAdmin(ExtendableAdmin):
         # The backoffice's page asks for the markup, then calls its audited service.
         ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:2000])
         return HttpResponseRedirect(reverse("admin:bo_services_markup") + f"?ids={ids}")
+
+    @admin.action(
+        description="Bulk edit selected services (category, price, min/max, enabled)", permissions=["catalog"]
+    )
+    def bulk_edit(self, request, queryset):
+        # The backoffice's page asks what to change, then calls catalog.bulk (audited, all or nothing).
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:1000])
+        return HttpResponseRedirect(reverse("admin:bo_services_bulk_edit") + f"?ids={ids}")
 
 
 # --- Per-customer prices -----------------------------------------------------------------------

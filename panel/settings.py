@@ -201,6 +201,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "axes",
+    "hijack",
     "accounts",
     "upstream",
     "catalog",
@@ -228,6 +229,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Marks a staff member signed in as a customer (request.user.is_hijacked) for the banner.
+    "hijack.middleware.HijackUserMiddleware",
+    # After the session and the user are known: staff keep working in maintenance mode.
+    "backoffice.site_mode.MaintenanceMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: it turns a lockout into its 429 answer.
@@ -287,6 +292,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+# Signing in as a customer (django-hijack): who may (backoffice.site_mode.may_sign_in_as), and
+# no injected notification (it carries an inline script); base.html shows its own banner.
+HIJACK_PERMISSION_CHECK = "backoffice.site_mode.may_sign_in_as"
+HIJACK_INSERT_BEFORE = None
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username + IP before any password is checked.
     "panel.security.LockoutBackend",

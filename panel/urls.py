@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.urls import include, path
 from django.views.decorators.cache import never_cache
+from hijack.views import ReleaseUserView
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from . import metrics
@@ -41,6 +42,8 @@ urlpatterns = [
     path("adminapi/v2/", include("adminapi.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    # Back to staff after signing in as a customer; starting is a backoffice page (2FA-gated).
+    path("hijack/release/", ReleaseUserView.as_view(), name="hijack_release"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),

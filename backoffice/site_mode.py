@@ -1,0 +1,152 @@
+"""Maintenance mode and signing in as a customer: what staff switch, and the middleware that
+applies maintenance mode to every request.
+
+Maintenance mode: while it is on, visitors and customers get the staff's message (a 503 page
+with Retry-After), the downstream API answers {"error": "<message>"} with 503 (its usual error
+shape; a client may retry later, nothing was done), and staff keep working: staff sessions, a
+staff member signed in as a customer, the backoffice, the login pages, the Admin API, health and
+metrics, payment notifications from gateways (money must never be turned away) and one-click
+unsubscribes go through. Celery workers and beat are not HTTP: polling, settling, forwarding and
+syncing carry on. The state is read from the database at most every CACHE_SECONDS per process.
+
+Signing in as a customer (django-hijack): only staff holding backoffice.sign_in_as, only an
+active customer who is not staff; every start and end is an audit row.
+"""
+
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+
+from accounts.services import audit_record
+
+from .models import Maintenance
+
+PERM_MAINTENANCE = "backoffice.maintenance"
+PERM_SIGN_IN_AS = "backoffice.sign_in_as"
+CACHE_SECONDS = 5.0
+RETRY_AFTER_SECONDS = 300
+MAINTENANCE_MAX_LENGTH = 2000
+
+_cached: tuple[float, bool, str] | None = None
+
+
+def default_message() -> str:
+    return _("We are carrying out scheduled maintenance. Please come back in a few minutes.")
+
+
+def maintenance_state(*, fresh: bool = False) -> tuple[bool, str]:
+    """(on, message), read from the database at most every CACHE_SECONDS in this process."""
+    global _cached
+    now = time.monotonic()
+    if not fresh and _cached is not None and now - _cached[0] < CACHE_SECONDS:
+        return _cached[1], _cached[2]
+    row = Maintenance.objects.filter(pk=1).values_list("enabled", "message").first()
+    enabled, message = row if row else (False, "")
+    _cached = (now, enabled, message)
+    return enabled, message
+
+
+def maintenance_forget() -> None:
+    global _cached
+    _cached = None
+
+
+def maintenance_set(*, actor_id: int, enabled: bool, message: str) -> Maintenance:
+    """Switch maintenance mode on or off with its message, audited."""
+    message = message.strip()[:MAINTENANCE_MAX_LENGTH]
+    with transaction.atomic():
+        row, _created = Maintenance.objects.select_for_update().get_or_create(pk=1)
+        before = {"enabled": row.enabled, "message": row.message}
+        row.enabled, row.message, row.updated_by_id = enabled, message, actor_id
+        row.save()
+        audit_record(
+            actor_id=actor_id,
+            action="maintenance.on" if enabled else "maintenance.off",
+            obj=row,
+            before=before,
+            after={"enabled": enabled, "message": message},
+        )
+    maintenance_forget()
+    return row
+
+
+# --- Who gets through --------------------------------------------------------------------------
+
+
+def _open_prefixes() -> tuple[str, ...]:
+    static = settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/" + settings.STATIC_URL
+    return (
+        "/" + settings.ADMIN_URL,
+        "/accounts/",
+        "/adminapi/",
+        "/hijack/",
+        "/payments/",
+        "/unsubscribe/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        static,
+    )
+
+
+def is_staff_session(request) -> bool:
+    """Staff, or staff signed in as a customer (the session remembers who they are)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    session = getattr(request, "session", None)
+    return bool(session is not None and session.get("hijack_history"))
+
+
+class MaintenanceMiddleware:
+    """Answers visitors and customers with the maintenance message while the mode is on."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        enabled, message = maintenance_state()
+        if not enabled:
+            return self.get_response(request)
+        request.maintenance = True
+        path = request.path_info
+        if path.startswith(_open_prefixes()) or is_staff_session(request):
+            return self.get_response(request)
+        text = message or default_message()
+        if path.startswith("/api/v2"):
+            response = JsonResponse({"error": text}, status=503)
+            response["Cache-Control"] = "no-store"
+        else:
+            html = render_to_string("maintenance.html", {"message": text}, request=request)
+            response = HttpResponse(html, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+
+# --- Signing in as a customer ------------------------------------------------------------------
+
+
+def may_sign_in_as(*, hijacker, hijacked) -> bool:
+    """django-hijack's permission check (HIJACK_PERMISSION_CHECK)."""
+    if hijacked is None or not hijacked.is_active or hijacked.is_staff or hijacked.is_superuser:
+        return False
+    return bool(hijacker.is_active and hijacker.is_staff and hijacker.has_perm(PERM_SIGN_IN_AS))
+
+
+def _audit_started(sender, request, hijacker, hijacked, **kwargs) -> None:
+    audit_record(actor_id=hijacker.pk, action="customer.sign_in_as", obj=hijacked, after={"as": hijacked.username})
+
+
+def _audit_ended(sender, request, hijacker, hijacked, **kwargs) -> None:
+    audit_record(actor_id=hijacker.pk, action="customer.sign_in_as_end", obj=hijacked, before={"as": hijacked.username})
+
+
+def connect_sign_in_as_audit() -> None:
+    from hijack import signals
+
+    signals.hijack_started.connect(_audit_started, dispatch_uid="backoffice.sign_in_as.started")
+    signals.hijack_ended.connect(_audit_ended, dispatch_uid="backoffice.sign_in_as.ended")
