@@ -1,12 +1,13 @@
 """Browser tests (Debian's chromium through Playwright) of the notification pages: preferences
 with the low-balance line, and webhook settings with the delivery log, test event and send again.
-Screenshots go to screenshots/notify-*.png."""
+Screenshots go to screenshots/notify-*.png. The browser must refuse nothing under the CSP."""
 
 import re
 
 import pytest
 
 from notifications.models import CustomerSettings, Delivery, Preference, WebhookEndpoint
+from panel.tests.csp_watch import watch_csp
 from testing.fixtures import BROWSER_MARKS, page_logged_in_as, screenshot
 
 pytestmark = BROWSER_MARKS
@@ -23,8 +24,12 @@ def expect():
 @pytest.fixture
 def page(browser, live_server, customer, plain_static_storage):
     page = page_logged_in_as(browser, live_server, customer, viewport=DESKTOP, timeout_ms=10_000)
+    watch = watch_csp(page)
     yield page
+    # Every page and htmx swap of these tests ran under the Content-Security-Policy untouched.
+    violations = watch.violations()
     page.context.close()
+    assert not violations, violations
 
 
 def test_preferences_and_the_low_balance_threshold(page, live_server, customer):
