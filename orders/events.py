@@ -28,23 +28,30 @@ def order_event(
 
 def order_final_notify(order: Order, *, refunded) -> None:
     """The customer's "order final" event, with the charge and the refund; raised by order_settle."""
-    emit(
-        DomainEvent(
-            kind="order.final",
-            key=f"order:{order.pk}:final",
-            user_id=order.user_id,
-            data={
-                "order": order.pk,
-                "status": order.status,
-                "charge": order.charge,
-                "refund": refunded,
-                "remains": order.remains,
-                "quantity": order.quantity,
-                "link": order.link,
-                "service": order.service_id,
-                "currency": settings.PANEL_CURRENCY,
-            },
-        )
+    emit(_final_event(order, refunded))
+
+
+def orders_final_notify(settled: list[tuple[Order, object]]) -> None:
+    """order_final_notify for a settled batch, (order, refunded) each, recorded together."""
+    emit(*(_final_event(order, refunded) for order, refunded in settled))
+
+
+def _final_event(order: Order, refunded) -> DomainEvent:
+    return DomainEvent(
+        kind="order.final",
+        key=f"order:{order.pk}:final",
+        user_id=order.user_id,
+        data={
+            "order": order.pk,
+            "status": order.status,
+            "charge": order.charge,
+            "refund": refunded,
+            "remains": order.remains,
+            "quantity": order.quantity,
+            "link": order.link,
+            "service": order.service_id,
+            "currency": settings.PANEL_CURRENCY,
+        },
     )
 
 

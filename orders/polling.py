@@ -25,7 +25,7 @@ from upstream.services import provider_call
 from .events import order_status_notify
 from .metrics import POLL_BATCHES, POLL_ORDERS_CHANGED
 from .models import ACTIVE_STATUSES, FINAL_STATUSES, CancelRequest, ForwardState, Order, OrderEvent
-from .settlement import final_remains, order_settle
+from .settlement import final_remains, order_settle, orders_settle
 
 logger = logging.getLogger(__name__)
 
@@ -224,9 +224,8 @@ def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
             len(changed) - len(written),
         )
     POLL_ORDERS_CHANGED.labels(provider.name).inc(len(written))
-    for order_id in finals:
-        with log_context(order_id=order_id):
-            order_settle(order_id=order_id)
+    # The batch's refunds in one transaction (one ledger entry each, the same keys as one by one).
+    orders_settle(order_ids=finals)
     return len(written)
 
 

@@ -6,17 +6,18 @@ running it again does nothing.
 """
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.ledger import ledger_credit
+from accounts.ledger import Movement, ledger_credit, ledger_post_many
 from accounts.models import LedgerEntry
 from catalog.pricing import refund_for_remains
 
-from .events import order_event, order_final_notify
-from .models import ForwardState, Order, Status
+from .events import order_event, order_final_notify, orders_final_notify
+from .models import ForwardState, Order, OrderEvent, Status
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,46 @@ def refund_due(order: Order, *, status: str | None = None, remains: int | None =
     return Decimal("0")
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """What settling a locked final order does: the total it is owed and the refund still to pay."""
+
+    due: Decimal
+    delta: Decimal
+    key: str
+
+
+def _settlement(order: Order) -> Settlement | None:
+    """The refund rule for one locked order; None when there is nothing to settle (not final, or
+    Partial without remains, which is left for staff here)."""
+    if not order.is_final:
+        return None
+    if order.status == Status.PARTIAL and order.remains is None:
+        # Never settled as "no refund" by default: staff mark it Partial with the remains.
+        if not order.needs_attention:
+            Order.objects.filter(pk=order.pk).update(needs_attention=True, attention_reason=UNKNOWN_REMAINS)
+            order_event(order.pk, "attention", UNKNOWN_REMAINS)
+            logger.warning("order %s: Partial without remains, left for staff", order.pk)
+        return None
+    due = min(refund_due(order), order.charge)
+    # The first refund's key names the order; a later, larger total (staff corrected the outcome)
+    # pays the difference under a key naming that total, so each decision is paid once.
+    key = f"refund:{order.pk}" if order.refunded == 0 else f"refund:{order.pk}:{due}"
+    return Settlement(due=due, delta=due - order.refunded, key=key)
+
+
+def _refund(order: Order, settlement: Settlement, actor_id: int | None) -> Movement:
+    return Movement(
+        user_id=order.user_id,
+        amount=settlement.delta,
+        kind=LedgerEntry.Kind.REFUND,
+        memo=f"Order {order.pk}: {order.status}",
+        order_id=order.pk,
+        actor_id=actor_id,
+        idempotency_key=settlement.key,
+    )
+
+
 def order_settle(*, order_id: int, actor_id: int | None = None) -> Decimal:
     """Apply the refund a final order is owed, once. Returns what this call refunded.
 
@@ -65,37 +106,86 @@ def order_settle(*, order_id: int, actor_id: int | None = None) -> Decimal:
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if not order.is_final:
+        settlement = _settlement(order)
+        if settlement is None:
             return Decimal("0")
-        if order.status == Status.PARTIAL and order.remains is None:
-            # Never settled as "no refund" by default: staff mark it Partial with the remains.
-            if not order.needs_attention:
-                Order.objects.filter(pk=order.pk).update(needs_attention=True, attention_reason=UNKNOWN_REMAINS)
-                order_event(order.pk, "attention", UNKNOWN_REMAINS)
-                logger.warning("order %s: Partial without remains, left for staff", order.pk)
-            return Decimal("0")
-        due = min(refund_due(order), order.charge)
-        delta = due - order.refunded
         moved = Decimal("0")
-        if delta > 0:
-            key = f"refund:{order.pk}" if order.refunded == 0 else f"refund:{order.pk}:{due}"
+        if settlement.delta > 0:
+            refund = _refund(order, settlement, actor_id)
             posting = ledger_credit(
-                user_id=order.user_id,
-                amount=delta,
-                kind=LedgerEntry.Kind.REFUND,
-                memo=f"Order {order.pk}: {order.status}",
-                order_id=order.pk,
+                user_id=refund.user_id,
+                amount=refund.amount,
+                kind=refund.kind,
+                memo=refund.memo,
+                order_id=refund.order_id,
                 actor_id=actor_id,
-                idempotency_key=key,
+                idempotency_key=refund.idempotency_key,
             )
             if posting.created:
-                moved = delta
-                order_event(order.pk, "refund", f"Refunded {delta} ({order.status})", actor_id=actor_id)
-        Order.objects.filter(pk=order.pk).update(refunded=max(due, order.refunded), settled_at=timezone.now())
-        order_final_notify(order, refunded=max(due, order.refunded))
+                moved = settlement.delta
+                order_event(order.pk, "refund", f"Refunded {moved} ({order.status})", actor_id=actor_id)
+        refunded = max(settlement.due, order.refunded)
+        Order.objects.filter(pk=order.pk).update(refunded=refunded, settled_at=timezone.now())
+        order_final_notify(order, refunded=refunded)
     if moved:
         logger.info("order %s settled: refunded %s", order_id, moved)
     return moved
+
+
+def orders_settle(*, order_ids: list[int]) -> Decimal:
+    """Settle many final orders (a poll batch's) in one transaction. Returns what was refunded.
+
+    The same rule and the same ledger keys as order_settle, so an order settled here, by
+    order_settle, or by both at once is paid exactly once. The orders are locked in ID order and
+    their users in ID order after them (ledger_post_many), the order every settlement takes its
+    locks in. The refunds are one ledger_post_many (one entry per refund), the orders' refunded
+    totals one UPDATE and the refund events one INSERT. If anything in the batch fails, the batch
+    rolls back and each order is settled on its own, so one bad order never holds back the
+    others' refunds; an order that still fails is logged and left unsettled for the reconciler,
+    which settles every final order that is not.
+    """
+    if not order_ids:
+        return Decimal("0")
+    try:
+        return _orders_settle(sorted(set(order_ids)))
+    except Exception:
+        logger.exception("settling %d orders together failed; settling them one by one", len(order_ids))
+    total = Decimal("0")
+    for order_id in sorted(set(order_ids)):
+        try:
+            total += order_settle(order_id=order_id)
+        except Exception:
+            logger.exception("order %s: settling failed; the reconciler retries it", order_id)
+    return total
+
+
+def _orders_settle(order_ids: list[int]) -> Decimal:
+    now = timezone.now()
+    with transaction.atomic():
+        orders = list(Order.objects.select_for_update().filter(pk__in=order_ids).order_by("pk"))
+        plans = [(order, plan) for order in orders if (plan := _settlement(order)) is not None]
+        paying = [(order, plan) for order, plan in plans if plan.delta > 0]
+        postings = ledger_post_many([_refund(order, plan, None) for order, plan in paying])
+        moved = {
+            order.pk: plan.delta for (order, plan), posting in zip(paying, postings, strict=True) if posting.created
+        }
+        if moved:
+            OrderEvent.objects.bulk_create(
+                [
+                    OrderEvent(order_id=order.pk, kind="refund", message=f"Refunded {moved[order.pk]} ({order.status})")
+                    for order, _ in paying
+                    if order.pk in moved
+                ]
+            )
+        for order, plan in plans:
+            order.refunded = max(plan.due, order.refunded)
+            order.settled_at = now
+        if plans:
+            Order.objects.bulk_update([order for order, _ in plans], ["refunded", "settled_at"])
+        orders_final_notify([(order, order.refunded) for order, _ in plans])
+    for order_id, delta in moved.items():
+        logger.info("order %s settled: refunded %s", order_id, delta)
+    return sum(moved.values(), Decimal("0"))
 
 
 def order_cancel_unsent(*, order_id: int, reason: str, actor_id: int | None = None) -> bool:
