@@ -28,8 +28,7 @@ class IssueForm(forms.Form):
 
 @admin.register(StaffToken)
 class StaffTokenAdmin(admin.ModelAdmin):
-    list_display = ("name", "user", "prefix_shown", "created_at", "rotated_at", "last_used_at", "state", "buttons")
-    list_filter = ("revoked_at",)
+    list_display = ("name", "user", "prefix_shown", "created_at", "last_used_at", "state", "buttons")
     list_select_related = ("user",)
     search_fields = ("name", "prefix", "user__username")
     actions = None
