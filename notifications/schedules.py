@@ -10,6 +10,7 @@ DEFAULT_SCHEDULE = {
     "Notifications: Telegram messages to the bot": ("notifications.telegram_updates", 10),
     "Notifications: catalog updates feed": ("notifications.catalog_scan", 300),
     "Notifications: catalog updates email digest": ("notifications.updates_digest", 86400),
+    "Notifications: purge old events": ("notifications.purge", 86400),
 }
 
 

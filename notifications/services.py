@@ -301,6 +301,28 @@ def deliveries_sweep() -> dict[str, int]:
     return {"expired": expired, "dispatched": len(lost), "due": len(due)}
 
 
+# Events (and their deliveries) are kept this long, then purged by beat once nothing waits.
+KEEP_DAYS = 90
+
+
+def events_purge(*, batch: int = 1000) -> int:
+    """Beat (daily): delete events older than KEEP_DAYS whose deliveries are all settled, in
+    batches. Returns how many events went."""
+    cutoff = timezone.now() - timedelta(days=KEEP_DAYS)
+    waiting = Delivery.objects.filter(state__in=[Delivery.State.PENDING, Delivery.State.SENDING])
+    total = 0
+    while True:
+        ids = list(
+            Event.objects.filter(created_at__lt=cutoff)
+            .exclude(pk__in=waiting.values("event_id"))
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return total
+        Event.objects.filter(pk__in=ids).delete()
+        total += len(ids)
+
+
 # --- Customers' actions ----------------------------------------------------------------------
 
 

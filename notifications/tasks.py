@@ -43,3 +43,8 @@ def catalog_scan() -> int:
 @shared_task(name="notifications.updates_digest")
 def updates_digest() -> int:
     return updates.updates_digest_send()
+
+
+@shared_task(name="notifications.purge")
+def purge() -> int:
+    return services.events_purge()

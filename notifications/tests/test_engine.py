@@ -236,3 +236,32 @@ def test_staff_events_go_to_the_staff_digest_not_one_by_one(db, settings, django
     assert message.to == ["ops@example.com"]
     assert "2 staff alerts" in message.subject
     assert "Provider sim: timed out" in message.body and "Order 5: unknown outcome" in message.body
+
+
+def test_old_settled_events_are_purged_and_waiting_ones_kept(customer):
+    old = timezone.now() - timedelta(days=91)
+    settled = Event.objects.create(key="order:1:final", kind="order.final", user_id=customer.pk, data={})
+    Delivery.objects.create(event=settled, channel="email", user=customer, state="sent", sent_at=old)
+    waiting = Event.objects.create(key="order:2:final", kind="order.final", user_id=customer.pk, data={})
+    Delivery.objects.create(event=waiting, channel="webhook", user=customer, state="pending", next_attempt_at=old)
+    recent = Event.objects.create(key="order:3:final", kind="order.final", user_id=customer.pk, data={})
+    Event.objects.filter(pk__in=[settled.pk, waiting.pk]).update(created_at=old)
+    assert tasks.purge() == 1
+    assert sorted(Event.objects.values_list("pk", flat=True)) == [waiting.pk, recent.pk]
+    assert Delivery.objects.count() == 1
+
+
+def test_the_beat_schedule_is_created_once_and_routed_to_the_notify_queue(db, settings):
+    from django_celery_beat.models import PeriodicTask
+
+    from notifications.schedules import DEFAULT_SCHEDULE, ensure_default_schedule
+    from panel.celery import app
+
+    ensure_default_schedule()
+    ensure_default_schedule()
+    names = {task for task, _ in DEFAULT_SCHEDULE.values()}
+    assert set(PeriodicTask.objects.filter(task__in=names).values_list("task", flat=True)) == names
+    assert PeriodicTask.objects.filter(task__in=names).count() == len(names)
+    assert all(name in app.tasks for name in names)
+    assert app.amqp.router.route({}, "notifications.deliver")["queue"].name == "notify"
+    assert "notify" in [queue.name for queue in settings.CELERY_TASK_QUEUES]
