@@ -8,10 +8,13 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from panel.events import raised
+        from panel.metrics import register_state
 
         from . import tasks  # noqa: F401  (registers the Celery tasks that notifications.queue names)
+        from .metrics import delivery_families
         from .schedules import ensure_default_schedule
         from .services import on_raised
 
         raised.connect(on_raised, dispatch_uid="notifications.on_raised")
+        register_state(delivery_families)
         post_migrate.connect(ensure_default_schedule, sender=self, dispatch_uid="notifications.schedule")

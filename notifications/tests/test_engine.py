@@ -265,3 +265,17 @@ def test_the_beat_schedule_is_created_once_and_routed_to_the_notify_queue(db, se
     assert all(name in app.tasks for name in names)
     assert app.amqp.router.route({}, "notifications.deliver")["queue"].name == "notify"
     assert "notify" in [queue.name for queue in settings.CELERY_TASK_QUEUES]
+
+
+def test_waiting_and_failed_deliveries_are_gauged(customer):
+    from notifications.metrics import delivery_families
+
+    event = Event.objects.create(key="order:8:final", kind="order.final", user_id=customer.pk, data={})
+    Delivery.objects.create(event=event, channel="webhook", user=customer, next_attempt_at=timezone.now())
+    Delivery.objects.create(event=event, channel="email", copy=0, user=customer, state="failed")
+    rows, age = delivery_families()
+    assert {tuple(sample.labels.values()): sample.value for sample in rows.samples} == {
+        ("webhook", "pending"): 1,
+        ("email", "failed"): 1,
+    }
+    assert age.samples[0].value >= 0
