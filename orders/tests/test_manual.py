@@ -364,3 +364,20 @@ def refill_for(customer, order):
 
     refill_request(user_id=customer.pk, order_ids=[order.pk])
     return Refill.objects.get(order=order)
+
+
+def test_dashboard_refill_and_cancel_buttons_reach_the_staff_queue(
+    client, customer, service, staff, plain_static_storage
+):
+    client.force_login(customer)
+    running = place(customer, service, link="https://example.com/run")
+    done = place(customer, service, link="https://example.com/done")
+    manual.manual_update(order_id=done.pk, actor_id=staff.pk, version=version(done.pk), status="Completed")
+    page = client.get(reverse("dashboard:orders")).content.decode()
+    assert reverse("dashboard:order_cancel", args=[running.pk]) in page
+    assert reverse("dashboard:order_refill", args=[done.pk]) in page
+    client.post(reverse("dashboard:order_cancel", args=[running.pk]))
+    client.post(reverse("dashboard:order_refill", args=[done.pk]))
+    assert [c.order_id for c in manual.manual_cancels()] == [running.pk]
+    assert [r.order_id for r in manual.manual_refills()] == [done.pk]
+    assert Order.objects.get(pk=running.pk).status == Status.PENDING  # waits for staff, not canceled at once
