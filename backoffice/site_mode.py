@@ -57,7 +57,8 @@ def maintenance_forget() -> None:
 
 def maintenance_set(*, actor_id: int, enabled: bool, message: str) -> Maintenance:
     """Switch maintenance mode on or off with its message, audited."""
-    message = message.strip()[:MAINTENANCE_MAX_LENGTH]
+    # Browsers post textarea lines with CRLF; the API's JSON carries plain newlines.
+    message = message.replace("\r\n", "\n").strip()[:MAINTENANCE_MAX_LENGTH]
     with transaction.atomic():
         row, _created = Maintenance.objects.select_for_update().get_or_create(pk=1)
         before = {"enabled": row.enabled, "message": row.message}

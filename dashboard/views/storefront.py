@@ -1,6 +1,7 @@
 """Favourite services, the orders CSV export, the subscriptions page, ticket attachments."""
 
 import io
+from urllib.parse import urlsplit
 
 from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -8,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from catalog.favourites import favourite_set
+from catalog.favourites import favourite_ids, favourite_set
 from catalog.models import Service, ServiceType
 from orders.models import ACTIVE_STATUSES, Order
 from panel.security import SpreadsheetSafeWriter, safe_next_url
@@ -32,7 +33,10 @@ def favourite(request, pk: int):
     except Service.DoesNotExist:
         raise Http404 from None
     if request.htmx:
-        return render(request, "dashboard/partials/star.html", {"sid": pk, "starred": starred})
+        # The star again, and the Favourites tab's count (out of band, where the page has one).
+        on_services = urlsplit(request.htmx.current_url or "").path == reverse("dashboard:services")
+        context = {"sid": pk, "starred": starred, "count": len(favourite_ids(request.user.pk)) if on_services else None}
+        return render(request, "dashboard/partials/star_toggled.html", context)
     back = request.POST.get("next") or request.headers.get("Referer")
     return HttpResponseRedirect(safe_next_url(request, back, reverse("dashboard:services")))
 
