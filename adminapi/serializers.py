@@ -106,23 +106,34 @@ class OrderUpdateResultSerializer(serializers.Serializer):
     version = serializers.CharField(allow_null=True)
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class IdListField(serializers.Field):
+    """IDs as the leader's scripts send them: "12,13", or a JSON list [12, 13]."""
+
+    default_error_messages = {"invalid": "comma-separated IDs, or a list of IDs (at most 500)"}
+
+    def to_internal_value(self, data) -> list[int]:
+        parts = data if isinstance(data, list) else str(data).split(",") if isinstance(data, str | int) else None
+        if parts is None or len(parts) > 500 or isinstance(data, bool):
+            self.fail("invalid")
+        ids = []
+        for part in parts:
+            text = str(part).strip()
+            if text == "" and not isinstance(part, int):
+                continue
+            if isinstance(part, bool) or not text.isascii() or not text.isdigit() or int(text) > 2**63 - 1:
+                self.fail("invalid")
+            ids.append(int(text))
+        return ids
+
+    def to_representation(self, value):
+        return ",".join(str(pk) for pk in value)
+
+
 class PullSerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
-    service_ids = serializers.CharField(
-        max_length=5000, required=False, allow_blank=True, help_text="Comma-separated service IDs."
-    )
+    service_ids = IdListField(required=False, help_text='Service IDs: "12,13" or [12, 13].')
     lease_seconds = serializers.IntegerField(min_value=10, max_value=86_400, default=600)
-
-    def validate_service_ids(self, value: str) -> list[int]:
-        ids = []
-        for part in (value or "").split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if not part.isascii() or not part.isdigit() or int(part) > 2**63 - 1:
-                raise serializers.ValidationError("comma-separated service IDs")
-            ids.append(int(part))
-        return ids
 
 
 class ClaimSerializer(serializers.Serializer):

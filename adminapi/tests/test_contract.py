@@ -202,7 +202,7 @@ def test_pull_take_and_release(api, customer, service, admin_token):
     assert pulled.status == 200
     assert [o["id"] for o in pulled.data["list"]] == [o.pk for o in orders[:3]]  # oldest first
     assert all(o["claimed_by"] == user.username and o["claimed_until"] for o in pulled.data["list"])
-    rest = api(key, "post", "orders/pull", {"limit": 10, "service_ids": str(service.pk)})
+    rest = api(key, "post", "orders/pull", {"limit": 10, "service_ids": [service.pk]})
     assert [o["id"] for o in rest.data["list"]] == [o.pk for o in orders[3:]]
     assert api(key, "post", "orders/pull", {"service_ids": str(service.pk)}).data["list"] == []
     released = api(key, "post", f"orders/{orders[0].pk}/release")
