@@ -346,7 +346,7 @@ def reports(request):
     if form.is_valid():
         data = form.cleaned_data
         rows = selectors.report(data["start"], data["end"], data["by"])
-        total = selectors.totals(selectors.orders_between(data["start"], data["end"]))
+        total = selectors.period_totals(data["start"], data["end"])
         shown = rows if data["by"] == "day" else rows[:15]
         chart = {
             "labels": [str(row["label"]) for row in shown],

@@ -15,6 +15,7 @@ from upstream.models import Provider
 from .events import order_event
 from .forwarding import RESENDING, RESENDS_KEYS
 from .models import FINAL_STATUSES, CancelRequest, ForwardState, Order, ReconciliationReport, Refill, Status
+from .rollups import rollup_fold
 from .settlement import order_settle, refund_due
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ def sweep(*, enqueue_forward, enqueue_refills, enqueue_cancels, now=None) -> dic
     if cancels:
         enqueue_cancels(cancels)
         counts["cancels"] = len(cancels)
+    # The report figures' pending changes, folded into the daily roll-ups (orders/rollups.py).
+    counts["rollups"] = rollup_fold()
     if any(counts.values()):
         logger.info("sweep: %s", counts)
     return counts

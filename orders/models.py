@@ -261,3 +261,41 @@ class ReconciliationReport(models.Model):
 
     def __str__(self) -> str:
         return f"Reconciliation {self.created_at:%Y-%m-%d %H:%M} ({'ok' if self.ok else 'issues'})"
+
+
+class OrderDaily(models.Model):
+    """Orders, revenue and cost per day placed (panel time zone), provider and service: the report
+    figures without reading every order (orders/rollups.py). On PostgreSQL a trigger on the orders
+    table writes each change's difference to OrderDailyDelta; the sweeper folds those in here.
+    Plain IDs (provider 0: a manual order) so folding needs no joins; cost is stored unrounded,
+    like the per-order figure it sums."""
+
+    day = models.DateField()
+    provider_id = models.BigIntegerField()
+    service_id = models.BigIntegerField()
+    orders = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=30, decimal_places=5, default=Decimal("0"))
+    cost = models.DecimalField(max_digits=40, decimal_places=20, default=Decimal("0"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "provider_id", "service_id"], name="order_daily_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day} provider {self.provider_id} service {self.service_id}: {self.orders}"
+
+
+class OrderDailyDelta(models.Model):
+    """A change to OrderDaily not folded in yet (written by the trigger, append-only)."""
+
+    day = models.DateField()
+    provider_id = models.BigIntegerField()
+    service_id = models.BigIntegerField()
+    orders = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=30, decimal_places=5)
+    cost = models.DecimalField(max_digits=40, decimal_places=20)
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="order_daily_delta_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} provider {self.provider_id} service {self.service_id}: {self.orders:+}"
