@@ -210,8 +210,9 @@ def _finish(delivery_ids: list[int], outcome: Outcome, *, event_created_at, atte
             last_status=outcome.status,
         )
         return Delivery.State.PENDING
-    sending.update(state=Delivery.State.FAILED, lease_until=None, last_error=error, last_status=outcome.status)
-    return Delivery.State.FAILED
+    final = Delivery.State.CANCELED if outcome.canceled else Delivery.State.FAILED
+    sending.update(state=final, lease_until=None, last_error=error, last_status=outcome.status)
+    return final
 
 
 def delivery_send(*, delivery_id: int) -> str:

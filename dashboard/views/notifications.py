@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -264,12 +265,25 @@ def webhooks_delete(request):
     return redirect("dashboard:webhooks")
 
 
+# Test events and "send again" make the panel POST to the customer's URL: a few seconds apart.
+SEND_PAUSE_SECONDS = 3
+
+
+def _too_soon(request, action: str) -> bool:
+    if cache.add(f"webhook-{action}:{request.user.pk}", 1, timeout=SEND_PAUSE_SECONDS):
+        return False
+    messages.error(request, _("One moment: wait a few seconds between sends."))
+    return True
+
+
 @require_POST
 @customer_view
 def webhooks_test(request):
     endpoint = WebhookEndpoint.objects.filter(user=request.user).first()
     if endpoint is None or not endpoint.enabled:
         messages.error(request, _("Set an endpoint URL and turn sending on first."))
+        return redirect("dashboard:webhooks")
+    if _too_soon(request, "test"):
         return redirect("dashboard:webhooks")
     webhook_test_send(user_id=request.user.pk)
     messages.success(request, _("Test event sent. Its delivery is at the top of the log."))
@@ -281,6 +295,8 @@ def webhooks_test(request):
 def webhooks_resend(request, pk: int):
     if parse_id(pk) is None:
         raise Http404
+    if _too_soon(request, "resend"):
+        return redirect("dashboard:webhooks")
     try:
         delivery_resend(delivery_id=pk, user_id=request.user.pk)
     except Delivery.DoesNotExist:

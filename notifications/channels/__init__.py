@@ -11,3 +11,6 @@ class Outcome:
     # False: trying again cannot help (no address, unsubscribed, endpoint removed).
     retry: bool = True
     status: int | None = None  # the HTTP status a webhook receiver answered
+    # Nothing went wrong, there is just nobody to send it to any more (unsubscribed, unlinked,
+    # endpoint removed): the delivery ends "canceled", not "failed".
+    canceled: bool = False

@@ -102,7 +102,7 @@ class EmailChannel:
         if user is None or not user.email:
             return Outcome(False, "The customer has no email address.", retry=False)
         if not preference_enabled(user_id=user.pk, kind=delivery.event.kind, channel=Delivery.Channel.EMAIL):
-            return Outcome(False, "The customer unsubscribed from these emails.", retry=False)
+            return Outcome(False, "The customer unsubscribed from these emails.", retry=False, canceled=True)
         return _send(customer_message(delivery.event, user))
 
 

@@ -103,14 +103,14 @@ class TelegramChannel:
     def notify(self, delivery: Delivery) -> Outcome:
         config = bot()
         if config is None:
-            return Outcome(False, "Telegram is not set up.", retry=False)
+            return Outcome(False, "Telegram is not set up.", retry=False, canceled=True)
         link = TelegramLink.objects.filter(user_id=delivery.user_id).exclude(chat_id="").first()
         if link is None:
-            return Outcome(False, "The customer has no linked Telegram chat.", retry=False)
+            return Outcome(False, "The customer has no linked Telegram chat.", retry=False, canceled=True)
         if not preference_enabled(
             user_id=delivery.user_id, kind=delivery.event.kind, channel=Delivery.Channel.TELEGRAM
         ):
-            return Outcome(False, "The customer turned these messages off.", retry=False)
+            return Outcome(False, "The customer turned these messages off.", retry=False, canceled=True)
         return _send(config, link.chat_id, message_text(delivery.event, delivery.user))
 
 

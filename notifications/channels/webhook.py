@@ -111,7 +111,7 @@ class WebhookChannel:
     def notify(self, delivery: Delivery) -> Outcome:
         endpoint = WebhookEndpoint.objects.filter(user_id=delivery.user_id).first()
         if endpoint is None or not endpoint.wants(delivery.event.kind):
-            return Outcome(False, "The webhook endpoint was removed or turned off.", retry=False)
+            return Outcome(False, "The webhook endpoint was removed or turned off.", retry=False, canceled=True)
         if delivery.recipient != display_url(endpoint.url):
             Delivery.objects.filter(pk=delivery.pk).update(recipient=display_url(endpoint.url))
         return post(endpoint.url, endpoint.secret, delivery.event)

@@ -207,5 +207,5 @@ def test_a_bad_threshold_is_a_form_error_and_saves_nothing(client, customer, pla
     assert not Preference.objects.exists() and not CustomerSettings.objects.exists()
 
 
-def test_the_preferences_page_needs_a_login(client):
+def test_the_preferences_page_needs_a_login(client, db):
     assert client.get(reverse("dashboard:notifications")).status_code == 302

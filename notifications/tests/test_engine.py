@@ -279,3 +279,13 @@ def test_waiting_and_failed_deliveries_are_gauged(customer):
         ("email", "failed"): 1,
     }
     assert age.samples[0].value >= 0
+
+
+def test_a_delivery_whose_recipient_opted_out_meanwhile_ends_canceled_not_failed(customer):
+    from notifications.models import Preference
+
+    event = Event.objects.create(key="ticket-message:1", kind="ticket.answered", user_id=customer.pk, data={})
+    delivery = Delivery.objects.create(event=event, channel="email", user=customer, next_attempt_at=timezone.now())
+    Preference.objects.create(user=customer, kind="ticket.answered", channel="email", enabled=False)
+    assert delivery_send(delivery_id=delivery.pk) == "canceled"
+    assert mail.outbox == []

@@ -174,3 +174,10 @@ def test_the_page_documents_the_contract(client_in):
     text = client_in.get(reverse("dashboard:webhooks")).content.decode()
     for words in ("webhook-id", "webhook-timestamp", "webhook-signature", "hash_hmac", "hmac.compare_digest"):
         assert words in text
+
+
+def test_sends_from_the_page_are_a_few_seconds_apart(client_in, customer, endpoint, receiver):
+    assert client_in.post(reverse("dashboard:webhooks_test")).status_code == 302
+    page = client_in.post(reverse("dashboard:webhooks_test"), follow=True)
+    assert "wait a few seconds between sends" in page.content.decode()
+    assert Event.objects.filter(kind="webhook.test").count() == 1
