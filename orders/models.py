@@ -3,7 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Upper
 
 from catalog.models import Service
 from catalog.pricing import order_units
@@ -116,6 +116,12 @@ class Order(models.Model):
                 condition=Q(forward_state__in=["queued", "sending"]),
             ),
             models.Index(fields=["upstream_order_id"], name="order_upstream_id"),
+            # Staff search by upstream ID ignoring case (the admin's iexact). Search by part of a
+            # link has a trigram index, order_link_trgm, on UPPER(link) (migration 0005, PostgreSQL
+            # only: written in SQL, as Django cannot express an operator class on an expression).
+            models.Index(Upper("upstream_order_id"), name="order_upstream_id_upper"),
+            # Orders that need attention, newest first (home page, list filter): a handful of 10M.
+            models.Index(fields=["id"], name="order_attention", condition=Q(needs_attention=True)),
             # The manual queue, oldest first, and the pull's scan of unfinished manual orders.
             models.Index(
                 fields=["id"],

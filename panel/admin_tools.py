@@ -63,7 +63,12 @@ class CustomerFilter(InputFilter):
         value = (self.value() or "").strip()
         if not value:
             return queryset
-        return queryset.filter(Q(user__username__iexact=value) | Q(user__email__iexact=value))
+        # The customers first, then their rows: `user_id IN (...)` lets a big table use its
+        # (user, -id) index instead of scanning newest first for a join that rarely matches.
+        users = queryset.model._meta.get_field("user").related_model.objects.filter(
+            Q(username__iexact=value) | Q(email__iexact=value)
+        )
+        return queryset.filter(user_id__in=list(users.values_list("pk", flat=True)))
 
 
 ChangeContext = Callable[[Any, Any], dict]  # (request, obj) -> extra template context
