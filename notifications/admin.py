@@ -15,7 +15,7 @@ from .models import (
     UpdatesSettings,
     WebhookEndpoint,
 )
-from .services import telegram_bot_save
+from .services import deliveries_retry, telegram_bot_save
 from .updates import updates_publish
 
 
@@ -45,6 +45,12 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_filter = ("channel", "state", CustomerFilter)
     search_fields = ("event__key", "event__public_id", "recipient")
     list_select_related = ("event",)
+    actions = ["try_again"]
+
+    @admin.action(description="Try the selected failed deliveries again now")
+    def try_again(self, request, queryset):
+        count = deliveries_retry(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        messages.success(request, f"{count} failed deliveries will be tried again.")
 
 
 @admin.register(WebhookEndpoint)

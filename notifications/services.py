@@ -324,6 +324,20 @@ def events_purge(*, batch: int = 1000) -> int:
         total += len(ids)
 
 
+def deliveries_retry(*, delivery_ids: list[int]) -> int:
+    """Staff: try failed deliveries once more, now (sent ones are never sent again)."""
+    now = timezone.now()
+    ids = list(Delivery.objects.filter(pk__in=delivery_ids, state=Delivery.State.FAILED).values_list("pk", flat=True))
+    Delivery.objects.filter(pk__in=ids, state=Delivery.State.FAILED).update(
+        state=Delivery.State.PENDING, next_attempt_at=now
+    )
+    for delivery_id in (
+        Delivery.objects.filter(pk__in=ids).exclude(channel__in=DIGEST_CHANNELS).values_list("pk", flat=True)
+    ):
+        transaction.on_commit(lambda delivery_id=delivery_id: enqueue(DELIVER, delivery_id))
+    return len(ids)
+
+
 # --- Customers' actions ----------------------------------------------------------------------
 
 

@@ -181,3 +181,19 @@ def test_sends_from_the_page_are_a_few_seconds_apart(client_in, customer, endpoi
     page = client_in.post(reverse("dashboard:webhooks_test"), follow=True)
     assert "wait a few seconds between sends" in page.content.decode()
     assert Event.objects.filter(kind="webhook.test").count() == 1
+
+
+def test_staff_try_failed_deliveries_again_but_never_sent_ones(customer, endpoint, receiver, on_commit):
+    from notifications.services import deliveries_retry
+
+    receiver.answers = [404]
+    with on_commit():
+        emit(DomainEvent(kind="order.final", key="order:1:final", user_id=customer.pk, data={}))
+        emit(DomainEvent(kind="order.final", key="order:2:final", user_id=customer.pk, data={}))
+    failed, sent = Delivery.objects.order_by("id")
+    Delivery.objects.filter(pk=failed.pk).update(state="failed")
+    with on_commit():
+        assert deliveries_retry(delivery_ids=[failed.pk, sent.pk]) == 1
+    failed.refresh_from_db()
+    assert (failed.state, failed.attempts) == ("sent", 2)
+    assert len(receiver.requests) == 3
