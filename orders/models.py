@@ -305,3 +305,30 @@ class OrderDailyDelta(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} provider {self.provider_id} service {self.service_id}: {self.orders:+}"
+
+
+class OrderCustomerTotals(models.Model):
+    """Each customer's order figures for their dashboard (orders, active, charged, refunded), kept
+    like OrderDaily: the trigger appends differences to OrderCustomerDelta, the sweeper folds."""
+
+    user_id = models.BigIntegerField(primary_key=True)
+    orders = models.BigIntegerField(default=0)
+    active = models.BigIntegerField(default=0)
+    charge = models.DecimalField(max_digits=30, decimal_places=5, default=Decimal("0"))
+    refunded = models.DecimalField(max_digits=30, decimal_places=5, default=Decimal("0"))
+
+    def __str__(self) -> str:
+        return f"customer {self.user_id}: {self.orders} orders"
+
+
+class OrderCustomerDelta(models.Model):
+    """A change to OrderCustomerTotals not folded in yet (written by the trigger, append-only)."""
+
+    user_id = models.BigIntegerField(db_index=True)
+    orders = models.BigIntegerField()
+    active = models.BigIntegerField()
+    charge = models.DecimalField(max_digits=30, decimal_places=5)
+    refunded = models.DecimalField(max_digits=30, decimal_places=5)
+
+    def __str__(self) -> str:
+        return f"customer {self.user_id}: {self.orders:+} orders"

@@ -9,6 +9,9 @@ the same transaction. Appending never waits on another transaction, so placement
 on a hot "today" row. The sweeper folds the deltas into OrderDaily every minute (rollup_fold), and
 reads add the deltas not folded yet, in the same statement, so a figure is exact at any moment.
 
+The same trigger keeps each customer's totals for their dashboard (OrderCustomerTotals: orders,
+active orders, charges, refunds) the same way, through OrderCustomerDelta.
+
 The day is the order's creation date in the panel's time zone, as the reports count it; the
 trigger has that zone built in and records it (rollup_zone). If TIME_ZONE changes, the figures are
 read from the orders (exact, slower) until `manage.py rollups_rebuild` rebuilds them. The SQLite
@@ -59,13 +62,35 @@ def _delta_insert(sources: list[str]) -> str:
     )
 
 
+ACTIVE_SQL = "CASE WHEN r.status IN ('Pending', 'In progress', 'Processing') THEN 1 ELSE 0 END"
+
+
+def _customer_rows(table: str, sign: str) -> str:
+    return (
+        f"SELECT r.user_id, {sign}1 AS n, {sign}{ACTIVE_SQL} AS active, "  # noqa: S608
+        f"{sign}r.charge AS charge, {sign}r.refunded AS refunded FROM {table} AS r"
+    )
+
+
+def _customer_delta_insert(sources: list[str]) -> str:
+    union = " UNION ALL ".join(sources)
+    return (
+        "INSERT INTO orders_ordercustomerdelta (user_id, orders, active, charge, refunded) "  # noqa: S608
+        "SELECT user_id, sum(n), sum(active), sum(charge), sum(refunded) "
+        f"FROM ({union}) AS d GROUP BY user_id "
+        "HAVING sum(n) <> 0 OR sum(active) <> 0 OR sum(charge) <> 0 OR sum(refunded) <> 0;"
+    )
+
+
 def install_sql(zone: str) -> list[str]:
     """The trigger function (for this time zone) and the three statement triggers."""
+    inserted = _delta_insert([_rows("new_rows", "", zone)]) + _customer_delta_insert([_customer_rows("new_rows", "")])
+    updated = _delta_insert([_rows("new_rows", "", zone), _rows("old_rows", "-", zone)]) + _customer_delta_insert(
+        [_customer_rows("new_rows", ""), _customer_rows("old_rows", "-")]
+    )
+    deleted = _delta_insert([_rows("old_rows", "-", zone)]) + _customer_delta_insert([_customer_rows("old_rows", "-")])
     body = (
-        "BEGIN "
-        f"IF TG_OP = 'INSERT' THEN {_delta_insert([_rows('new_rows', '', zone)])} "
-        f"ELSIF TG_OP = 'UPDATE' THEN {_delta_insert([_rows('new_rows', '', zone), _rows('old_rows', '-', zone)])} "
-        f"ELSE {_delta_insert([_rows('old_rows', '-', zone)])} END IF; "
+        f"BEGIN IF TG_OP = 'INSERT' THEN {inserted} ELSIF TG_OP = 'UPDATE' THEN {updated} ELSE {deleted} END IF; "
         "RETURN NULL; END"
     )
     return [
@@ -100,6 +125,14 @@ def backfill_sql(zone: str) -> str:
     )
 
 
+def customer_backfill_sql() -> str:
+    return (
+        "INSERT INTO orders_ordercustomertotals (user_id, orders, active, charge, refunded) "  # noqa: S608
+        "SELECT user_id, sum(n), sum(active), sum(charge), sum(refunded) "
+        f"FROM ({_customer_rows('orders_order', '')}) AS d GROUP BY user_id"
+    )
+
+
 def rollup_zone() -> str | None:
     """The time zone the installed trigger counts days in; None without one (SQLite, or not
     installed)."""
@@ -127,8 +160,11 @@ def rollup_rebuild() -> None:
         cursor.execute("LOCK TABLE orders_order IN SHARE MODE")
         for statement in install_sql(zone):
             cursor.execute(statement)
-        cursor.execute("TRUNCATE orders_orderdaily, orders_orderdailydelta")
+        cursor.execute(
+            "TRUNCATE orders_orderdaily, orders_orderdailydelta, orders_ordercustomertotals, orders_ordercustomerdelta"
+        )
         cursor.execute(backfill_sql(zone))
+        cursor.execute(customer_backfill_sql())
 
 
 def rollup_fold() -> int:
@@ -152,7 +188,22 @@ def rollup_fold() -> int:
             "cost = orders_orderdaily.cost + EXCLUDED.cost RETURNING 1) "
             "SELECT coalesce(sum(n), 0) FROM summed"
         )
-        return int(cursor.fetchone()[0])
+        folded = int(cursor.fetchone()[0])
+        cursor.execute(
+            "WITH moved AS (DELETE FROM orders_ordercustomerdelta "
+            "RETURNING user_id, orders, active, charge, refunded), "
+            "summed AS (SELECT user_id, sum(orders) AS orders, sum(active) AS active, sum(charge) AS charge, "
+            "sum(refunded) AS refunded, count(*) AS n FROM moved GROUP BY user_id), "
+            "written AS (INSERT INTO orders_ordercustomertotals (user_id, orders, active, charge, refunded) "
+            "SELECT user_id, orders, active, charge, refunded FROM summed ORDER BY user_id "
+            "ON CONFLICT (user_id) DO UPDATE SET "
+            "orders = orders_ordercustomertotals.orders + EXCLUDED.orders, "
+            "active = orders_ordercustomertotals.active + EXCLUDED.active, "
+            "charge = orders_ordercustomertotals.charge + EXCLUDED.charge, "
+            "refunded = orders_ordercustomertotals.refunded + EXCLUDED.refunded RETURNING 1) "
+            "SELECT coalesce(sum(n), 0) FROM summed"
+        )
+        return folded + int(cursor.fetchone()[0])
 
 
 @dataclass(frozen=True)
@@ -182,3 +233,35 @@ def rollup_figures(start: date, end: date, by: str | None) -> list[Figures]:
             [start, end, start, end],
         )
         return [Figures(row[0], int(row[1]), row[2], row[3]) for row in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class CustomerTotals:
+    orders: int
+    active: int
+    charge: Decimal
+    refunded: Decimal
+
+
+def customer_totals(user_id: int) -> CustomerTotals:
+    """A customer's orders, active orders, charges and refunds: from the roll-up plus its deltas
+    not folded yet (one statement) on PostgreSQL, else summed from the orders."""
+    if connection.vendor != "postgresql" or rollup_zone() is None:
+        from django.db.models import Count, Q, Sum
+
+        from .models import ACTIVE_STATUSES, Order
+
+        row = Order.objects.filter(user_id=user_id).aggregate(
+            n=Count("id"), active=Count("id", filter=Q(status__in=ACTIVE_STATUSES)), c=Sum("charge"), r=Sum("refunded")
+        )
+        return CustomerTotals(row["n"], row["active"], row["c"] or Decimal("0"), row["r"] or Decimal("0"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(orders), 0), coalesce(sum(active), 0), coalesce(sum(charge), 0), "
+            "coalesce(sum(refunded), 0) FROM (SELECT orders, active, charge, refunded FROM orders_ordercustomertotals "
+            "WHERE user_id = %s UNION ALL SELECT orders, active, charge, refunded FROM orders_ordercustomerdelta "
+            "WHERE user_id = %s) AS t",
+            [user_id, user_id],
+        )
+        orders, active, charge, refunded = cursor.fetchone()
+    return CustomerTotals(int(orders), int(active), charge, refunded)

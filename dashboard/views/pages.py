@@ -18,7 +18,8 @@ from billing.services import affiliate_get, deposit_request_create
 from catalog.favourites import favourite_ids
 from catalog.pricing import FLAT_TYPES, custom_rates_for, customer_rate
 from catalog.selectors import sellable_services
-from orders.models import ACTIVE_STATUSES, Order
+from orders.models import Order
+from orders.rollups import customer_totals
 from support.attachments import ticket_open_with_files, ticket_reply_with_files
 from support.models import Ticket
 from support.services import ticket_close
@@ -31,12 +32,9 @@ from .orders import annotate_actions
 @customer_view
 def home(request):
     orders = Order.objects.filter(user=request.user)
-    stats = orders.aggregate(
-        total=Count("id"),
-        active=Count("id", filter=Q(status__in=ACTIVE_STATUSES)),
-        spent=Sum("charge"),
-        refunded=Sum("refunded"),
-    )
+    # Kept current by the database (orders.rollups): no read of every order a big customer has.
+    totals = customer_totals(request.user.pk)
+    stats = {"total": totals.orders, "active": totals.active, "spent": totals.charge, "refunded": totals.refunded}
     recent = list(orders.select_related("service")[:6])
     annotate_actions(recent)
     context = {
