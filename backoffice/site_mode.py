@@ -7,15 +7,18 @@ shape; a client may retry later, nothing was done), and staff keep working: staf
 staff member signed in as a customer, the backoffice, the login pages, the Admin API, health and
 metrics, payment notifications from gateways (money must never be turned away) and one-click
 unsubscribes go through. Celery workers and beat are not HTTP: polling, settling, forwarding and
-syncing carry on. The state is read from the database at most every CACHE_SECONDS per process.
+syncing carry on. Requests read the switch from the shared cache, at most every CACHE_SECONDS
+per process, never from the database (see maintenance_state).
 
 Signing in as a customer (django-hijack): only staff holding backoffice.sign_in_as, only an
 active customer who is not staff; every start and end is an audit row.
 """
 
+import logging
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -25,6 +28,8 @@ from accounts.services import audit_record
 
 from .models import Maintenance
 
+logger = logging.getLogger(__name__)
+
 PERM_MAINTENANCE = "backoffice.maintenance"
 PERM_SIGN_IN_AS = "backoffice.sign_in_as"
 CACHE_SECONDS = 5.0
@@ -32,20 +37,39 @@ RETRY_AFTER_SECONDS = 300
 MAINTENANCE_MAX_LENGTH = 2000
 
 _cached: tuple[float, bool, str] | None = None
+CACHE_KEY = "maintenance:state"
 
 
 def default_message() -> str:
     return _("We are carrying out scheduled maintenance. Please come back in a few minutes.")
 
 
+def _stored() -> tuple[bool, str]:
+    row = Maintenance.objects.filter(pk=1).values_list("enabled", "message").first()
+    return (bool(row[0]), row[1]) if row else (False, "")
+
+
 def maintenance_state(*, fresh: bool = False) -> tuple[bool, str]:
-    """(on, message), read from the database at most every CACHE_SECONDS in this process."""
+    """(on, message) as requests see it: from this process's copy (at most CACHE_SECONDS old),
+    else from the shared cache (Redis), never from the database: a request costs no query.
+
+    The database row is the durable, audited record; maintenance_set writes both, and the beat
+    task backoffice.maintenance_sync copies the row into the cache every minute, so a cache that
+    was flushed forgets the switch for at most a minute (off meanwhile: maintenance mode is a
+    courtesy to customers, not a security boundary). `fresh` reads the database (staff pages)."""
     global _cached
     now = time.monotonic()
-    if not fresh and _cached is not None and now - _cached[0] < CACHE_SECONDS:
+    if fresh:
+        enabled, message = _stored()
+    elif _cached is not None and now - _cached[0] < CACHE_SECONDS:
         return _cached[1], _cached[2]
-    row = Maintenance.objects.filter(pk=1).values_list("enabled", "message").first()
-    enabled, message = row if row else (False, "")
+    else:
+        try:
+            value = cache.get(CACHE_KEY)
+        except Exception:  # the cache is down: serve the panel rather than fail every request
+            logger.warning("maintenance: the cache cannot be read; treating maintenance mode as off")
+            value = None
+        enabled, message = value if isinstance(value, (list, tuple)) and len(value) == 2 else (False, "")
     _cached = (now, enabled, message)
     return enabled, message
 
@@ -53,6 +77,24 @@ def maintenance_state(*, fresh: bool = False) -> tuple[bool, str]:
 def maintenance_forget() -> None:
     global _cached
     _cached = None
+
+
+def _publish(enabled: bool, message: str) -> None:
+    cache.set(CACHE_KEY, (enabled, message), timeout=None)
+    maintenance_forget()
+
+
+def maintenance_sync() -> bool:
+    """Copy the stored switch into the shared cache (beat, every minute)."""
+    enabled, message = _stored()
+    _publish(enabled, message)
+    return enabled
+
+
+def maintenance_clear_cache() -> None:
+    """Forget the shared copy (tests: the database rolls back, the cache does not)."""
+    cache.delete(CACHE_KEY)
+    maintenance_forget()
 
 
 def maintenance_set(*, actor_id: int, enabled: bool, message: str) -> Maintenance:
@@ -71,7 +113,7 @@ def maintenance_set(*, actor_id: int, enabled: bool, message: str) -> Maintenanc
             before=before,
             after={"enabled": enabled, "message": message},
         )
-    maintenance_forget()
+    _publish(enabled, message)
     return row
 
 
@@ -114,9 +156,9 @@ class MaintenanceMiddleware:
         if not enabled:
             return self.get_response(request)
         request.maintenance = True
-        path = request.path_info
-        if path.startswith(_open_prefixes()) or is_staff_session(request):
+        if request.path_info.startswith(_open_prefixes()) or is_staff_session(request):
             return self.get_response(request)
+        path = request.path_info
         text = message or default_message()
         if path.startswith("/api/v2"):
             response = JsonResponse({"error": text}, status=503)

@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
 from accounts.models import AuditLog
-from backoffice.site_mode import maintenance_forget
+from backoffice.site_mode import maintenance_clear_cache, maintenance_forget
 from catalog.models import Category, Service
 from panel.tests.csp_watch import watch_csp
 from testing.fixtures import BROWSER_MARKS, page_logged_in_as, screenshot
@@ -22,9 +22,9 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture(autouse=True)
 def _fresh_state():
-    maintenance_forget()
+    maintenance_clear_cache()
     yield
-    maintenance_forget()
+    maintenance_clear_cache()
 
 
 def bo(live_server, path: str) -> str:

@@ -5,12 +5,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditLog, User
 from backoffice.models import Maintenance
-from backoffice.site_mode import maintenance_forget, maintenance_set
+from backoffice.site_mode import maintenance_clear_cache, maintenance_forget, maintenance_set, maintenance_sync
 from catalog.models import Category, Service
 from orders.forwarding import order_forward
 from orders.models import ForwardState, Order, Status
@@ -20,9 +21,9 @@ from orders.tasks import poll_orders
 
 @pytest.fixture(autouse=True)
 def _fresh_state():
-    maintenance_forget()
+    maintenance_clear_cache()
     yield
-    maintenance_forget()
+    maintenance_clear_cache()
 
 
 @pytest.fixture
@@ -104,6 +105,27 @@ def test_celery_keeps_polling_and_settling(customer, make_service, sim, maintena
     order.refresh_from_db()
     assert order.status in (Status.COMPLETED, Status.PARTIAL, Status.CANCELED)
     assert order.settled_at is not None
+
+
+def test_requests_read_the_switch_without_a_query(client, maintenance_on, django_assert_num_queries):
+    maintenance_forget()
+    with django_assert_num_queries(0):
+        assert client.get("/").status_code == 503
+        assert client.post("/api/v2", {"key": "k", "action": "balance"}).status_code == 503
+
+
+def test_a_flushed_cache_is_restored_by_the_beat_task(client, maintenance_on):
+    from django_celery_beat.models import PeriodicTask
+
+    from backoffice.tasks import maintenance_sync as sync_task
+
+    assert PeriodicTask.objects.filter(task="backoffice.maintenance_sync", enabled=True).exists()
+    cache.clear()
+    maintenance_forget()
+    assert client.get("/").status_code == 302  # off (the login page) until the next sync, a minute at most
+    assert sync_task() is True
+    assert client.get("/").status_code == 503
+    assert maintenance_sync() is True  # twice: the same
 
 
 def test_switching_off_lets_everyone_back(client, customer, admin_staff, maintenance_on):
