@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Sum, Value, When
 from django.db.models.functions import Coalesce
 
@@ -172,11 +172,26 @@ def ledger_post_many(movements: list[Movement]) -> list[Posting]:
                 used[key] = entry
         if entries:
             LedgerEntry.objects.bulk_create(entries)
-            moved = {entry.user_id for entry in entries}
-            User.objects.filter(pk__in=moved).update(
-                balance=Case(*[When(pk=user_id, then=Value(balances[user_id])) for user_id in sorted(moved)])
-            )
+            _write_balances({entry.user_id: balances[entry.user_id] for entry in entries})
     return [result if isinstance(result, Posting) else Posting(result, created=True) for result in results]
+
+
+def _write_balances(balances: dict[int, Decimal]) -> None:
+    """Each user's new balance in one statement: UPDATE ... FROM (VALUES ...) on PostgreSQL (a CASE
+    per user costs more to build than to run), a CASE elsewhere."""
+    if connection.vendor != "postgresql":
+        User.objects.filter(pk__in=balances).update(
+            balance=Case(*[When(pk=user_id, then=Value(balance)) for user_id, balance in balances.items()])
+        )
+        return
+    rows = ", ".join(["(%s::bigint, %s::numeric)"] * len(balances))
+    params = [value for user_id in sorted(balances) for value in (user_id, balances[user_id])]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {User._meta.db_table} AS u SET balance = v.balance "  # noqa: S608 (constant names)
+            f"FROM (VALUES {rows}) AS v(id, balance) WHERE u.id = v.id",
+            params,
+        )
 
 
 def ledger_debit(

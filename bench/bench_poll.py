@@ -2,10 +2,12 @@
 
 The simulator runs in its own process with its clock frozen a few seconds after the orders
 were created, so every order answers "In progress" and every batch has 100 changes to write
-(the heaviest pass). Prints, per size: the pass time, the number of `status` calls
-(must be ceil(N / 100)), the writes per batch, and the workers' peak memory.
+(--outcome progress), or every order has ended (--outcome final, the default): Completed,
+Partial or Canceled, so the pass also settles every refund (one ledger transaction per batch).
+Prints, per size: the pass time, the number of `status` calls (must be ceil(N / 100)), the
+workers' peak memory, the statuses reached, the refund entries and the ledger's drift (must be 0).
 
-    python bench/bench_poll.py [--orders 100000] [--also 20000] [--workers 2]
+    python bench/bench_poll.py [--orders 100000] [--also 20000] [--workers 2] [--outcome final|progress]
 """
 
 import argparse
@@ -53,7 +55,9 @@ svc = sim._catalog[sid]
 for i in range(n):
     sim.api({"key": "bench", "action": "add", "service": str(sid), "link": f"https://x.com/{i}",
              "quantity": str(svc["min"] * 10)})
-frozen[0] += 5.0  # every order is now In progress, and stays so
+# "progress": every order is now In progress, and stays so; "final": every order has ended
+# (Completed, Partial or Canceled as the seeded simulator decides), so the pass settles refunds.
+frozen[0] += 5.0 if sys.argv[2] == "progress" else 10.0 ** 7
 server = make_server(sim, "127.0.0.1", 0)
 print(server.server_address[1], sid, svc["min"] * 10, flush=True)
 server.serve_forever()
@@ -83,21 +87,23 @@ def worker_pids(parent: int) -> list[int]:
     return [parent, *map(int, out)]
 
 
-def run(n: int, workers: int) -> dict:
+def run(n: int, workers: int, outcome: str) -> dict:
     create_database()
     sim_proc = subprocess.Popen(
-        [sys.executable, "-c", SIMULATOR, str(n)], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", SIMULATOR, str(n), outcome], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True
     )
     port, sid, quantity = sim_proc.stdout.readline().split()
     import django
 
     django.setup()
     from django.db import connection
+    from django.db.models import Count, Q
     from django.utils import timezone
 
-    from accounts.models import User
+    from accounts.ledger import ledger_credit, ledger_drift
+    from accounts.models import LedgerEntry, User
     from catalog.models import Category, Service, UpstreamService
-    from orders.models import ForwardState, Order, Status
+    from orders.models import FINAL_STATUSES, ForwardState, Order, Status
     from panel.celery import app
     from upstream.models import Provider
 
@@ -109,13 +115,16 @@ def run(n: int, workers: int) -> dict:
     service = Service.objects.create(
         category=Category.objects.create(name="c"), upstream=up, name="s", rate=Decimal("2"), min=1, max=10**6
     )
-    user = User.objects.create(username="bench")
+    # A thousand customers, so a batch's refunds lock and credit many users (as in production).
+    users = [User.objects.create(username=f"bench{u}") for u in range(1000)]
+    for user in users:
+        ledger_credit(user_id=user.pk, amount=Decimal("1000"), idempotency_key=f"bench:{user.pk}")
     past = timezone.now() - timezone.timedelta(minutes=1)
     batch = []
     for i in range(n):
         batch.append(
             Order(
-                user=user,
+                user=users[i % len(users)],
                 service=service,
                 provider=provider,
                 upstream_service_id=sid,
@@ -148,12 +157,17 @@ def run(n: int, workers: int) -> dict:
     started = time.monotonic()
     app.send_task("orders.poll_orders")
     done = False
+    # Done when no order is left Pending and every final one is settled (or left for staff).
+    waiting = Q(status=Status.PENDING) | Q(status__in=FINAL_STATUSES, settled_at__isnull=True, needs_attention=False)
     while time.monotonic() - started < 300:
-        if not Order.objects.filter(status=Status.PENDING).exists():
+        if not Order.objects.filter(waiting).exists():
             done = True
             break
         time.sleep(0.25)
     elapsed = time.monotonic() - started
+    statuses = dict(Order.objects.values_list("status").annotate(n=Count("id")))
+    refunds = LedgerEntry.objects.filter(kind="refund").count()
+    drift = len(ledger_drift())
     peak = rss_mb(worker_pids(worker.pid))
     calls = json.load(urllib.request.urlopen(base))["requests"].get("status", 0) - status_before
     worker.send_signal(signal.SIGTERM)
@@ -161,7 +175,16 @@ def run(n: int, workers: int) -> dict:
     sim_proc.terminate()
     sim_proc.wait(10)
     connection.close()
-    return {"orders": n, "seconds": elapsed, "done": done, "status_calls": calls, "peak_mb": peak}
+    return {
+        "orders": n,
+        "seconds": elapsed,
+        "done": done,
+        "status_calls": calls,
+        "peak_mb": peak,
+        "statuses": statuses,
+        "refunds": refunds,
+        "drift": drift,
+    }
 
 
 def main() -> None:
@@ -169,14 +192,21 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--also", type=int, default=20_000, help="a smaller size, to show memory stays flat")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--outcome",
+        choices=["final", "progress"],
+        default="final",
+        help="final: every order ends, refunds settled in the pass; progress: every order goes In progress",
+    )
     args = parser.parse_args()
     for n in [args.also, args.orders] if args.also else [args.orders]:
-        r = run(n, args.workers)
+        r = run(n, args.workers, args.outcome)
         expected = math.ceil(n / 100)
         print(
             f"poll pass: {r['orders']} active orders in {r['seconds']:.1f} s with {args.workers} worker processes, "
             f"{r['status_calls']} status calls (expected {expected}), one UPDATE + one INSERT per batch, "
-            f"workers' peak memory {r['peak_mb']:.0f} MB" + ("" if r["done"] else "  [DID NOT FINISH]"),
+            f"workers' peak memory {r['peak_mb']:.0f} MB; outcome {args.outcome}: {r['statuses']}, "
+            f"{r['refunds']} refund entries, ledger drift {r['drift']}" + ("" if r["done"] else "  [DID NOT FINISH]"),
             flush=True,
         )
 

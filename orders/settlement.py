@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.ledger import Movement, ledger_credit, ledger_post_many
@@ -180,12 +180,29 @@ def _orders_settle(order_ids: list[int]) -> Decimal:
         for order, plan in plans:
             order.refunded = max(plan.due, order.refunded)
             order.settled_at = now
-        if plans:
-            Order.objects.bulk_update([order for order, _ in plans], ["refunded", "settled_at"])
+        _write_settled([order for order, _ in plans], now)
         orders_final_notify([(order, order.refunded) for order, _ in plans])
     for order_id, delta in moved.items():
         logger.info("order %s settled: refunded %s", order_id, delta)
     return sum(moved.values(), Decimal("0"))
+
+
+def _write_settled(orders: list[Order], now) -> None:
+    """The orders' refunded totals and settled time: one UPDATE ... FROM (VALUES ...) on
+    PostgreSQL (bulk_update's CASE per row costs more to build than to run); SQLite bulk_update."""
+    if not orders:
+        return
+    if connection.vendor != "postgresql":
+        Order.objects.bulk_update(orders, ["refunded", "settled_at"])
+        return
+    rows = ", ".join(["(%s::bigint, %s::numeric)"] * len(orders))
+    params = [value for order in orders for value in (order.pk, order.refunded)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Order._meta.db_table} AS o SET refunded = v.refunded, settled_at = %s "  # noqa: S608
+            f"FROM (VALUES {rows}) AS v(id, refunded) WHERE o.id = v.id",
+            [now, *params],
+        )
 
 
 def order_cancel_unsent(*, order_id: int, reason: str, actor_id: int | None = None) -> bool:
