@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench lint format check-services migrate soak
+.PHONY: run test bench bench-scale lint format check-services migrate soak
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,13 @@ check-services:
 test: $(BIN)/.installed check-services
 	$(BIN)/pytest -q
 
+# Every benchmark; BENCH_ORDERS=10000000 for the full scale benchmark (seeded once, kept),
+# BENCH_ONLY=scale to run only the benchmarks whose title has that word.
 bench: $(BIN)/.installed check-services
 	$(BIN)/python bench/run.py
+
+bench-scale: $(BIN)/.installed check-services
+	BENCH_ONLY=scale $(BIN)/python bench/run.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

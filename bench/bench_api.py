@@ -1,4 +1,6 @@
-"""Requests per second of /api/v2 `status` (100 IDs) and `add`, next to a bare Django view.
+"""Requests per second of /api/v2 `status` (100 IDs) and `add`, next to a bare Django view,
+interleaved: several short rounds, each running every endpoint in turn, reported as the median
+and spread over rounds of each rate and of its ratio to the same round's bare view.
 
 Everything is served by one gunicorn (gthread workers, keep-alive) in the same run: the bare
 view returns a fixed JSON body through the same middleware, so the ratio measures what the API
@@ -7,7 +9,7 @@ rate, the CPU it cost per request (from /proc): the server's processes, PostgreS
 load clients; with every core busy, req/s is about cores / that sum. The SQL query count per call
 is measured in-process for 1, 10 and 100 IDs.
 
-    python bench/bench_api.py [--seconds 5] [--clients 8] [--workers 4]
+    python bench/bench_api.py [--rounds 5] [--seconds 2] [--clients 8] [--workers 4]
 
 Uses DATABASE_URL (default postgres://postgres@127.0.0.1:5432/panel_bench_api, created and migrated
 if missing) and REDIS_URL (default redis://127.0.0.1:6379/14). The rate limits stay on, raised
@@ -25,6 +27,7 @@ import json
 import multiprocessing
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -280,7 +283,8 @@ def _wait(port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=2.0, help="per endpoint and round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
@@ -323,30 +327,44 @@ def main() -> None:
             "status, 100 IDs": ("POST", "/api/v2", status_body),
             "add": ("POST", "/api/v2", add_body),
         }
-        figures = {name: measure(port, *spec, args.seconds, args.clients, server.pid) for name, spec in runs.items()}
+        # Interleaved: every round runs each endpoint for a short while, starting with a different
+        # one each round, so a change in the machine's load touches all of them alike; a ratio is
+        # taken within its round (against that round's bare view), then the median over rounds.
+        names = list(runs)
+        rounds: list[dict[str, tuple[float, int, dict[str, float]]]] = []
+        for number in range(args.rounds):
+            order = names[number % len(names) :] + names[: number % len(names)]
+            rounds.append({name: measure(port, *runs[name], args.seconds, args.clients, server.pid) for name in order})
     finally:
         server.terminate()
         server.wait(10)
+    report(rounds, names, args, counts)
 
-    bare_rps = figures["bare view"][0]
+
+def _spread(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+def report(rounds: list[dict], names: list[str], args, counts: dict[str, int]) -> None:
     print(
-        f"API v2 on gunicorn ({args.workers} gthread workers), "
-        f"{args.clients} keep-alive clients, {args.seconds:.0f} s each"
+        f"API v2 on gunicorn ({args.workers} gthread workers), {args.clients} keep-alive clients, "
+        f"{args.rounds} interleaved rounds of {args.seconds:g} s per endpoint; median (min-max) over rounds"
     )
-    print(f"{'endpoint':<18}{'req/s':>10}{'ratio':>8}{'errors':>8}   CPU ms per request: " + ", ".join(CPU_GROUPS))
-    for name, (rps, errors, cpu) in figures.items():
-        spent = " ".join(f"{cpu[group]:>6.2f}" for group in CPU_GROUPS)
-        print(f"{name:<18}{rps:>10.0f}{rps / bare_rps:>8.2f}{errors:>8}   {spent}  = {sum(cpu.values()):.2f}")
-    print("SQL queries per call: " + ", ".join(f"{name}: {count}" for name, count in counts.items()))
-    print(
-        json.dumps(
-            {
-                "rps": {k: round(v[0]) for k, v in figures.items()},
-                "cpu_ms": {k: {g: round(ms, 3) for g, ms in v[2].items()} for k, v in figures.items()},
-                "queries": counts,
-            }
+    print(f"{'endpoint':<18}{'req/s':>24}{'ratio to bare':>26}{'errors':>8}   CPU ms per request (median)")
+    summary = {}
+    for name in names:
+        rps = _spread([r[name][0] for r in rounds])
+        ratio = _spread([r[name][0] / r["bare view"][0] for r in rounds])
+        errors = sum(r[name][1] for r in rounds)
+        cpu = {group: statistics.median([r[name][2][group] for r in rounds]) for group in CPU_GROUPS}
+        spent = ", ".join(f"{group} {cpu[group]:.2f}" for group in CPU_GROUPS)
+        print(
+            f"{name:<18}{rps[0]:>10.0f} ({rps[1]:.0f}-{rps[2]:.0f})"
+            f"{ratio[0]:>12.2f} ({ratio[1]:.2f}-{ratio[2]:.2f}){errors:>8}   {spent} = {sum(cpu.values()):.2f}"
         )
-    )
+        summary[name] = {"rps": rps, "ratio": ratio, "errors": errors, "cpu_ms": cpu}
+    print("SQL queries per call: " + ", ".join(f"{name}: {count}" for name, count in counts.items()))
+    print(json.dumps({"endpoints": summary, "queries": counts}, default=lambda v: round(v, 3)))
 
 
 if __name__ == "__main__":
