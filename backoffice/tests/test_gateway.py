@@ -115,6 +115,10 @@ def test_staff_credit_a_deposit_by_hand_once_audited(as_admin, admin_staff, cust
 
 
 def test_support_cannot_credit_deposits_or_touch_methods(as_support, paid, card):
+    # Support reads deposits and reversals (answering "where is my payment?"), and acts on none.
+    assert as_support.get(reverse("admin:billing_deposit_changelist")).status_code == 200
+    assert as_support.get(reverse("admin:billing_deposit_change", args=[paid.pk])).status_code == 200
+    assert as_support.get(reverse("admin:billing_reversal_changelist")).status_code == 200
     open_one = Deposit.objects.get(status="pending")
     as_support.post(
         reverse("admin:billing_deposit_changelist"), {"action": "credit_manually", "_selected_action": [open_one.pk]}

@@ -186,7 +186,15 @@ def _deposit_return(request, pk: int):
         deposit.refresh_from_db()
     amount = f"{deposit.amount.normalize():f}"
     if deposit.status == Deposit.Status.PAID:
-        messages.success(request, _("Payment succeeded: %(amount)s was added to your balance.") % {"amount": amount})
+        credited = f"{deposit.credited.normalize():f}" if deposit.credited else amount
+        if deposit.bonus:
+            text = _("Payment succeeded: %(amount)s and a bonus of %(bonus)s were added to your balance.") % {
+                "amount": credited,
+                "bonus": f"{deposit.bonus.normalize():f}",
+            }
+        else:
+            text = _("Payment succeeded: %(amount)s was added to your balance.") % {"amount": credited}
+        messages.success(request, text)
         return redirect("dashboard:funds")
     if deposit.status == Deposit.Status.PARTIAL:
         messages.warning(

@@ -27,14 +27,28 @@ def providers(db, settings):
     ]
 
 
+def raw_method_secrets(pk: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets FROM billing_paymentmethod WHERE id = %s", [pk])
+        return cursor.fetchone()[0]
+
+
 def test_rotation_re_encrypts_every_value_with_the_new_key(providers, settings):
+    from billing.models import PaymentMethod
+
+    # Payment methods' secret settings are encrypted the same way: the 4th value (the Stripe
+    # method every installation has).
+    method = PaymentMethod.objects.get(kind="stripe")
+    method.set_secret_values({"secret_key": "sk_test_rotate"})
+    method.save()
     new = Fernet.generate_key().decode()
     before = [raw_key(p) for p in providers]
     assert Fernet(OLD).decrypt(before[0].encode()) == b"secret-0"
     settings.FIELD_ENCRYPTION_KEY = [new, OLD]
     out = StringIO()
     call_command("rotate_encryption_key", stdout=out)
-    assert "re-encrypted 3 value(s)" in out.getvalue()
+    assert "re-encrypted 4 value(s)" in out.getvalue()
+    assert b"sk_test_rotate" in Fernet(new).decrypt(raw_method_secrets(method.pk).encode())
     for n, provider in enumerate(providers):
         token = raw_key(provider).encode()
         assert Fernet(new).decrypt(token) == f"secret-{n}".encode()  # the new key alone reads it
@@ -50,7 +64,7 @@ def test_dry_run_writes_nothing(providers, settings):
     before = [raw_key(p) for p in providers]
     out = StringIO()
     call_command("rotate_encryption_key", "--dry-run", stdout=out)
-    assert "would re-encrypt 3" in out.getvalue()
+    assert "would re-encrypt 4" in out.getvalue()  # 3 providers and the Stripe method
     assert [raw_key(p) for p in providers] == before
 
 
