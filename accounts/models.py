@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from panel.money import MONEY
 
@@ -27,6 +28,12 @@ class User(AbstractUser):
     timezone = models.CharField(max_length=64, default="UTC")
 
     class Meta:
+        indexes = [
+            # Staff find a customer by username or email ignoring case (the list filters' iexact):
+            # an index each instead of a scan of every user (migration 0005, PostgreSQL).
+            models.Index(Upper("username"), name="user_username_upper"),
+            models.Index(Upper("email"), name="user_email_upper"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(balance__gte=0), name="user_balance_not_negative"),
             models.CheckConstraint(
