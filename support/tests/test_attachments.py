@@ -171,3 +171,23 @@ def test_file_names_are_cleaned(client, customer):
     attachment = TicketAttachment.objects.get()
     assert "/" not in attachment.name and "<" not in attachment.name and '"' not in attachment.name
     assert attachment.name.endswith(".png")
+
+
+def test_staff_see_the_files_on_the_tickets_backoffice_page(client, customer, settings):
+    from django.contrib.auth.models import Group
+
+    from backoffice.roles import ensure_roles
+
+    settings.STAFF_REQUIRE_2FA = False
+    client.force_login(customer)
+    open_ticket(client, [upload("shot.png", png_bytes()), upload("invoice.pdf", PDF, "application/pdf")])
+    ticket = Ticket.objects.get()
+    image, pdf = TicketAttachment.objects.order_by("id")
+    ensure_roles()
+    helper = User.objects.create(username="support-1", is_staff=True)
+    helper.groups.add(Group.objects.get(name="Support"))
+    client.force_login(helper)
+    page = client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+    assert reverse("dashboard:ticket_attachment", args=[image.pk]) in page
+    assert reverse("dashboard:ticket_attachment", args=[pdf.pk]) + "?download=1" in page
+    assert client.get(reverse("dashboard:ticket_attachment", args=[pdf.pk]), {"download": "1"}).status_code == 200
