@@ -25,7 +25,6 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.ledger import ledger_credit, ledger_debit
@@ -776,7 +775,3 @@ def method_test_connection(*, method: PaymentMethod) -> str:
     if not getattr(gateway, "can_test", False):
         raise GatewayError(f"{method.kind} offers no connection test.")
     return gateway.test_connection()
-
-
-def deposits_needing_review() -> int:
-    return Deposit.objects.filter(Q(needs_review=True)).count()
