@@ -144,3 +144,16 @@ def test_the_order_list_pages_filters_and_search_work(as_admin, orders, customer
     assert {o.user_id for o in page.context["cl"].result_list} == {orders[0].user_id}
     found = as_admin.get(base + f"?q={orders[5].pk}").context["cl"].result_list
     assert orders[5].pk in {o.pk for o in found}
+
+
+def test_a_report_page_shows_the_largest_rows_and_the_csv_all(as_admin, orders, monkeypatch):
+    from backoffice import views
+
+    monkeypatch.setattr(views, "REPORT_ROWS", 1)
+    today = orders[0].created_at.date()
+    query = {"start": today, "end": today, "by": "customer"}
+    page = as_admin.get("/admin/backoffice/reports/", query)
+    assert len(page.context["rows"]) == 1 and page.context["rows_hidden"] == 1
+    assert b"1 more in the CSV export" in page.content
+    csv = as_admin.get("/admin/backoffice/reports.csv", query).content.decode()
+    assert len(csv.strip().splitlines()) == 3  # the header and both customers
