@@ -82,6 +82,17 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (from /proc)."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, IndexError):
+            text = Path(f"/proc/{pid}/stat").read_text()
+            fields = text[text.rindex(")") + 2 :].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def worker_pids(parent: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout.split()
     return [parent, *map(int, out)]
@@ -154,6 +165,7 @@ def run(n: int, workers: int, outcome: str) -> dict:
     time.sleep(4)  # worker start-up is not part of the pass
     base = f"http://127.0.0.1:{port}/_sim/stats"
     status_before = json.load(urllib.request.urlopen(base))["requests"].get("status", 0)
+    cpu_before = cpu_seconds(worker_pids(worker.pid))
     started = time.monotonic()
     app.send_task("orders.poll_orders")
     done = False
@@ -165,6 +177,7 @@ def run(n: int, workers: int, outcome: str) -> dict:
             break
         time.sleep(0.25)
     elapsed = time.monotonic() - started
+    worker_cpu = cpu_seconds(worker_pids(worker.pid)) - cpu_before
     statuses = dict(Order.objects.values_list("status").annotate(n=Count("id")))
     refunds = LedgerEntry.objects.filter(kind="refund").count()
     drift = len(ledger_drift())
@@ -184,6 +197,7 @@ def run(n: int, workers: int, outcome: str) -> dict:
         "statuses": statuses,
         "refunds": refunds,
         "drift": drift,
+        "worker_cpu": worker_cpu,
     }
 
 
@@ -202,9 +216,11 @@ def main() -> None:
     for n in [args.also, args.orders] if args.also else [args.orders]:
         r = run(n, args.workers, args.outcome)
         expected = math.ceil(n / 100)
+        per_batch = r["worker_cpu"] * 1000 / max(r["status_calls"], 1)
         print(
             f"poll pass: {r['orders']} active orders in {r['seconds']:.1f} s with {args.workers} worker processes, "
             f"{r['status_calls']} status calls (expected {expected}), one UPDATE + one INSERT per batch, "
+            f"workers' CPU {r['worker_cpu']:.1f} s ({per_batch:.0f} ms per batch), "
             f"workers' peak memory {r['peak_mb']:.0f} MB; outcome {args.outcome}: {r['statuses']}, "
             f"{r['refunds']} refund entries, ledger drift {r['drift']}" + ("" if r["done"] else "  [DID NOT FINISH]"),
             flush=True,
