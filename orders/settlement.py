@@ -188,20 +188,20 @@ def _orders_settle(order_ids: list[int]) -> Decimal:
 
 
 def _write_settled(orders: list[Order], now) -> None:
-    """The orders' refunded totals and settled time: one UPDATE ... FROM (VALUES ...) on
+    """The orders' refunded totals and settled time: one UPDATE ... FROM unnest(arrays) on
     PostgreSQL (bulk_update's CASE per row costs more to build than to run); SQLite bulk_update."""
     if not orders:
         return
     if connection.vendor != "postgresql":
         Order.objects.bulk_update(orders, ["refunded", "settled_at"])
         return
-    rows = ", ".join(["(%s::bigint, %s::numeric)"] * len(orders))
-    params = [value for order in orders for value in (order.pk, order.refunded)]
+    # Two arrays, not a row of parameters per order: the statement's text is the same for every
+    # batch, and the driver adapts three parameters instead of two hundred.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Order._meta.db_table} AS o SET refunded = v.refunded, settled_at = %s "  # noqa: S608
-            f"FROM (VALUES {rows}) AS v(id, refunded) WHERE o.id = v.id",
-            [now, *params],
+            "UPDATE orders_order AS o SET refunded = v.refunded, settled_at = %s "
+            "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, refunded) WHERE o.id = v.id",
+            [now, [order.pk for order in orders], [order.refunded for order in orders]],
         )
 
 
