@@ -86,9 +86,16 @@ class StartRequest:
 
 @dataclass(frozen=True)
 class Checkout:
-    """Where to send the customer. Exactly one of: ``redirect_url``; ``form_action`` with
-    ``form_fields`` (the dashboard renders an auto-submitting POST form, CSP-safe); or
-    ``pay_address`` with ``pay_amount``/``pay_currency`` (and optionally ``qr_payload``)."""
+    """Where to send the customer: at least one of ``redirect_url``; ``form_action`` with
+    ``form_fields`` (the dashboard renders an auto-submitting POST form, CSP-safe);
+    ``pay_address`` with ``pay_amount``/``pay_currency`` (and optionally ``qr_payload``); or
+    ``client_options`` (the gateway's own script opens its checkout on the pay page).
+
+    A gateway may fill several (Cryptomus answers its invoice page *and* the address to pay to).
+    The pay page uses the first one set, in that order: a redirect wins over a form, a form over
+    an address, an address over client options; the others are kept on the deposit (staff see
+    them) but not shown. A ``redirect_url`` or ``form_action`` that is not an http(s) address is
+    dropped first, so the next one set is used."""
 
     external_id: str = ""  # the gateway's ID for this payment/order/invoice, if it gave one now
     redirect_url: str = ""

@@ -25,6 +25,17 @@ Each module here (one per gateway code in billing.gateways.GATEWAYS) holds:
               # "refunded", "chargeback" where the gateway has them), signed as documented
           def tamper(self, incoming: Incoming) -> Incoming
               # the same notification with its amount changed and the signature left as it was
+          outcomes: tuple[str, ...]       # optional; ("paid",) when absent
+              # the outcomes notification() can send for this gateway, e.g. ("paid", "failed",
+              # "refunded", "chargeback"); the flow tests skip, by name, a case whose outcome
+              # the driver does not list (a gateway without chargebacks has no chargeback test)
+
+How the tests reach a fake: the gateway class takes ``base_url`` (its API address), and billing
+builds every gateway with ``settings.PAYMENT_GATEWAY_BASE_URLS.get(code)`` as that address
+(billing.payments.methods.gateway_for). A test starts the driver and sets
+``settings.PAYMENT_GATEWAY_BASE_URLS = {driver.code: driver.base_url}`` (pytest-django's
+``settings`` fixture restores it afterwards); the demo sets it for the fakes it starts. Left unset
+(production), every gateway talks to its real address.
 
 ``DRIVERS`` maps gateway codes to "module:Class" for the drivers that exist.
 """
