@@ -113,8 +113,9 @@ X_FRAME_OPTIONS = "DENY"
 # no inline <script>, no on...= handlers, no eval (htmx runs with allowEval off, see base.html).
 # Inline style attributes stay allowed (style-src-attr): templates and the Django admin use
 # them, and they cannot run code; <style> elements and stylesheets come from us only.
-# Card payments leave through our own form, whose answer redirects to Stripe Checkout: browsers
-# check that redirect against form-action too. Chart.js (backoffice reports) is a static file.
+# Payments leave through our own pay page, which names the one gateway it sends to in its own
+# form-action (dashboard.views.payments); every other page posts only to us. Chart.js
+# (backoffice reports) is a static file.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -126,7 +127,7 @@ CONTENT_SECURITY_POLICY = {
         "connect-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
-        "form-action": ["'self'", "https://checkout.stripe.com"],
+        "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
     }
 }
@@ -436,10 +437,6 @@ REST_FRAMEWORK = {
 # Card payments through Stripe Checkout: both set, or neither (then the card method is hidden).
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
-try:
-    STRIPE_MIN_AMOUNT = Decimal(os.environ.get("STRIPE_MIN_AMOUNT", "1"))
-except ArithmeticError:
-    raise ImproperlyConfigured("STRIPE_MIN_AMOUNT must be a number such as 1 or 5.00.") from None
 if bool(STRIPE_SECRET_KEY) != bool(STRIPE_WEBHOOK_SECRET):
     raise ImproperlyConfigured("Set both STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or neither.")
 

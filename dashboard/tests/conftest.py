@@ -46,7 +46,6 @@ def stripe_on(settings, db):
     """Stripe configured (fake keys: every call to Stripe is faked by `responses`), USD, limits 5-500."""
     settings.STRIPE_SECRET_KEY = SECRET_KEY
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.STRIPE_MIN_AMOUNT = "2"
     settings.PANEL_CURRENCY = "USD"
     PaymentMethod.objects.filter(kind=PaymentMethod.Kind.STRIPE).update(
         enabled=True, min_amount=Decimal("5"), max_amount=Decimal("500")
