@@ -219,33 +219,59 @@ def _proc_stat(pid: str) -> tuple[str, int, int] | None:
     return name, int(fields[1]), int(fields[11]) + int(fields[12])
 
 
-def cpu_by_group(server_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the server's process tree, PostgreSQL, Redis and this
-    process's finished children (the load clients)."""
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def cpu_ticks(server_pid: int) -> dict[tuple[str, int], int]:
+    """CPU ticks used so far, per (group, pid): the server's process tree, PostgreSQL (this
+    benchmark's database's backends and the shared background processes such as the WAL writer,
+    not other databases' backends) and Redis. The load clients are counted apart."""
     stats = {int(pid): stat for pid in os.listdir("/proc") if pid.isdigit() and (stat := _proc_stat(pid))}
     tree = {server_pid}
     for pid, (_, parent, _) in sorted(stats.items()):
         if parent in tree:
             tree.add(pid)
-    tick = os.sysconf("SC_CLK_TCK")
-    used = dict.fromkeys(CPU_GROUPS, 0.0)
+    database = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
+    used = {}
     for pid, (name, _, ticks) in stats.items():
         if pid in tree:
-            used["server"] += ticks / tick
+            used[("server", pid)] = ticks
         elif name == "postgres":
-            used["postgres"] += ticks / tick
+            command = _cmdline(pid)
+            client = "(" in command or "[local]" in command
+            if not client or f" {database} " in command:
+                used[("postgres", pid)] = ticks
         elif name.startswith("redis-server"):
-            used["redis"] += ticks / tick
-    times = os.times()
-    used["clients"] = times.children_user + times.children_system
+            used[("redis", pid)] = ticks
     return used
+
+
+def cpu_between(before: dict, after: dict, clients_seconds: float) -> dict[str, float]:
+    """CPU seconds per group between two cpu_ticks() snapshots. A process that ended meanwhile
+    is left out (its last ticks are unknown), never counted as negative."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys(CPU_GROUPS, 0.0)
+    for (group, pid), ticks in after.items():
+        used[group] += (ticks - before.get((group, pid), 0)) / tick
+    used["clients"] = clients_seconds
+    return used
+
+
+def _children_cpu() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 def measure(
     port: int, method: str, path: str, body: bytes, seconds: float, clients: int, server_pid: int | None = None
 ) -> tuple[float, int, dict[str, float]]:
     """Requests per second, errors, and CPU milliseconds per request by process group."""
-    before = cpu_by_group(server_pid) if server_pid else None
+    before = (cpu_ticks(server_pid), _children_cpu()) if server_pid else None
     results = multiprocessing.Queue()
     procs = [
         multiprocessing.Process(target=_load, args=(port, method, path, body, seconds, results)) for _ in range(clients)
@@ -260,8 +286,8 @@ def measure(
     done = sum(t[0] for t in totals)
     cpu = {}
     if before is not None:
-        after = cpu_by_group(server_pid)
-        cpu = {group: (after[group] - before[group]) * 1000 / max(done, 1) for group in CPU_GROUPS}
+        used = cpu_between(before[0], cpu_ticks(server_pid), _children_cpu() - before[1])
+        cpu = {group: used[group] * 1000 / max(done, 1) for group in CPU_GROUPS}
     return done / elapsed, sum(t[1] for t in totals), cpu
 
 
