@@ -194,6 +194,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
     "rest_framework",
     "django_htmx",
     "csp",
@@ -201,6 +202,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.usersessions",
     "axes",
     "hijack",
     "accounts",
@@ -212,6 +214,7 @@ INSTALLED_APPS = [
     "notifications",
     "api",
     "dashboard",
+    "site_pages",
     "drf_spectacular",
     "adminapi",
     # Last: after each migrate it grants the staff roles the permissions of every app above.
@@ -230,6 +233,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Records each signed-in session (allauth.usersessions) for the sessions page and "sign out everywhere".
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
     # Marks a staff member signed in as a customer (request.user.is_hijacked) for the banner.
     "hijack.middleware.HijackUserMiddleware",
     # After the session and the user are known: staff keep working in maintenance mode.
@@ -255,6 +260,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "panel.context_processors.panel",
+                # After panel's: the backoffice's branding (site_pages.Branding) names the panel.
+                "site_pages.context_processors.branding",
             ],
         },
     },
@@ -355,6 +362,9 @@ SPECTACULAR_SETTINGS = {
 # Panel software in the wild sends the API key in the query string (GET, or POST with URL
 # parameters); false refuses keys in URLs, which end up in proxy and server logs.
 API_ALLOW_KEY_IN_URL = _bool("API_ALLOW_KEY_IN_URL", True)
+# Active sessions (allauth.usersessions): each session's IP, browser and last activity, listed at
+# /accounts/sessions/ with "sign out other sessions".
+USERSESSIONS_TRACK_ACTIVITY = True
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = os.environ.get("PANEL_NAME", "SMM Panel")
 

@@ -47,5 +47,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
+    # Public pages (landing, FAQ, terms, privacy, news, sitemap.xml) before the dashboard's.
+    path("", include("site_pages.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -29,8 +29,15 @@ from .common import customer_view, paginate, parse_id, search_text
 from .orders import annotate_actions
 
 
-@customer_view
 def home(request):
+    # Visitors get the public landing page; customers their dashboard.
+    if not request.user.is_authenticated:
+        return redirect("site_pages:landing")
+    return _home(request)
+
+
+@customer_view
+def _home(request):
     orders = Order.objects.filter(user=request.user)
     # Kept current by the database (orders.rollups): no read of every order a big customer has.
     totals = customer_totals(request.user.pk)

@@ -1,0 +1,59 @@
+"""Reads for the public pages and the branding every page and email uses."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+
+from .models import Branding, Page
+
+BRAND_CACHE_KEY = "site_pages:brand:v1"
+
+
+@dataclass(frozen=True)
+class Brand:
+    name: str
+    tagline: str
+    intro: str
+    primary: str
+    accent: str
+    logo_version: int
+    show_public_services: bool
+
+    @property
+    def style(self) -> str:
+        """CSS custom properties for a style attribute (CSP allows style attributes, not <style>);
+        the colours were validated as #rrggbb when saved, so nothing else can reach the page."""
+        return f"--brand: {self.primary}; --brand-2: {self.primary}; --accent: {self.accent};"
+
+
+def brand() -> Brand:
+    """The branding, from the cache (one read per change, not per page)."""
+    cached = cache.get(BRAND_CACHE_KEY)
+    if cached is not None:
+        return cached
+    row = Branding.objects.defer("logo_png").filter(pk=1).first() or Branding()
+    value = Brand(
+        name=row.panel_name or settings.PANEL_NAME,
+        tagline=row.tagline,
+        intro=row.intro,
+        primary=row.primary_colour,
+        accent=row.accent_colour,
+        logo_version=row.logo_version,
+        show_public_services=row.show_public_services,
+    )
+    cache.set(BRAND_CACHE_KEY, value, 300)
+    return value
+
+
+def brand_forget() -> None:
+    cache.delete(BRAND_CACHE_KEY)
+
+
+def published_pages() -> QuerySet[Page]:
+    return Page.objects.filter(published=True)
+
+
+def page_of_kind(kind: str) -> Page | None:
+    return published_pages().filter(kind=kind).order_by("-published_at", "-id").first()
