@@ -272,6 +272,12 @@ class Reversal(models.Model):
     deposit = models.ForeignKey(Deposit, on_delete=models.PROTECT, related_name="reversals")
     event = models.OneToOneField(GatewayEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    # The gateway's ID of this refund or dispute (Razorpay's rfnd_/disp_, PayPal's refund or
+    # dispute ID, Stripe's re_/dp_): one reversal per ID. Empty when the gateway gave none.
+    transaction_id = models.CharField(_("gateway reference"), max_length=255, blank=True, default="")
+    # A later report of the same money under another ID (a dispute the gateway then settles with a
+    # reversal or refund of the capture): remembered here so it is not recorded twice.
+    settled_by = models.CharField(_("settled by"), max_length=255, blank=True, default="")
     gateway_amount = models.DecimalField(_("amount at the gateway"), **CHARGE)
     gateway_currency = models.CharField(_("currency at the gateway"), max_length=16)
     amount = models.DecimalField(_("amount to take back"), help_text=_("In the panel's currency."), **MONEY)
@@ -292,6 +298,11 @@ class Reversal(models.Model):
             models.CheckConstraint(condition=Q(amount__gte=0), name="reversal_amount_not_negative"),
             models.CheckConstraint(
                 condition=Q(recovered__gte=0) & Q(not_recovered__gte=0), name="reversal_recovered_not_negative"
+            ),
+            models.UniqueConstraint(
+                fields=["deposit", "transaction_id"],
+                condition=~Q(transaction_id=""),
+                name="reversal_transaction_once",
             ),
         ]
 

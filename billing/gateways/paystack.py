@@ -24,8 +24,9 @@ Followed (paystack.com/docs and their OpenAPI description, github.com/PaystackOS
   Paystack account and mode, set in the dashboard, receives every event of the account.
 - Events: charge.success (PAID: transaction_id is the transaction's ``id``, the amount received is
   ``amount``, or ``requested_amount`` when the customer also paid Paystack's fees on top);
-  refund.processed (REFUNDED: ``amount`` refunded, ``transaction_reference`` names the payment);
-  charge.dispute.create (CHARGEBACK: ``refund_amount`` disputed of ``transaction``). Every other
+  refund.processed (REFUNDED: ``amount`` refunded, ``transaction_reference`` names the payment,
+  transaction_id ``refund:<refund id>``); charge.dispute.create (CHARGEBACK: ``refund_amount``
+  disputed of ``transaction``, transaction_id ``dispute:<dispute id>``). Every other
   event (transfers, subscriptions, refund.pending/processing/failed, other dispute updates) is
   acknowledged as IGNORED, and so is a charge whose reference we did not make (a payment page or
   another integration on the same account).
@@ -376,6 +377,7 @@ class PaystackGateway:
             outcome=Outcome.REFUNDED if deposit_id is not None else Outcome.IGNORED,
             deposit_id=deposit_id,
             event_id=f"refund.processed:{refund}",
+            transaction_id=f"refund:{refund}",
             external_id=reference,
             amount=amount,
             currency=currency.upper(),
@@ -399,7 +401,7 @@ class PaystackGateway:
             outcome=Outcome.CHARGEBACK if deposit_id is not None else Outcome.IGNORED,
             deposit_id=deposit_id,
             event_id=f"charge.dispute.create:{dispute_id}",
-            transaction_id=str(transaction.get("id") or ""),
+            transaction_id=f"dispute:{dispute_id}",
             external_id=reference,
             amount=amount,
             currency=currency.upper(),

@@ -12,7 +12,9 @@ STRIPE_SECRET_KEY / STRIPE_WEBHOOK_SECRET environment variables when the method 
   up by its PaymentIntent (the charge does not carry our metadata).
 - lookup: retrieves the Checkout Session.
 - transaction_id: the Checkout Session ID (one session pays once), so the ledger key is
-  ``stripe:<session id>``, the key earlier versions used.
+  ``stripe:<session id>``, the key earlier versions used. A refund's is the refund's ID (re_...,
+  from the charge's ``refunds`` list; without it the charge ID and its new refunded total) with
+  that refund's amount; a dispute's is the dispute's ID (dp_...).
 
 The secret key is handed to a StripeClient per call (never to the SDK's global ``stripe.api_key``)
 and never logged; errors are reported by their class and Stripe's user message, which carry no key.
@@ -173,9 +175,10 @@ class StripeGateway:
         if kind in SESSION_EVENTS and obj.get("object") == "checkout.session" and obj.get("id"):
             return [self._session_report(obj, event_id=event["id"], event_type=kind, raw=event)]
         if kind == "charge.refunded" and obj.get("object") == "charge":
-            return [self._reversal_report(obj, Outcome.REFUNDED, event, obj.get("amount_refunded"))]
+            reference, minor = self._refund_of(obj, event)
+            return [self._reversal_report(obj, Outcome.REFUNDED, event, minor, reference)]
         if kind == "charge.dispute.created" and obj.get("object") == "dispute":
-            return [self._reversal_report(obj, Outcome.CHARGEBACK, event, obj.get("amount"))]
+            return [self._reversal_report(obj, Outcome.CHARGEBACK, event, obj.get("amount"), str(obj.get("id") or ""))]
         return [Report(outcome=Outcome.IGNORED, deposit_id=None, event_id=event["id"], note=kind[:100], raw=event)]
 
     def _session_report(self, session: dict, *, event_id: str, event_type: str, raw: dict) -> Report:
@@ -213,7 +216,25 @@ class StripeGateway:
             raw=raw,
         )
 
-    def _reversal_report(self, obj: dict, outcome: Outcome, event: dict, minor: object) -> Report:
+    @staticmethod
+    def _refund_of(charge: dict, event: dict) -> tuple[str, object]:
+        """(refund ID, amount in minor units) of the refund this charge.refunded event announces.
+
+        The charge's ``amount_refunded`` is the total of every refund so far, so it is not this
+        refund's amount once there were two. The charge's ``refunds`` list (newest first, when the
+        API version includes it) names the refund and its amount; without it, the event's
+        ``previous_attributes.amount_refunded`` gives the total before, and the reference is the
+        charge with its new total (one per refund)."""
+        refunds = charge.get("refunds")
+        latest = (refunds.get("data") or [None])[0] if isinstance(refunds, dict) else None
+        if isinstance(latest, dict) and isinstance(latest.get("id"), str) and isinstance(latest.get("amount"), int):
+            return latest["id"], latest["amount"]
+        total = charge.get("amount_refunded")
+        before = ((event.get("data") or {}).get("previous_attributes") or {}).get("amount_refunded")
+        minor = total - before if isinstance(total, int) and isinstance(before, int) and total > before else total
+        return f"{charge.get('id')}:refunded:{total}", minor
+
+    def _reversal_report(self, obj: dict, outcome: Outcome, event: dict, minor: object, money_id: str) -> Report:
         currency = str(obj.get("currency") or "").upper()
         amount = major_units(minor, currency) if isinstance(minor, int) and currency else None
         session = self._session_for_intent(str(obj.get("payment_intent") or ""))
@@ -226,7 +247,7 @@ class StripeGateway:
             outcome=outcome,
             deposit_id=deposit_id,
             event_id=event["id"],
-            transaction_id=session_id,
+            transaction_id=money_id[:255],
             external_id=session_id,
             amount=amount,
             currency=currency,

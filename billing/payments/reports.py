@@ -9,6 +9,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.ledger import ledger_credit
@@ -75,13 +76,22 @@ def _event_process(event_pk: int, method: PaymentMethod, report: Report) -> str:
     if event.processed:
         return f"Replayed: {event.outcome}"
     deposit = _deposit_for(method, report)
+    if deposit is not None and deposit.method_id != method.pk:
+        # Another method of the same gateway made this deposit. Razorpay and Stripe send every
+        # event of an account to every webhook URL on it, so two methods on one account each get
+        # it. The event is left unprocessed: the deposit's own method applies it when its copy
+        # arrives (or its lookup does); nothing is flagged for an event that is not ours to apply.
+        outcome = f"For deposit {deposit.pk} of method {deposit.method_id}: left for that method."
+        logger.info("%s event %s reached method %s: %s", method.kind, event.event_id, method.pk, outcome)
+        return outcome
     outcome, review = _apply(method, deposit, report, event)
     event.deposit = deposit
+    event.method = method  # the method that applied it (another may have stored it first)
     event.outcome = outcome[:255]
     event.needs_review = review
     event.processed = True
     event.processed_at = timezone.now()
-    event.save(update_fields=["deposit", "outcome", "needs_review", "processed", "processed_at"])
+    event.save(update_fields=["deposit", "method", "outcome", "needs_review", "processed", "processed_at"])
     log = logger.warning if review else logger.info
     log(
         "%s event %s (%s) for deposit %s: %s",
@@ -117,8 +127,6 @@ def _apply(method: PaymentMethod, deposit: Deposit | None, report: Report, event
     money_reported = report.outcome in (Outcome.PAID, Outcome.PARTIAL, Outcome.REFUNDED, Outcome.CHARGEBACK)
     if deposit is None:
         return "No deposit of ours matches this report: nothing done.", money_reported
-    if deposit.method_id != method.pk:
-        return _flag(deposit, f"Reported through method {method.pk}, the deposit is of method {deposit.method_id}.")
     if report.external_id and deposit.external_id and report.external_id != deposit.external_id:
         return _flag(
             deposit, f"Report for {method.kind} order {report.external_id}, ours is {deposit.external_id}; ignored."
@@ -259,6 +267,17 @@ def _credit(
 
 
 def _reversal(deposit: Deposit, report: Report, event: GatewayEvent) -> tuple[str, bool]:
+    """One reversal per refund or dispute the gateway reports, whatever reports it again.
+
+    A report that names its refund or dispute (``transaction_id``: Razorpay's rfnd_/disp_, PayPal's
+    refund, reversal or dispute ID, Stripe's re_/dp_, Paystack's refund:/dispute:) is recorded once
+    per ID, so two partial refunds of the same amount are two reversals. One exception: a dispute
+    (chargeback) that the gateway later settles by reversing or refunding the capture reports the
+    same money twice under two IDs (PayPal's dispute then its PAYMENT.CAPTURE.REVERSED or the
+    refund that accepts the claim; Paystack's dispute then the refund that resolves it). A later
+    reversal of exactly a disputed amount is taken as that dispute's settlement, once per dispute,
+    unless staff dismissed the dispute (then the money has now really gone: it is recorded).
+    A report without an ID falls back to one reversal per kind and amount."""
     kind = Reversal.Kind.CHARGEBACK if report.outcome == Outcome.CHARGEBACK else Reversal.Kind.REFUND
     if deposit.ledger_entry_id is None:
         return f"{kind} reported for a deposit we never credited: nothing to take back.", False
@@ -267,12 +286,33 @@ def _reversal(deposit: Deposit, report: Report, event: GatewayEvent) -> tuple[st
     given = deposit.credited + deposit.bonus
     share = min(Decimal("1"), gateway_amount / received) if received else Decimal("1")
     amount = min(given, (given * share).quantize(settings.MONEY_PLACES, rounding=ROUND_HALF_UP))
-    if deposit.reversals.filter(kind=kind, gateway_amount=gateway_amount).exists():
+    reference = (report.transaction_id or "")[:255]
+    earlier = Reversal.objects.filter(deposit=deposit)
+    if reference:
+        known = earlier.filter(Q(transaction_id=reference) | Q(settled_by=reference)).first()
+        if known is not None:
+            return f"{kind} {reference} already recorded (reversal {known.pk}).", False
+        dispute = (
+            earlier.filter(kind=Reversal.Kind.CHARGEBACK, gateway_amount=gateway_amount, settled_by="")
+            .exclude(status=Reversal.Status.DISMISSED)
+            .exclude(transaction_id="")
+            .order_by("pk")
+            .first()
+        )
+        if dispute is not None:
+            Reversal.objects.filter(pk=dispute.pk).update(settled_by=reference)
+            return (
+                f"{kind} {reference} of {gateway_amount} settles dispute {dispute.transaction_id} "
+                f"(reversal {dispute.pk}): the same money, not recorded twice.",
+                False,
+            )
+    elif earlier.filter(kind=kind, gateway_amount=gateway_amount).exists():
         return f"{kind} of {gateway_amount} already recorded for this deposit.", False
     reversal = Reversal.objects.create(
         deposit=deposit,
         event=event,
         kind=kind,
+        transaction_id=reference,
         gateway_amount=gateway_amount,
         gateway_currency=(report.currency or deposit.charge_currency).upper(),
         amount=amount,

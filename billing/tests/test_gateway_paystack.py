@@ -231,6 +231,9 @@ def test_a_refund_is_reported(driver, gateway, fake):
     assert report.event_id.startswith("refund.processed:")
     partial = gateway.verify(fake.sign(fake.refund_processed(checkout.external_id, amount=250000)))[0]
     assert partial.amount == Decimal("2500.00")
+    # Each refund is named by its own ID.
+    assert report.transaction_id.startswith("refund:") and partial.transaction_id.startswith("refund:")
+    assert partial.transaction_id != report.transaction_id
 
 
 def test_a_chargeback_is_reported(driver, gateway, fake):
@@ -239,7 +242,8 @@ def test_a_chargeback_is_reported(driver, gateway, fake):
     [report] = gateway.verify(driver.notification(checkout, outcome="chargeback"))
     transaction = fake.transactions[checkout.external_id]
     assert report.outcome is Outcome.CHARGEBACK and report.deposit_id == 42
-    assert report.transaction_id == str(transaction.id)
+    # The dispute's own ID, not the payment's: a dispute and each refund are reversals of their own.
+    assert report.transaction_id == f"dispute:{report.raw['data']['id']}" != f"dispute:{transaction.id}"
     assert report.amount == Decimal("10500.00") and report.currency == "NGN"
     assert "AUTH_" not in json.dumps(report.raw)
 

@@ -2,6 +2,7 @@
 report_apply follows for partial and over-payments and for reports that do not add up, bonuses as
 their own ledger kind, the sweep, the notify view's refusals, and payouts of commissions."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -23,6 +24,7 @@ from billing.models import (
     GatewayEvent,
     PaymentMethod,
     PayoutRequest,
+    Reversal,
 )
 from billing.payments import (
     SWEEP_AFTER,
@@ -203,12 +205,99 @@ def test_one_transaction_never_credits_two_deposits(customer, card):
     assert second.needs_review and second.ledger_entry_id is None and balance(customer) == Decimal("1100")
 
 
-def test_a_report_through_another_method_of_the_same_gateway_credits_nothing(customer, card):
+def test_a_report_through_another_method_of_the_same_gateway_is_left_for_the_deposits_own(customer, card):
+    """Razorpay and Stripe send every event of an account to every webhook URL on it: a second
+    method on the account gets the first one's events. Its copy changes nothing and flags nothing;
+    the event stays unprocessed, so the copy reaching the deposit's own method credits it, once."""
     other = PaymentMethod.objects.create(name="Card 2", kind="stripe")
     deposit = open_deposit(customer, card)
-    report_apply(method=other, report=paid(deposit))
+    report = paid(deposit)
+    assert "left for that method" in report_apply(method=other, report=report)
     deposit.refresh_from_db()
-    assert deposit.needs_review and balance(customer) == Decimal("1000")
+    event = GatewayEvent.objects.get(gateway="stripe", event_id=report.event_id)
+    assert not deposit.needs_review and deposit.ledger_entry_id is None and balance(customer) == Decimal("1000")
+    assert not event.processed and not event.needs_review
+
+    assert report_apply(method=card, report=report).startswith("Paid")
+    assert report_apply(method=other, report=report).startswith("Replayed")
+    deposit.refresh_from_db()
+    event.refresh_from_db()
+    assert deposit.status == "paid" and not deposit.needs_review and balance(customer) == Decimal("1100")
+    assert event.processed and event.method_id == card.pk and event.deposit_id == deposit.pk
+
+
+# --- Refunds and disputes -------------------------------------------------------------------------
+
+
+def credited(customer, card) -> Deposit:
+    deposit = open_deposit(customer, card)
+    report_apply(method=card, report=paid(deposit))
+    deposit.refresh_from_db()
+    assert deposit.status == "paid"
+    return deposit
+
+
+def back(deposit, outcome, amount, *, tx, event) -> Report:
+    return Report(
+        outcome=outcome,
+        deposit_id=deposit.pk,
+        event_id=event,
+        transaction_id=tx,
+        external_id=deposit.external_id,
+        amount=Decimal(amount),
+        currency=deposit.charge_currency,
+    )
+
+
+def test_two_refunds_of_the_same_amount_are_two_reversals_and_each_is_recorded_once(customer, card):
+    deposit = credited(customer, card)
+    report_apply(method=card, report=back(deposit, Outcome.REFUNDED, "30", tx="rfnd_1", event="e1"))
+    report_apply(method=card, report=back(deposit, Outcome.REFUNDED, "30", tx="rfnd_2", event="e2"))
+    # The same refunds again, through other events (Razorpay's refund.processed and
+    # payment.refunded, a lookup): nothing more.
+    report_apply(method=card, report=back(deposit, Outcome.REFUNDED, "30", tx="rfnd_1", event="e3"))
+    outcome = report_apply(method=card, report=back(deposit, Outcome.REFUNDED, "30", tx="rfnd_2", event="e4"))
+    assert "already recorded" in outcome
+    reversals = Reversal.objects.filter(deposit=deposit).order_by("pk")
+    assert [(r.transaction_id, r.gateway_amount, r.amount) for r in reversals] == [
+        ("rfnd_1", Decimal("30"), Decimal("30")),
+        ("rfnd_2", Decimal("30"), Decimal("30")),
+    ]
+    assert balance(customer) == Decimal("1100")  # staff decide; nothing taken yet
+
+
+def test_a_dispute_and_the_reversal_that_settles_it_are_one_reversal(customer, card):
+    deposit = credited(customer, card)
+    report_apply(method=card, report=back(deposit, Outcome.CHARGEBACK, "100", tx="PP-D-1", event="d1"))
+    # PayPal settles the lost dispute by reversing the capture: the same money, another ID.
+    outcome = report_apply(method=card, report=back(deposit, Outcome.CHARGEBACK, "100", tx="REV-1", event="r1"))
+    assert "settles dispute PP-D-1" in outcome
+    report_apply(method=card, report=back(deposit, Outcome.CHARGEBACK, "100", tx="REV-1", event="r2"))
+    [dispute] = Reversal.objects.filter(deposit=deposit)
+    assert (dispute.transaction_id, dispute.settled_by, dispute.amount) == ("PP-D-1", "REV-1", Decimal("100"))
+    # A dispute stands for its own money once: a later refund of the same amount is new money.
+    report_apply(method=card, report=back(deposit, Outcome.REFUNDED, "100", tx="rfnd_9", event="f1"))
+    assert Reversal.objects.filter(deposit=deposit).count() == 2
+
+
+def test_a_reversal_after_staff_dismissed_the_dispute_is_recorded(customer, card, admin_user):
+    deposit = credited(customer, card)
+    report_apply(method=card, report=back(deposit, Outcome.CHARGEBACK, "100", tx="disp_1", event="d1"))
+    dispute = Reversal.objects.get(deposit=deposit)
+    Reversal.objects.filter(pk=dispute.pk).update(status=Reversal.Status.DISMISSED)
+    report_apply(method=card, report=back(deposit, Outcome.REFUNDED, "100", tx="rfnd_1", event="r1"))
+    assert Reversal.objects.filter(deposit=deposit, status=Reversal.Status.OPEN, transaction_id="rfnd_1").exists()
+
+
+def test_reversals_without_a_gateway_id_are_told_apart_by_kind_and_amount(customer, card):
+    deposit = credited(customer, card)
+    for event in ("a", "b"):
+        report_apply(method=card, report=back(deposit, Outcome.REFUNDED, "40", tx="", event=event))
+    report_apply(method=card, report=back(deposit, Outcome.REFUNDED, "20", tx="", event="c"))
+    assert sorted(Reversal.objects.filter(deposit=deposit).values_list("gateway_amount", flat=True)) == [
+        Decimal("20"),
+        Decimal("40"),
+    ]
 
 
 def test_a_manual_deposit_credits_its_bonus_on_approval(customer, db):
@@ -328,3 +417,51 @@ def test_the_affiliates_page_asks_for_a_payout(referrer, plain_static_storage):
     response = client.post(reverse("dashboard:affiliate_payout"), follow=True)
     assert "already have a payout request" in response.content.decode()
     assert PayoutRequest.objects.count() == 1
+
+
+def test_stripe_names_each_refund_by_its_own_id_and_amount(db):
+    """charge.refunded carries the charge, whose amount_refunded is the total so far: the report is
+    the newest refund in the charge's refunds list (ID and amount), or, without the list, the
+    difference from previous_attributes under the charge's ID and new total."""
+    from billing.gateways.base import StartRequest
+    from billing.gateways.stripe import StripeGateway
+    from testing.gateways.stripe import Driver, incoming
+
+    with Driver() as driver:
+        gateway = StripeGateway(driver.config(), base_url=driver.base_url)
+        checkout = gateway.start(
+            StartRequest(
+                deposit_id=7,
+                amount=Decimal("20"),
+                currency="USD",
+                description="Deposit 7",
+                customer_email="c@example.com",
+                customer_name="c",
+                return_url="http://testserver/back/",
+                cancel_url="http://testserver/back/?cancelled=1",
+                notify_url="http://testserver/notify/",
+            )
+        )
+        driver.pay(checkout)
+        session = driver.fake.sessions[checkout.external_id]
+        charge = {
+            "id": "ch_1",
+            "object": "charge",
+            "amount": 2000,
+            "amount_refunded": 1000,
+            "currency": "usd",
+            "payment_intent": session["payment_intent"],
+            "refunds": {"object": "list", "data": [{"id": "re_2", "amount": 500}, {"id": "re_1", "amount": 500}]},
+        }
+
+        def refunded(obj, event_id, previous=None):
+            data = {"object": obj, **({"previous_attributes": previous} if previous else {})}
+            body = json.dumps({"id": event_id, "object": "event", "type": "charge.refunded", "data": data})
+            [report] = gateway.verify(incoming(body))
+            return report
+
+        second = refunded(charge, "evt_2")
+        assert (second.transaction_id, second.amount, second.deposit_id) == ("re_2", Decimal("5"), 7)
+        bare = {k: v for k, v in charge.items() if k != "refunds"}
+        report = refunded(bare, "evt_3", previous={"amount_refunded": 500})
+        assert (report.transaction_id, report.amount) == ("ch_1:refunded:1000", Decimal("5"))

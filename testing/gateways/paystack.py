@@ -290,7 +290,7 @@ class FakePaystack:
             "data": {
                 "status": "processed",
                 "transaction_reference": reference,
-                "refund_reference": str(100000000000 + transaction.id % 1000000),
+                "refund_reference": str(100000000000 + next(self.ids) % 1000000),  # one per refund
                 "amount": str(refunded),
                 "currency": transaction.paid_currency or transaction.currency,
                 "processor": "mpgs_zen",

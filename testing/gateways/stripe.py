@@ -263,6 +263,18 @@ class Driver:
                 "currency": session["currency"],
                 "payment_intent": session["payment_intent"],
                 "refunded": True,
+                "refunds": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": f"re_{session['id'][8:]}",
+                            "object": "refund",
+                            "amount": session["amount_total"],
+                            "currency": session["currency"],
+                            "status": "succeeded",
+                        }
+                    ],
+                },
             }
             return incoming(event("charge.refunded", charge))
         if outcome == "chargeback":
@@ -284,6 +296,8 @@ class Driver:
         for key in ("amount_total", "amount_refunded", "amount"):
             if isinstance(obj.get(key), int):
                 obj[key] = obj[key] * 10
+        for refund in (obj.get("refunds") or {}).get("data") or ():
+            refund["amount"] = refund["amount"] * 10
         body = json.dumps(data)
         return Incoming(
             body=body.encode(), headers=dict(incoming_.headers), form={}, query={}, remote_addr=incoming_.remote_addr
