@@ -215,6 +215,7 @@ INSTALLED_APPS = [
     "api",
     "dashboard",
     "site_pages",
+    "captcha",
     "drf_spectacular",
     "adminapi",
     # Last: after each migrate it grants the staff roles the permissions of every app above.
@@ -318,6 +319,11 @@ ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optio
 if ACCOUNT_EMAIL_VERIFICATION not in {"none", "optional", "mandatory"}:
     raise ImproperlyConfigured("ACCOUNT_EMAIL_VERIFICATION must be none, optional or mandatory.")
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+# A captcha on sign-up and login (django-simple-captcha, drawn by the panel itself): off by default.
+PANEL_CAPTCHA = _bool("PANEL_CAPTCHA", False)
+ACCOUNT_FORMS = {"signup": "site_pages.forms.PanelSignupForm", "login": "site_pages.forms.PanelLoginForm"}
+CAPTCHA_LENGTH = 5
+CAPTCHA_TIMEOUT = 10  # minutes
 # Rate limits of sign-up, login and password reset, counted by allauth in the cache (Redis in
 # production, so they hold across every web process and machine).
 ACCOUNT_RATE_LIMITS = {

@@ -42,6 +42,8 @@ urlpatterns = [
     path("adminapi/v2/", include("adminapi.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    # The optional sign-up and login captcha's pictures (PANEL_CAPTCHA).
+    path("captcha/", include("captcha.urls")),
     # Back to staff after signing in as a customer; starting is a backoffice page (2FA-gated).
     path("hijack/release/", ReleaseUserView.as_view(), name="hijack_release"),
     path("healthz", healthz, name="healthz"),
