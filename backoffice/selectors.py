@@ -154,8 +154,22 @@ ROLLED_UP = ("day", "provider", "service")
 PLACES = Decimal("0.00001")
 
 
-def _report_from_rollups(start: date, end: date, by: str) -> list[dict]:
-    figures = rollup_figures(start, end, by)
+def report_with_total(start: date, end: date, by: str) -> tuple[list[dict], Totals]:
+    """report() and the period's totals; from the roll-ups, the totals are added up from the same
+    read (the unrounded figures, so they equal period_totals exactly)."""
+    if by in ROLLED_UP and rollups_usable():
+        figures = rollup_figures(start, end, by)
+        total = Totals(
+            sum(f.orders for f in figures),
+            sum((f.revenue for f in figures), Decimal("0")),
+            sum((f.cost for f in figures), Decimal("0")).quantize(PLACES),
+        )
+        return _report_from_rollups(start, end, by, figures), total
+    return report(start, end, by), period_totals(start, end)
+
+
+def _report_from_rollups(start: date, end: date, by: str, figures=None) -> list[dict]:
+    figures = rollup_figures(start, end, by) if figures is None else figures
     names: dict = {}
     if by == "provider":
         names = dict(Provider.objects.filter(pk__in=[f.key for f in figures]).values_list("pk", "name"))

@@ -348,8 +348,7 @@ def reports(request):
     rows, chart, total = [], None, None
     if form.is_valid():
         data = form.cleaned_data
-        rows = selectors.report(data["start"], data["end"], data["by"])
-        total = selectors.period_totals(data["start"], data["end"])
+        rows, total = selectors.report_with_total(data["start"], data["end"], data["by"])
         shown = rows if data["by"] == "day" else rows[:15]
         chart = {
             "labels": [str(row["label"]) for row in shown],

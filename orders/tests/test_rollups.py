@@ -10,7 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import User
-from backoffice.selectors import orders_between, period_totals, report, report_from_orders, totals
+from backoffice.selectors import (
+    orders_between,
+    period_totals,
+    report,
+    report_from_orders,
+    report_with_total,
+    totals,
+)
 from orders.forwarding import order_forward
 from orders.models import ForwardState, Order, OrderDaily, OrderDailyDelta, Status
 from orders.placement import order_place
@@ -32,9 +39,11 @@ def assert_rollups_exact(*periods):
             rollup_fold()
             assert not OrderDailyDelta.objects.exists()
         for start, end in periods or (WIDE,):
+            exact = totals(orders_between(start, end))
             for by in GROUPINGS:
                 assert report(start, end, by) == report_from_orders(start, end, by), (by, start, end, fold)
-            assert period_totals(start, end) == totals(orders_between(start, end))
+                assert report_with_total(start, end, by) == (report_from_orders(start, end, by), exact)
+            assert period_totals(start, end) == exact
 
 
 @pytest.fixture
