@@ -305,3 +305,28 @@ def test_the_same_notification_twenty_times_at_once_credits_once(driver, custome
     assert balance(customer) == before + AMOUNT
     assert LedgerEntry.objects.filter(user=customer, idempotency_key__startswith=f"{driver.code}:").count() == 1
     assert ledger_drift() == []
+
+
+def test_razorpay_events_reaching_a_second_method_on_the_account_are_left_for_the_deposits_own(settings, db, customer):
+    """Razorpay sends every event of an account to every webhook URL on it. A second method on the
+    same account receives the first one's payments: it acknowledges them and flags nothing, and
+    the copy reaching the deposit's own method credits once."""
+    settings.PANEL_CURRENCY = "USD"
+    with driver_class("razorpay")() as running:
+        settings.PAYMENT_GATEWAY_BASE_URLS = {"razorpay": running.base_url}
+        own, second = method_for(running), method_for(running)
+        before = balance(customer)
+        deposit, checkout = started(customer, own)
+        running.pay(checkout)
+        notification = running.notification(checkout, outcome="paid")
+        assert deliver(second, notification).status_code == 200
+        deposit.refresh_from_db()
+        assert deposit.status != Deposit.Status.PAID and not deposit.needs_review
+        assert balance(customer) == before
+
+        assert deliver(own, notification).status_code == 200
+        assert deliver(second, notification).status_code == 200
+        deposit.refresh_from_db()
+        assert deposit.status == Deposit.Status.PAID and not deposit.needs_review
+        assert balance(customer) == before + AMOUNT
+        assert ledger_drift() == []
