@@ -16,6 +16,7 @@ from django.urls import reverse
 from accounts.ledger import ledger_debit
 from notifications import tasks
 from notifications.channels.email import unsubscribe_token
+from notifications.kinds import EMAIL_KINDS
 from notifications.models import CustomerSettings, Delivery, Event, Preference
 from notifications.services import balances_check, deliveries_sweep, preferences_save
 from panel.events import DomainEvent, emit
@@ -209,3 +210,15 @@ def test_a_bad_threshold_is_a_form_error_and_saves_nothing(client, customer, pla
 
 def test_the_preferences_page_needs_a_login(client, db):
     assert client.get(reverse("dashboard:notifications")).status_code == 302
+
+
+@pytest.mark.parametrize("kind", [kind.name for kind in EMAIL_KINDS])
+def test_every_emailed_event_has_its_templates(customer, kind):
+    from notifications.channels.email import customer_message
+    from notifications.channels.telegram import message_text
+
+    event = Event.objects.create(key=f"sample:{kind}", kind=kind, user_id=customer.pk, data={"order": 1, "updates": []})
+    message = customer_message(event, customer)
+    assert message.subject.startswith("SMM Panel: ") and len(message.subject) > len("SMM Panel: ")
+    assert message.body.strip() and message.alternatives[0][0].strip()
+    assert message_text(event, customer).strip()
