@@ -201,6 +201,15 @@ def test_the_quote_shows_fee_and_bonus_before_paying(logged_in, card):
     assert "within the limits" in logged_in.get(url, {amount_field(card): "NaN"}).content.decode()
 
 
+def test_the_quote_says_nothing_before_an_amount_is_typed(logged_in, card):
+    """The page asks for a quote as it loads (and again when the field is emptied): no error then."""
+    url = reverse("dashboard:deposit_quote", args=[card.pk])
+    for typed in ("", "   "):
+        response = logged_in.get(url, {amount_field(card): typed})
+        assert response.status_code == 200 and response.content.decode().strip() == ""
+    assert logged_in.get(url).content.decode().strip() == ""
+
+
 # --- The webhook --------------------------------------------------------------------------------
 
 

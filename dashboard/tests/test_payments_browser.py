@@ -128,6 +128,10 @@ def test_pay_with_each_gateway_from_the_add_funds_page(
             page.goto(f"{live_server.url}{reverse('dashboard:add_funds')}")
             card = page.locator(f"#method-{method.pk}")
             expect()(card).to_contain_text(method.name)
+            # The quote asked for as the page loads says nothing before an amount is typed.
+            page.wait_for_load_state("networkidle")
+            assert card.locator(".deposit-quote").inner_text().strip() == ""
+            expect()(card).not_to_contain_text("Enter an amount")
             expect()(card).to_contain_text("Fee 2%")
             expect()(page.locator("#bonus-tiers")).to_contain_text("+5%")
             card.locator("input[name$='amount']").fill("100")

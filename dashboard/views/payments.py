@@ -65,6 +65,10 @@ def deposit_quote(request, method_id: int):
         if key.endswith("amount"):
             raw = value
     context = {"method": method, "quote": None, "error": ""}
+    if not raw.strip():
+        # Nothing typed yet (the page has just loaded, or the field was emptied): nothing to quote
+        # and nothing to complain about; pressing Pay with no amount says so on the form.
+        return render(request, "dashboard/partials/deposit_quote.html", context)
     try:
         amount = Decimal(raw.strip()[:20]).quantize(Decimal("0.01"))
         if not amount.is_finite():
@@ -72,9 +76,7 @@ def deposit_quote(request, method_id: int):
         limits_check(method, amount)
         context["quote"] = quote(method, amount)
     except (InvalidOperation, ValueError):
-        context["error"] = _("Enter an amount.") if not raw.strip() else ""
-        if raw.strip() and not context["error"]:
-            context["error"] = _("Enter an amount within the limits.")
+        context["error"] = _("Enter an amount within the limits.")
     return render(request, "dashboard/partials/deposit_quote.html", context)
 
 
