@@ -203,6 +203,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.usersessions",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
     "axes",
     "hijack",
     "accounts",
@@ -324,6 +326,12 @@ PANEL_CAPTCHA = _bool("PANEL_CAPTCHA", False)
 ACCOUNT_FORMS = {"signup": "site_pages.forms.PanelSignupForm", "login": "site_pages.forms.PanelLoginForm"}
 CAPTCHA_LENGTH = 5
 CAPTCHA_TIMEOUT = 10  # minutes
+# Google sign-in: staff add a "Google" social application (client ID and secret) in the backoffice;
+# without one no Google button shows. A Google account never takes over an existing panel account
+# by email: the customer connects Google from their own account instead.
+SOCIALACCOUNT_PROVIDERS = {"google": {"SCOPE": ["openid", "email", "profile"], "OAUTH_PKCE_ENABLED": True}}
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
 # Rate limits of sign-up, login and password reset, counted by allauth in the cache (Redis in
 # production, so they hold across every web process and machine).
 ACCOUNT_RATE_LIMITS = {

@@ -41,6 +41,8 @@ urlpatterns = [
     # The Admin API for staff scripts (adminapi/), at the hosted leader's path.
     path("adminapi/v2/", include("adminapi.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
+    # Google sign-in's login page with its own form-action (site_pages.social), then allauth's pages.
+    path("accounts/", include("site_pages.social_urls")),
     path("accounts/", include("allauth.urls")),
     # The optional sign-up and login captcha's pictures (PANEL_CAPTCHA).
     path("captcha/", include("captcha.urls")),
