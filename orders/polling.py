@@ -248,6 +248,10 @@ def _write(orders: list[Order], *, read: dict[int, tuple]) -> set[int]:
             ):
                 written.add(order.pk)
         return written
+    # Lock the batch's orders in ID order first, as settling does (orders_settle): the UPDATE
+    # below visits rows in its join's order, and two writers locking the same rows in different
+    # orders could deadlock each other or a batch being settled.
+    list(Order.objects.select_for_update().filter(id__in=[o.pk for o in orders]).order_by("id").values_list("id"))
     old = [(f"old_{name}", kind) for name, kind in READ_COLUMNS]
     columns = [("id", "bigint"), *WRITE_COLUMNS, *old]
     row = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
