@@ -28,9 +28,14 @@ class Brand:
         return f"--brand: {self.primary}; --brand-2: {self.primary}; --accent: {self.accent};"
 
 
+def brand_cached() -> Brand | None:
+    """The branding if the cache has it, without touching the database (the maintenance page)."""
+    return cache.get(BRAND_CACHE_KEY)
+
+
 def brand() -> Brand:
     """The branding, from the cache (one read per change, not per page)."""
-    cached = cache.get(BRAND_CACHE_KEY)
+    cached = brand_cached()
     if cached is not None:
         return cached
     row = Branding.objects.defer("logo_png").filter(pk=1).first() or Branding()
@@ -43,7 +48,7 @@ def brand() -> Brand:
         logo_version=row.logo_version,
         show_public_services=row.show_public_services,
     )
-    cache.set(BRAND_CACHE_KEY, value, 300)
+    cache.set(BRAND_CACHE_KEY, value, 3600)
     return value
 
 

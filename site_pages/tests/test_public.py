@@ -201,3 +201,26 @@ def test_branding_in_emails_through_the_template_tag():
     branding_save(actor_id=None, row=Branding(panel_name="MailBrand", primary_colour="#112233"))
     out = Template("{% load branding %}{% brand as b %}{{ b.name }} {{ b.primary }}").render(Context())
     assert out == "MailBrand #112233"
+
+
+def test_emails_carry_the_branding():
+    from django.template.loader import render_to_string
+
+    branding_save(actor_id=None, row=Branding(panel_name="MailBrand", primary_colour="#112233"))
+    html = render_to_string("email/base.html", {"unsubscribe_url": "https://x.example/u", "preferences_url": "/p"})
+    assert "<title>MailBrand</title>" in html and "color:#112233" in html
+    text = render_to_string("email/base.txt", {"panel_url": "https://panel.example"})
+    assert "MailBrand · https://panel.example" in text
+
+
+def test_the_maintenance_page_reads_the_branding_from_the_cache_only(client, admin_user, django_assert_num_queries):
+    from backoffice.site_mode import maintenance_forget, maintenance_set
+
+    branding_save(actor_id=None, row=Branding(panel_name="CachedBrand"))
+    maintenance_set(actor_id=admin_user.pk, enabled=True, message="Back soon")
+    maintenance_forget()
+    brand()  # in the cache, as any page view leaves it
+    with django_assert_num_queries(0):
+        page = client.get("/welcome/")
+    assert page.status_code == 503 and "CachedBrand" in page.content.decode()
+    maintenance_set(actor_id=admin_user.pk, enabled=False, message="")
