@@ -324,6 +324,8 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 # A captcha on sign-up and login (django-simple-captcha, drawn by the panel itself): off by default.
 PANEL_CAPTCHA = _bool("PANEL_CAPTCHA", False)
 ACCOUNT_FORMS = {"signup": "site_pages.forms.PanelSignupForm", "login": "site_pages.forms.PanelLoginForm"}
+# allauth's emails (verification, password reset) carry the backoffice's panel name.
+ACCOUNT_ADAPTER = "site_pages.adapter.PanelAccountAdapter"
 CAPTCHA_LENGTH = 5
 CAPTCHA_TIMEOUT = 10  # minutes
 # Google sign-in: staff add a "Google" social application (client ID and secret) in the backoffice;

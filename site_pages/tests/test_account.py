@@ -57,6 +57,18 @@ def test_mandatory_verification_blocks_sign_in_until_the_link_is_followed(client
     assert later.get("/").status_code == 200
 
 
+def test_the_verification_email_carries_the_branding(client, settings):
+    from site_pages.models import Branding
+    from site_pages.services import branding_save
+
+    branding_save(actor_id=None, row=Branding(panel_name="BoostHub"))
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    _sign_up(client, "branded")
+    message = mail.outbox[0]
+    assert message.subject.startswith("[BoostHub] ")
+    assert "Hello from BoostHub!" in message.body and "/accounts/confirm-email/" in message.body
+
+
 def test_optional_verification_signs_in_and_still_sends_the_link(client, settings):
     settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
     assert _sign_up(client, "quick").status_code == 302
