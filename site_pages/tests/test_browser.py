@@ -167,3 +167,41 @@ def test_sessions_page_and_branded_dashboard(browser, live_server, customer, mak
         watch.assert_clean("sessions")
         other.context.close()
         page.context.close()
+
+
+def test_sign_in_page_with_captcha_and_google(browser, live_server, settings, monkeypatch, db):
+    from allauth.socialaccount.models import SocialApp
+    from allauth.socialaccount.providers.google.views import GoogleOAuth2Adapter
+
+    from .fake_google import FakeGoogle
+
+    cache.clear()
+    settings.PANEL_CAPTCHA = True
+    person = {"sub": "4242", "email": "gbrowser@example.com", "email_verified": True, "name": "G Browser"}
+    fake = FakeGoogle(client_id="browser-client", client_secret="browser-secret", person=person)
+    monkeypatch.setattr(GoogleOAuth2Adapter, "authorize_url", f"{fake.url}/o/oauth2/v2/auth")
+    monkeypatch.setattr(GoogleOAuth2Adapter, "access_token_url", f"{fake.url}/token")
+    SocialApp.objects.create(provider="google", name="Google", client_id=fake.client_id, secret=fake.client_secret)
+    try:
+        for label, viewport in SIZES:
+            context = browser.new_context(viewport=viewport)
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            watch = watch_csp(page)
+            page.goto(f"{live_server.url}/accounts/login/")
+            captcha = page.locator("img.captcha")
+            expect(captcha).to_be_visible()
+            assert captcha.evaluate("img => img.naturalWidth") > 0
+            screenshot(page, f"account-login-captcha-google-{label}")
+            watch.assert_clean("login page")
+            page.click("a[href*='/accounts/google/login/']")
+            page.wait_for_url(re.compile(r".*/accounts/google/login/.*"))
+            screenshot(page, f"account-google-confirm-{label}")
+            page.click("main button[type=submit]")
+            page.wait_for_url(re.compile(rf"^{re.escape(live_server.url)}/$"))
+            expect(page.locator("#balance")).to_be_visible()
+            watch.assert_clean("google sign-in")
+            context.close()
+        assert User.objects.filter(email="gbrowser@example.com").count() == 1
+    finally:
+        fake.close()
