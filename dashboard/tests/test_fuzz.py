@@ -20,8 +20,8 @@ from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry, User
 from billing.models import Deposit, DepositRequest, PaymentMethod
 from dashboard.forms import (
-    GatewayDepositForm,
     DepositForm,
+    GatewayDepositForm,
     MassOrderForm,
     OrderFilterForm,
     OrderForm,
