@@ -229,16 +229,18 @@ class ReversalAdmin(ReadOnlyAdmin):
         "deposit",
         "customer",
         "kind",
+        "transaction_id",
         "gateway_amount",
         "gateway_currency",
         "amount",
         "status",
         "recovered",
         "not_recovered",
+        "settled_by",
         "actor",
     )
     list_filter = ("status", "kind", "created_at")
-    search_fields = ("=id", "=deposit__id", "deposit__user__username")
+    search_fields = ("=id", "=deposit__id", "deposit__user__username", "=transaction_id", "=settled_by")
     list_select_related = ("deposit__user", "actor")
     actions = ["apply_reversal", "dismiss"]
 
