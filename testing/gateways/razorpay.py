@@ -578,6 +578,7 @@ class Driver:
 
     code = "razorpay"
     currency = "INR"
+    outcomes = ("paid", "pending", "failed", "refunded", "chargeback")
 
     def __init__(self) -> None:
         self.fake = FakeRazorpay()
