@@ -14,5 +14,6 @@ urlpatterns = [
     path("news/", views.news, name="news"),
     path("news/<slug:slug>/", views.news_item, name="news_item"),
     path("brand/logo-<int:version>.png", views.logo, name="logo"),
+    path("robots.txt", views.robots_txt, name="robots"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
 ]

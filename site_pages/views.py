@@ -2,6 +2,7 @@
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
@@ -75,6 +76,20 @@ def news(request):
 @require_GET
 def news_item(request, slug: str):
     return _page(request, get_object_or_404(published_pages(), kind=Page.Kind.NEWS, slug=slug))
+
+
+@require_GET
+@cache_control(public=True, max_age=3600)
+def robots_txt(request):
+    # Names no private address (the staff site's path is a setting and stays unadvertised).
+    lines = [
+        "User-agent: *",
+        "Disallow: /accounts/",
+        "Disallow: /api/",
+        "Disallow: /captcha/",
+        f"Sitemap: {request.build_absolute_uri(reverse('site_pages:sitemap'))}",
+    ]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
 
 
 @require_GET

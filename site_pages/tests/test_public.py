@@ -152,6 +152,12 @@ def test_sitemap_lists_public_pages_and_published_content(client):
     assert "/news/hidden/" not in xml and "/terms/" not in xml
 
 
+def test_robots_txt_points_at_the_sitemap(client, settings):
+    body = client.get("/robots.txt").content.decode()
+    assert "Sitemap: http://testserver/sitemap.xml" in body
+    assert settings.ADMIN_URL.strip("/") not in body
+
+
 def test_branding_names_and_colours_the_dashboard_and_public_pages(client, customer, admin_client):
     admin_client.post(
         reverse("admin:site_pages_branding_add"),
