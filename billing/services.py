@@ -9,16 +9,19 @@ billing.payments; referrals, commissions and payouts in billing.affiliates.
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry, User
 from accounts.services import audit_record
+from panel.events import DomainEvent, emit
 
 from .affiliates import affiliate_get, commission_accrue, referral_record
 from .models import MANUAL, DepositRequest, PaymentMethod
 from .payments import DepositError, bonus_for, fee_for, limits_check
+from .payments.reports import deposit_credited_notify
 
 __all__ = [
     "DepositError",
@@ -39,9 +42,13 @@ def deposit_request_create(
         raise DepositError("This payment method is not available.")
     limits_check(method, amount)
     _percent, bonus = bonus_for(amount)
-    return DepositRequest.objects.create(
+    request = DepositRequest.objects.create(
         user=user, method=method, amount=amount, fee=fee_for(method, amount), bonus=bonus, reference=reference[:255]
     )
+    # Staff alert (notifications): a manual deposit waits for their approval.
+    message = f"Deposit request {request.pk} from {user.username}: {amount} {settings.PANEL_CURRENCY} by {method.name}"
+    emit(DomainEvent(kind="deposit.pending", key=f"deposit-request:{request.pk}:pending", data={"message": message}))
+    return request
 
 
 def _deposit_decided(deposit: DepositRequest, *, actor_id: int | None, note: str) -> None:
@@ -88,6 +95,9 @@ def deposit_approve(*, deposit_id: int, actor_id: int | None = None, note: str =
     DepositRequest.objects.filter(pk=deposit.pk).update(ledger_entry_id=posting.entry.pk)
     deposit.ledger_entry_id = posting.entry.pk
     commission_accrue(user_id=deposit.user_id, amount=deposit.amount, deposit_id=deposit.pk)
+    deposit_credited_notify(
+        user_id=deposit.user_id, entry_id=posting.entry.pk, amount=deposit.amount, method=deposit.method.name
+    )
     _deposit_decided(deposit, actor_id=actor_id, note=note)
     return True
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry
+from panel.events import DomainEvent, emit
 
 from ..affiliates import commission_accrue
 from ..gateways.base import (
@@ -223,6 +224,19 @@ def _already_credited(deposit: Deposit, report: Report) -> tuple[str, bool]:
     )
 
 
+def deposit_credited_notify(*, user_id: int, entry_id: int, amount: Decimal, method: str) -> None:
+    """Tell the customer their deposit was credited (notifications): once per ledger entry, from
+    every path that credits one (a gateway's report, staff, a manual method's approval)."""
+    emit(
+        DomainEvent(
+            kind="deposit.credited",
+            key=f"ledger-entry:{entry_id}",
+            user_id=user_id,
+            data={"amount": amount, "currency": settings.PANEL_CURRENCY, "method": method},
+        )
+    )
+
+
 def _credit(
     deposit: Deposit, report: Report, *, amount: Decimal, bonus: Decimal, status: str, review: str = ""
 ) -> tuple[str, bool]:
@@ -259,6 +273,10 @@ def _credit(
         updated_at=timezone.now(),
     )
     commission_accrue(user_id=deposit.user_id, amount=amount, gateway_deposit_id=deposit.pk)
+    if posting.created:
+        deposit_credited_notify(
+            user_id=deposit.user_id, entry_id=posting.entry.pk, amount=amount, method=deposit.method.name
+        )
     if review:
         return review, True
     if not posting.created:

@@ -20,6 +20,7 @@ from ..gateways.base import (
 from ..models import Deposit, PaymentMethod, Reversal
 from .deposits import _outside_transaction
 from .methods import gateway_for
+from .reports import deposit_credited_notify
 
 # --- Staff actions -------------------------------------------------------------------------------
 
@@ -59,6 +60,9 @@ def deposit_credit_manually(*, deposit_id: int, actor_id: int | None, note: str 
         updated_at=timezone.now(),
     )
     commission_accrue(user_id=deposit.user_id, amount=deposit.amount, gateway_deposit_id=deposit.pk)
+    deposit_credited_notify(
+        user_id=deposit.user_id, entry_id=posting.entry.pk, amount=deposit.amount, method=deposit.method.name
+    )
     audit_record(
         actor_id=actor_id,
         action="deposit.credit",

@@ -161,3 +161,43 @@ def test_reconciliation_with_issues_is_an_alert(customer):
     report = reconcile()
     alert = Event.objects.get(kind="reconcile.issues")
     assert alert.key == f"reconcile:{report.pk}" and "1 balance(s) drift" in alert.data["message"]
+
+
+# --- Deposits ------------------------------------------------------------------------------------
+
+
+def test_a_deposit_request_alerts_staff_and_its_credit_tells_the_customer(customer, django_user_model):
+    from billing.models import PaymentMethod
+    from billing.services import deposit_approve, deposit_request_create
+
+    staff = django_user_model.objects.create(username="cashier", is_staff=True)
+    bank = PaymentMethod.objects.create(name="Bank", instructions="IBAN XX", min_amount=Decimal("10"))
+    request = deposit_request_create(user=customer, method=bank, amount=Decimal("25"), reference="TX1")
+    alert = Event.objects.get(kind="deposit.pending")
+    assert alert.user_id is None and alert.key == f"deposit-request:{request.pk}:pending"
+    assert alert.data["message"] == f"Deposit request {request.pk} from buyer: 25 USD by Bank"
+    assert deposit_approve(deposit_id=request.pk, actor_id=staff.pk)
+    assert not deposit_approve(deposit_id=request.pk, actor_id=staff.pk)
+    credited = Event.objects.get(kind="deposit.credited")
+    assert credited.user_id == customer.pk
+    assert (Decimal(credited.data["amount"]), credited.data["currency"]) == (Decimal("25"), "USD")
+
+
+def test_a_gateway_deposit_credited_by_staff_tells_the_customer_once(customer, django_user_model):
+    from billing.models import Deposit, PaymentMethod
+    from billing.payments import deposit_credit_manually
+
+    staff = django_user_model.objects.create(username="cashier", is_staff=True)
+    card = PaymentMethod.objects.create(name="Card", kind="stripe", min_amount=Decimal("1"))
+    deposit = Deposit.objects.create(
+        user=customer,
+        method=card,
+        gateway="stripe",
+        amount=Decimal("40"),
+        charge_amount=Decimal("40"),
+        charge_currency="USD",
+    )
+    assert deposit_credit_manually(deposit_id=deposit.pk, actor_id=staff.pk, note="receipt")
+    assert not deposit_credit_manually(deposit_id=deposit.pk, actor_id=staff.pk)
+    credited = Event.objects.get(kind="deposit.credited")
+    assert credited.user_id == customer.pk and Decimal(credited.data["amount"]) == Decimal("40")
