@@ -86,4 +86,8 @@ def test_anothers_deposits_are_not_listed(logged_in, other):
 )
 def test_pages_need_a_login(client, db, name):
     response = client.get(reverse(f"dashboard:{name}"))
-    assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+    # A visitor at the dashboard's home is shown the public landing page instead (it has the
+    # sign-in and sign-up links); every other page asks them to sign in.
+    expected = reverse("site_pages:landing") if name == "home" else "/accounts/login/"
+    assert response.status_code == 302 and response.url.startswith(expected)
+    assert "_auth_user_id" not in client.session

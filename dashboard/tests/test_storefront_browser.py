@@ -135,7 +135,7 @@ def test_subscriptions_page(browser, live_server, customer, make_service):
         expect(page.locator(f"#sub-{sub.pk}")).to_contain_text("31/12/2030")
         expect(page.locator(f"#sub-{done.pk}")).to_contain_text("No expiry")
         screenshot(page, f"storefront-subscriptions-{label}")
-        page.click("a:has-text('Active')")
+        page.get_by_role("link", name="Active", exact=True).click()
         expect(page.locator(f"#sub-{done.pk}")).to_have_count(0)
         page.context.close()
 
