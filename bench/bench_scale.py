@@ -72,13 +72,17 @@ def pages(orders: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         ("report CSV, year by day", f"{admin}backoffice/reports.csv?{year}&by=day"),
     ]
     whale_order = Order.objects.filter(user=whale).order_by("-id").values_list("pk", flat=True)[5]
+    # Part of a link of one of the whale's older orders (the md5 in the middle, as above).
+    whale_link = Order.objects.filter(user=whale).order_by("id").values_list("link", flat=True)[1000]
+    whale_part = whale_link.split("/p/")[1][8:20] if "/p/" in whale_link else whale_link[-12:]
     dashboard = [
         ("home", "/"),
         ("new order", "/order/"),
         ("orders", "/orders/"),
         ("orders, page 3", "/orders/?page=3"),
         ("orders, Partial", "/orders/?status=Partial"),
-        ("orders, search", f"/orders/?q={whale_order}"),
+        ("orders, search by ID", f"/orders/?q={whale_order}"),
+        ("orders, search by link", f"/orders/?q={whale_part}"),
         ("order", f"/orders/{whale_order}/"),
         ("refills", "/refills/"),
         ("funds", "/funds/"),
