@@ -5,7 +5,19 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench bench-scale lint format check-services migrate soak
+.PHONY: run test bench bench-scale lint format check-services migrate soak messages
+
+# Translations (README "Languages"): each locale/<lang>/LC_MESSAGES/django.po is compiled to its .mo
+# by gettext's msgfmt (checking placeholders) whenever the .po is newer; `make messages` gathers new
+# strings from the code into every catalogue.
+LOCALES := ru es pt_BR tr ar hi id
+MO := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+%.mo: %.po
+	msgfmt --check-format --check-header -o $@ $<
+
+messages: $(BIN)/.installed
+	$(BIN)/python scripts/make_messages.py $(LOCALES)
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,13 +28,13 @@ $(BIN)/.installed: requirements.txt
 # upstream provider is our simulator on SIM_PORT (8081).
 run: export DEBUG ?= true
 run: export ORDER_POLL_MIN_SECONDS ?= 5
-run: $(BIN)/.installed
+run: $(BIN)/.installed $(MO)
 	./scripts/run_demo.sh
 
 check-services:
 	@$(BIN)/python scripts/check_services.py
 
-test: $(BIN)/.installed check-services
+test: $(BIN)/.installed $(MO) check-services
 	$(BIN)/pytest -q
 
 # Every benchmark; BENCH_ORDERS=10000000 for the full scale benchmark (seeded once, kept),

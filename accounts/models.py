@@ -26,6 +26,11 @@ class User(AbstractUser):
         max_digits=5, decimal_places=2, default=Decimal("0"), help_text="Reseller discount on every service."
     )
     timezone = models.CharField(max_length=64, default="UTC")
+    # One of settings.LANGUAGES, or blank: the browser's (or the cookie's) language, else the panel's.
+    language = models.CharField(max_length=10, blank=True, default="")
+    # An ISO code the customer sees prices and balances in, or blank: the panel currency. Display only:
+    # the ledger and every charge stay in settings.PANEL_CURRENCY.
+    display_currency = models.CharField(max_length=3, blank=True, default="")
 
     class Meta:
         indexes = [

@@ -105,6 +105,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", not DEBUG)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -161,7 +162,28 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"TIME_ZONE={TIME_ZONE!r} is not a known time zone such as Europe/Berlin.") from None
 USE_TZ = True
 USE_I18N = True
-LANGUAGE_CODE = "en-us"
+# The languages the panel ships, each with a complete catalogue in locale/<code>/LC_MESSAGES (README
+# "Languages"). PANEL_LANGUAGE is the default: visitors whose browser asks for none of these, the
+# API's service names and every email to someone who never chose a language.
+LANGUAGES = [
+    ("en", "English"),
+    ("ru", "Русский"),
+    ("es", "Español"),
+    ("pt-br", "Português (Brasil)"),
+    ("tr", "Türkçe"),
+    ("ar", "العربية"),
+    ("hi", "हिन्दी"),
+    ("id", "Bahasa Indonesia"),
+]
+LANGUAGE_CODE = os.environ.get("PANEL_LANGUAGE", "en").lower()
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(
+        f"PANEL_LANGUAGE={LANGUAGE_CODE!r} is not one of the shipped languages: {', '.join(dict(LANGUAGES))}."
+    )
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The choice of a visitor who is not signed in (a signed-in customer's lives on their account).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 # Fernet keys for secrets stored in the database (provider API keys). Several keys may be given,
 # comma-separated: the first encrypts, all decrypt, which is how a key is rotated.
@@ -231,11 +253,14 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: a signed-in user's choice (panel.i18n, below), else the cookie, else the browser's.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "panel.i18n.UserLanguageMiddleware",
     # Records each signed-in session (allauth.usersessions) for the sessions page and "sign out everywhere".
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     # Marks a staff member signed in as a customer (request.user.is_hijacked) for the banner.

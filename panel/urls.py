@@ -9,6 +9,8 @@ from django.views.decorators.cache import never_cache
 from hijack.views import ReleaseUserView
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from panel.i18n import set_language
+
 from . import metrics
 from .health import healthz, readyz
 
@@ -48,6 +50,8 @@ urlpatterns = [
     path("captcha/", include("captcha.urls")),
     # Back to staff after signing in as a customer; starting is a backoffice page (2FA-gated).
     path("hijack/release/", ReleaseUserView.as_view(), name="hijack_release"),
+    # The language picker on every page posts here (panel.i18n: cookie, and the account when signed in).
+    path("i18n/setlang/", set_language, name="set_language"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),

@@ -36,3 +36,8 @@ document.addEventListener("submit", (event) => {
   all.addEventListener("change", () => { boxes().forEach((b) => { b.checked = all.checked; }); count(); });
   boxes().forEach((b) => b.addEventListener("change", count));
 })();
+// The language picker sends its form on change (its button stays for browsers without script).
+document.documentElement.classList.add("js");
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+});

@@ -42,3 +42,9 @@ document.addEventListener("submit", function (event) {
 document.addEventListener("click", function (event) {
   if (event.target.matches("input[data-select-on-click]")) event.target.select();
 });
+// The language picker (and any select marked data-autosubmit) sends its form on change; its
+// button stays for browsers without script.
+document.documentElement.classList.add("js");
+document.addEventListener("change", function (event) {
+  if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+});
