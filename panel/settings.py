@@ -181,6 +181,9 @@ if LANGUAGE_CODE not in dict(LANGUAGES):
         f"PANEL_LANGUAGE={LANGUAGE_CODE!r} is not one of the shipped languages: {', '.join(dict(LANGUAGES))}."
     )
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Staff write service and category names per language; an empty one falls back to the default's.
+MODELTRANSLATION_DEFAULT_LANGUAGE = LANGUAGE_CODE
+MODELTRANSLATION_FALLBACK_LANGUAGES = (LANGUAGE_CODE,)
 # The choice of a visitor who is not signed in (a signed-in customer's lives on their account).
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 LANGUAGE_COOKIE_SAMESITE = "Lax"
@@ -209,6 +212,8 @@ except ValueError:
 UPSTREAM_ALLOW_PRIVATE = _bool("UPSTREAM_ALLOW_PRIVATE", DEBUG)
 
 INSTALLED_APPS = [
+    # Before the admin (its documented place): service and category names per language (catalog.translation).
+    "modeltranslation",
     "backoffice.apps.PanelAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
