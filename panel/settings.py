@@ -18,6 +18,11 @@ from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PANEL_VAR_DIR", BASE_DIR / "var"))
+# Tests split over processes by pytest-xdist (`make test`): each worker gets a var directory and a
+# Redis database of its own (REDIS_URL below); pytest-django already gives each its own test database.
+_TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _TEST_WORKER:
+    VAR_DIR = VAR_DIR / _TEST_WORKER
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env()
@@ -427,6 +432,11 @@ STORAGES = {
 # Redis: cache, rate limits and the Celery broker. Without it the panel still runs (demo mode):
 # a local-memory cache and kombu's filesystem transport under var/.
 REDIS_URL = _url("REDIS_URL", None, ("redis", "rediss", "unix"))
+if REDIS_URL and _TEST_WORKER.removeprefix("gw").isdigit():
+    # Worker gwN of a test run uses the database N+1 below the configured one (15 → 14, 13, ...).
+    _base, _, _db = REDIS_URL.rpartition("/")
+    if _db.isdigit() and _base.count("/") >= 2:
+        REDIS_URL = f"{_base}/{(int(_db) - 1 - int(_TEST_WORKER[2:])) % 16}"
 if REDIS_URL:
     CACHES = {
         "default": {
