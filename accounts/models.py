@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
 
 from panel.money import MONEY
 
@@ -15,24 +16,30 @@ class User(AbstractUser):
     `balance` is a cache of the sum of the user's ledger entries; only accounts.ledger writes it.
     """
 
-    email = models.EmailField("email address", blank=True)
-    balance = models.DecimalField(default=Decimal("0"), editable=False, **MONEY)
+    email = models.EmailField(_("email address"), blank=True)
+    balance = models.DecimalField(_("balance"), default=Decimal("0"), editable=False, **MONEY)
     # The downstream API key is stored only as a SHA-256 hash; the prefix lets a customer
     # recognise which key is active without it ever being shown again.
     api_key_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
-    api_key_prefix = models.CharField(max_length=12, blank=True, editable=False)
-    api_key_created_at = models.DateTimeField(null=True, blank=True, editable=False)
+    api_key_prefix = models.CharField(_("API key prefix"), max_length=12, blank=True, editable=False)
+    api_key_created_at = models.DateTimeField(_("API key created at"), null=True, blank=True, editable=False)
     discount_percent = models.DecimalField(
-        max_digits=5, decimal_places=2, default=Decimal("0"), help_text="Reseller discount on every service."
+        _("discount percent"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_("Reseller discount on every service."),
     )
-    timezone = models.CharField(max_length=64, default="UTC")
+    timezone = models.CharField(_("timezone"), max_length=64, default="UTC")
     # One of settings.LANGUAGES, or blank: the browser's (or the cookie's) language, else the panel's.
-    language = models.CharField(max_length=10, blank=True, default="")
+    language = models.CharField(_("language"), max_length=10, blank=True, default="")
     # An ISO code the customer sees prices and balances in, or blank: the panel currency. Display only:
     # the ledger and every charge stay in settings.PANEL_CURRENCY.
-    display_currency = models.CharField(max_length=3, blank=True, default="")
+    display_currency = models.CharField(_("display currency"), max_length=3, blank=True, default="")
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         indexes = [
             # Staff find a customer by username or email ignoring case (the list filters' iexact):
             # an index each instead of a scan of every user (migration 0005, PostgreSQL).
@@ -54,30 +61,38 @@ class LedgerEntry(models.Model):
     """One movement of a customer's money. Append-only: corrections are new entries."""
 
     class Kind(models.TextChoices):
-        DEPOSIT = "deposit", "Deposit"
-        CHARGE = "charge", "Charge"
-        REFUND = "refund", "Refund"
-        ADJUSTMENT = "adjustment", "Adjustment"
-        BONUS = "bonus", "Deposit bonus"
-        COMMISSION = "commission", "Affiliate payout"
+        DEPOSIT = "deposit", _("Deposit")
+        CHARGE = "charge", _("Charge")
+        REFUND = "refund", _("Refund")
+        ADJUSTMENT = "adjustment", _("Adjustment")
+        BONUS = "bonus", _("Deposit bonus")
+        COMMISSION = "commission", _("Affiliate payout")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    amount = models.DecimalField(**MONEY, help_text="Signed: positive credits, negative debits.")
-    balance_after = models.DecimalField(**MONEY)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(_("amount"), **MONEY, help_text=_("Signed: positive credits, negative debits."))
+    balance_after = models.DecimalField(_("balance after"), **MONEY)
     # A plain ID, not a foreign key: accounts/ sits below orders/ and must not import it.
-    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    order_id = models.BigIntegerField(_("order ID"), null=True, blank=True, db_index=True)
     # Who made the entry: staff for adjustments and decided deposits, None for the customer's own.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
-    memo = models.CharField(max_length=255, blank=True)
+    memo = models.CharField(_("memo"), max_length=255, blank=True)
     idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
         ordering = ["-id"]
-        verbose_name_plural = "ledger entries"
         indexes = [models.Index(fields=["user", "-id"], name="ledger_user_recent")]
         constraints = [
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_not_negative"),
@@ -102,16 +117,20 @@ class AuditLog(models.Model):
     without its change). It lives here, in the lowest app with models, so that every app's
     services can write it."""
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
-    action = models.CharField(max_length=48, db_index=True)
-    object_type = models.CharField(max_length=48)
-    object_id = models.CharField(max_length=64)
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=48, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=48)
+    object_id = models.CharField(_("object ID"), max_length=64)
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
 
     class Meta:
+        verbose_name = _("audit log")
+        verbose_name_plural = _("audit logs")
         ordering = ["-id"]
         indexes = [models.Index(fields=["object_type", "object_id", "-id"], name="audit_object_recent")]
 

@@ -92,6 +92,8 @@ class PaymentMethod(models.Model):
     secrets = EncryptedTextField(_("secret settings"), blank=True, default="")
 
     class Meta:
+        verbose_name = _("payment method")
+        verbose_name_plural = _("payment methods")
         ordering = ["position", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(min_amount__gt=0), name="payment_method_min_positive"),
@@ -141,8 +143,12 @@ class DepositRequest(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deposit_requests")
-    method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="requests")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="deposit_requests"
+    )
+    method = models.ForeignKey(
+        PaymentMethod, verbose_name=_("method"), on_delete=models.PROTECT, related_name="requests"
+    )
     amount = models.DecimalField(_("amount"), **MONEY)
     fee = models.DecimalField(_("fee"), default=Decimal("0"), **MONEY)
     bonus = models.DecimalField(_("bonus"), default=Decimal("0"), **MONEY)
@@ -151,14 +157,22 @@ class DepositRequest(models.Model):
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     staff_note = models.CharField(_("staff note"), max_length=255, blank=True)
-    ledger_entry_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    ledger_entry_id = models.BigIntegerField(_("ledger entry ID"), null=True, blank=True, editable=False)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
     )
-    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("deposit request")
+        verbose_name_plural = _("deposit requests")
         ordering = ["-id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="deposit_amount_positive")]
 
@@ -182,8 +196,12 @@ class Deposit(models.Model):
         FAILED = "failed", _("Failed")
         EXPIRED = "expired", _("Expired")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gateway_deposits")
-    method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="deposits")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="gateway_deposits"
+    )
+    method = models.ForeignKey(
+        PaymentMethod, verbose_name=_("method"), on_delete=models.PROTECT, related_name="deposits"
+    )
     gateway = models.CharField(_("gateway"), max_length=32)
     amount = models.DecimalField(_("amount"), **MONEY)
     fee = models.DecimalField(_("fee"), default=Decimal("0"), **MONEY)
@@ -199,17 +217,19 @@ class Deposit(models.Model):
     received_amount = models.DecimalField(_("received"), null=True, blank=True, **CHARGE)
     credited = models.DecimalField(_("credited"), default=Decimal("0"), **MONEY)
     checkout = models.JSONField(_("checkout"), default=dict, blank=True)
-    checkout_url = models.URLField(max_length=2000, blank=True)
+    checkout_url = models.URLField(_("checkout URL"), max_length=2000, blank=True)
     needs_review = models.BooleanField(
         _("needs review"), default=False, help_text=_("The gateway reported something that needs a person.")
     )
     note = models.CharField(_("note"), max_length=255, blank=True)
-    ledger_entry_id = models.BigIntegerField(null=True, blank=True, editable=False)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    ledger_entry_id = models.BigIntegerField(_("ledger entry ID"), null=True, blank=True, editable=False)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("deposit")
+        verbose_name_plural = _("deposits")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="gateway_payment_amount_positive"),
@@ -237,18 +257,24 @@ class GatewayEvent(models.Model):
     Its event ID is unique per gateway, so a redelivered notification changes nothing."""
 
     gateway = models.CharField(_("gateway"), max_length=32, default="stripe")
-    method = models.ForeignKey(PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    method = models.ForeignKey(
+        PaymentMethod, verbose_name=_("method"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     event_id = models.CharField(_("event ID"), max_length=255)
     type = models.CharField(_("type"), max_length=100, db_index=True)
     payload = models.JSONField(_("payload"))
-    deposit = models.ForeignKey(Deposit, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    deposit = models.ForeignKey(
+        Deposit, verbose_name=_("deposit"), null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
     processed = models.BooleanField(_("processed"), default=False)
     needs_review = models.BooleanField(_("needs review"), default=False)
     outcome = models.CharField(_("outcome"), max_length=255, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("gateway event")
+        verbose_name_plural = _("gateway events")
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["gateway", "event_id"], name="gateway_event_unique")]
 
@@ -269,8 +295,10 @@ class Reversal(models.Model):
         APPLIED = "applied", _("Applied")
         DISMISSED = "dismissed", _("Dismissed")
 
-    deposit = models.ForeignKey(Deposit, on_delete=models.PROTECT, related_name="reversals")
-    event = models.OneToOneField(GatewayEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    deposit = models.ForeignKey(Deposit, verbose_name=_("deposit"), on_delete=models.PROTECT, related_name="reversals")
+    event = models.OneToOneField(
+        GatewayEvent, verbose_name=_("event"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     # The gateway's ID of this refund or dispute (Razorpay's rfnd_/disp_, PayPal's refund or
     # dispute ID, Stripe's re_/dp_): one reversal per ID. Empty when the gateway gave none.
@@ -284,15 +312,23 @@ class Reversal(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
     recovered = models.DecimalField(_("recovered"), default=Decimal("0"), **MONEY)
     not_recovered = models.DecimalField(_("not recovered"), default=Decimal("0"), **MONEY)
-    ledger_entry_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    ledger_entry_id = models.BigIntegerField(_("ledger entry ID"), null=True, blank=True, editable=False)
     note = models.CharField(_("note"), max_length=255, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
     )
-    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("reversal")
+        verbose_name_plural = _("reversals")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="reversal_amount_not_negative"),
@@ -323,6 +359,8 @@ class BonusTier(models.Model):
     enabled = models.BooleanField(_("enabled"), default=True)
 
     class Meta:
+        verbose_name = _("bonus tier")
+        verbose_name_plural = _("bonus tiers")
         ordering = ["min_amount"]
         constraints = [
             models.CheckConstraint(condition=Q(min_amount__gt=0), name="bonus_tier_min_positive"),
@@ -336,8 +374,10 @@ class BonusTier(models.Model):
 class Affiliate(models.Model):
     """A customer's referral code, who referred them, and the commission staff granted them."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="affiliate")
-    code = models.CharField(max_length=16, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="affiliate"
+    )
+    code = models.CharField(_("code"), max_length=16, unique=True)
     commission_percent = models.DecimalField(
         _("commission percent"),
         max_digits=5,
@@ -347,11 +387,18 @@ class Affiliate(models.Model):
         help_text=_("Share of referred customers' deposits this customer earns."),
     )
     referred_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("referred by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="referrals",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("affiliate")
+        verbose_name_plural = _("affiliates")
         constraints = [
             models.CheckConstraint(
                 condition=Q(commission_percent__gte=0) & Q(commission_percent__lte=50),
@@ -397,18 +444,28 @@ class PayoutRequest(models.Model):
         PAID_OUTSIDE = "paid_outside", _("Paid outside the panel")
         REJECTED = "rejected", _("Rejected")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_requests")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="payout_requests"
+    )
     amount = models.DecimalField(_("amount"), **MONEY)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     staff_note = models.CharField(_("staff note"), max_length=255, blank=True)
-    ledger_entry_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    ledger_entry_id = models.BigIntegerField(_("ledger entry ID"), null=True, blank=True, editable=False)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
     )
-    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("payout request")
+        verbose_name_plural = _("payout requests")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
@@ -425,22 +482,43 @@ class Commission(models.Model):
     once the referrer asks for a payout and staff approve it. Rows from before payouts existed
     were credited to the balance at the time (``credited_at_deposit``)."""
 
-    affiliate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commissions")
-    referred = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    affiliate = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("affiliate"), on_delete=models.PROTECT, related_name="commissions"
+    )
+    referred = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("referred"), on_delete=models.PROTECT, related_name="+"
+    )
     deposit = models.OneToOneField(
-        DepositRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="commission"
+        DepositRequest,
+        verbose_name=_("deposit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="commission",
     )
     gateway_deposit = models.OneToOneField(
-        Deposit, null=True, blank=True, on_delete=models.PROTECT, related_name="commission"
+        Deposit,
+        verbose_name=_("gateway deposit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="commission",
     )
-    amount = models.DecimalField(**MONEY)
+    amount = models.DecimalField(_("amount"), **MONEY)
     payout = models.ForeignKey(
-        PayoutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="commissions"
+        PayoutRequest,
+        verbose_name=_("payout"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="commissions",
     )
-    credited_at_deposit = models.BooleanField(default=False, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    credited_at_deposit = models.BooleanField(_("credited at deposit"), default=False, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("commission")
+        verbose_name_plural = _("commissions")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(

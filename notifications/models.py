@@ -25,20 +25,27 @@ def new_public_id() -> str:
 
 
 class Event(models.Model):
-    key = models.CharField(max_length=200, unique=True)
+    key = models.CharField(_("key"), max_length=200, unique=True)
     # The ID receivers see (the webhook-id header); never reused, the same on every retry.
-    public_id = models.CharField(max_length=40, unique=True, default=new_public_id, editable=False)
-    kind = models.CharField(max_length=48, db_index=True)
+    public_id = models.CharField(_("public ID"), max_length=40, unique=True, default=new_public_id, editable=False)
+    kind = models.CharField(_("kind"), max_length=48, db_index=True)
     # The customer it concerns; None for staff alerts.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
     )
-    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    data = models.JSONField(_("data"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     # Set when its deliveries were created; the sweeper dispatches events whose enqueue was lost.
-    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["created_at"], condition=Q(dispatched_at__isnull=True), name="event_undispatched"),
@@ -63,29 +70,35 @@ class Delivery(models.Model):
         FAILED = "failed", _("Failed")
         CANCELED = "canceled", _("Canceled")
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    channel = models.CharField(max_length=16, choices=Channel.choices)
+    event = models.ForeignKey(Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     # 0 for the first delivery; "send again" adds copy 1, 2, ... of the same event.
-    copy = models.PositiveSmallIntegerField(default=0)
+    copy = models.PositiveSmallIntegerField(_("copy"), default=0)
     # Denormalised from the event, for the customer's delivery log.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
     )
     # Where it went, for people: a URL without its query, an address, a chat.
-    recipient = models.CharField(max_length=255, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    recipient = models.CharField(_("recipient"), max_length=255, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     # What went wrong last, never with a secret in it (no URL query, no token).
-    last_error = models.CharField(max_length=500, blank=True)
-    last_status = models.PositiveSmallIntegerField(null=True, blank=True)  # HTTP status of a webhook
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    last_status = models.PositiveSmallIntegerField(_("last status"), null=True, blank=True)  # HTTP status of a webhook
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         ordering = ["-id"]
-        verbose_name_plural = "deliveries"
         constraints = [
             models.UniqueConstraint(fields=["event", "channel", "copy"], name="delivery_once_per_channel"),
             models.CheckConstraint(
@@ -109,14 +122,20 @@ def new_webhook_secret() -> str:
 class WebhookEndpoint(models.Model):
     """A customer's webhook URL and signing secret (encrypted at rest, shown once)."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoint")
-    url = models.URLField(max_length=500)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="webhook_endpoint"
+    )
+    url = models.URLField(_("URL"), max_length=500)
     secret = EncryptedCharField(max_length=200, default=new_webhook_secret)
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
     # Kinds sent to it; empty means every webhook kind.
-    kinds = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    kinds = models.JSONField(_("kinds"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.url}"
@@ -128,12 +147,16 @@ class WebhookEndpoint(models.Model):
 class Preference(models.Model):
     """A customer's choice for one kind of event on one channel; without a row, the kind's default."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=48)
-    channel = models.CharField(max_length=16, choices=Delivery.Channel.choices)
-    enabled = models.BooleanField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=48)
+    channel = models.CharField(_("channel"), max_length=16, choices=Delivery.Channel.choices)
+    enabled = models.BooleanField(_("enabled"))
 
     class Meta:
+        verbose_name = _("preference")
+        verbose_name_plural = _("preferences")
         constraints = [
             models.UniqueConstraint(fields=["user", "kind", "channel"], name="preference_once"),
         ]
@@ -145,20 +168,23 @@ class Preference(models.Model):
 class CustomerSettings(models.Model):
     """A customer's notification settings beyond per-event choices."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+"
+    )
     # "balance.low" is raised when the balance falls under this (None: never).
-    balance_threshold = models.DecimalField(null=True, blank=True, **MONEY)
+    balance_threshold = models.DecimalField(_("balance threshold"), null=True, blank=True, **MONEY)
     # True while the balance is under the threshold and the customer was told; re-armed when
     # the balance comes back up. low_round numbers the crossings (the event's key).
-    balance_low_notified = models.BooleanField(default=False)
-    balance_low_round = models.PositiveIntegerField(default=0)
+    balance_low_notified = models.BooleanField(_("balance low notified"), default=False)
+    balance_low_round = models.PositiveIntegerField(_("balance low round"), default=0)
     # The language the customer last used the panel in: their emails are written in it.
-    language = models.CharField(max_length=16, blank=True)
+    language = models.CharField(_("language"), max_length=16, blank=True)
     # The catalog updates digest: when the last one was sent (the next one lists what came since).
-    updates_digest_at = models.DateTimeField(null=True, blank=True)
+    updates_digest_at = models.DateTimeField(_("updates digest at"), null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "customer settings"
+        verbose_name = _("customer settings")
+        verbose_name_plural = _("customer settings")
         constraints = [
             models.CheckConstraint(
                 condition=Q(balance_threshold__isnull=True) | Q(balance_threshold__gte=Decimal("0")),
@@ -176,18 +202,24 @@ class CustomerSettings(models.Model):
 class TelegramBot(models.Model):
     """The panel's Telegram bot (one row, pk=1), set up by the owner in the admin."""
 
-    token = EncryptedCharField(max_length=200, blank=True, help_text="From @BotFather; encrypted at rest.")
-    # Filled from getMe when the token is saved: the name of the t.me/<name> link customers open.
-    username = models.CharField(max_length=64, blank=True)
-    staff_chat_id = models.CharField(
-        max_length=32, blank=True, help_text="The chat (or group) staff alerts go to, e.g. -1001234567890."
+    token = EncryptedCharField(
+        _("token"), max_length=200, blank=True, help_text=_("From @BotFather; encrypted at rest.")
     )
-    enabled = models.BooleanField(default=True)
+    # Filled from getMe when the token is saved: the name of the t.me/<name> link customers open.
+    username = models.CharField(_("username"), max_length=64, blank=True)
+    staff_chat_id = models.CharField(
+        _("staff chat ID"),
+        max_length=32,
+        blank=True,
+        help_text=_("The chat (or group) staff alerts go to, e.g. -1001234567890."),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
     # The next getUpdates offset: one more than the last update read.
     update_offset = models.BigIntegerField(default=0)
 
     class Meta:
-        verbose_name = "Telegram bot"
+        verbose_name = _("Telegram bot")
+        verbose_name_plural = _("Telegram bots")
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="telegram_bot_single_row")]
 
     def __str__(self) -> str:
@@ -197,12 +229,18 @@ class TelegramBot(models.Model):
 class TelegramLink(models.Model):
     """A customer's Telegram chat, linked by sending the bot a one-time code (stored hashed)."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    chat_id = models.CharField(max_length=32, blank=True)  # empty until the code arrives
-    telegram_username = models.CharField(max_length=64, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+"
+    )
+    chat_id = models.CharField(_("chat ID"), max_length=32, blank=True)  # empty until the code arrives
+    telegram_username = models.CharField(_("Telegram username"), max_length=64, blank=True)
     code_hash = models.CharField(max_length=64, blank=True, db_index=True)
-    code_expires_at = models.DateTimeField(null=True, blank=True)
-    linked_at = models.DateTimeField(null=True, blank=True)
+    code_expires_at = models.DateTimeField(_("code expires at"), null=True, blank=True)
+    linked_at = models.DateTimeField(_("linked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Telegram link")
+        verbose_name_plural = _("Telegram links")
 
     def __str__(self) -> str:
         return f"{self.user_id} -> {self.chat_id or 'waiting for code'}"
@@ -231,15 +269,19 @@ class CatalogUpdate(models.Model):
         DISABLED = "disabled", _("Disabled")
         BACK = "back", _("Back")
 
-    service = models.ForeignKey("catalog.Service", on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    old_rate = models.DecimalField(null=True, blank=True, **MONEY)
-    new_rate = models.DecimalField(null=True, blank=True, **MONEY)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    service = models.ForeignKey(
+        "catalog.Service", verbose_name=_("service"), on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    old_rate = models.DecimalField(_("old rate"), null=True, blank=True, **MONEY)
+    new_rate = models.DecimalField(_("new rate"), null=True, blank=True, **MONEY)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     # Customers see only published updates; staff choose (automatically by kind, or one by one).
-    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True, db_index=True)
 
     class Meta:
+        verbose_name = _("catalog update")
+        verbose_name_plural = _("catalog updates")
         ordering = ["-id"]
 
     def __str__(self) -> str:
@@ -250,15 +292,15 @@ class UpdatesSettings(models.Model):
     """Which kinds of catalog change are published as they are found (one row, pk=1); the rest
     wait for staff to publish them one by one. Its row also serialises the catalog scans."""
 
-    publish_new = models.BooleanField(default=True)
-    publish_price_up = models.BooleanField(default=True)
-    publish_price_down = models.BooleanField(default=True)
-    publish_disabled = models.BooleanField(default=True)
-    publish_back = models.BooleanField(default=True)
+    publish_new = models.BooleanField(_("publish new"), default=True)
+    publish_price_up = models.BooleanField(_("publish price up"), default=True)
+    publish_price_down = models.BooleanField(_("publish price down"), default=True)
+    publish_disabled = models.BooleanField(_("publish disabled"), default=True)
+    publish_back = models.BooleanField(_("publish back"), default=True)
 
     class Meta:
-        verbose_name = "updates feed settings"
-        verbose_name_plural = "updates feed settings"
+        verbose_name = _("updates feed settings")
+        verbose_name_plural = _("updates feed settings")
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="updates_settings_single_row")]
 
     def __str__(self) -> str:
@@ -276,21 +318,33 @@ class Announcement(models.Model):
         INFO = "info", _("Info")
         WARNING = "warning", _("Warning")
 
-    title = models.CharField(max_length=200)
-    body = models.TextField(max_length=5000, blank=True)
-    level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
-    sticky = models.BooleanField(default=False, help_text="Shown first, and customers cannot dismiss it.")
-    # Empty: every customer; otherwise only these.
-    audience = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
-    starts_at = models.DateTimeField(null=True, blank=True, help_text="Empty: at once.")
-    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until turned off.")
-    active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), max_length=5000, blank=True)
+    level = models.CharField(_("level"), max_length=8, choices=Level.choices, default=Level.INFO)
+    sticky = models.BooleanField(
+        _("sticky"), default=False, help_text=_("Shown first, and customers cannot dismiss it.")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Empty: every customer; otherwise only these.
+    audience = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("audience"), blank=True, related_name="+"
+    )
+    starts_at = models.DateTimeField(_("starts at"), null=True, blank=True, help_text=_("Empty: at once."))
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True, help_text=_("Empty: until turned off."))
+    active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("announcement")
+        verbose_name_plural = _("announcements")
         ordering = ["-sticky", "-id"]
 
     def __str__(self) -> str:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce, Upper
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Service
 from catalog.pricing import order_units
@@ -12,14 +13,15 @@ from upstream.models import Provider
 
 
 class Status(models.TextChoices):
-    """What the customer sees, in the protocol's exact words."""
+    """What the customer sees, in the protocol's exact words (the stored value, which the APIs
+    answer with); the labels are the same words translated, for pages (get_status_display)."""
 
-    PENDING = "Pending"
-    IN_PROGRESS = "In progress"
-    PROCESSING = "Processing"
-    COMPLETED = "Completed"
-    PARTIAL = "Partial"
-    CANCELED = "Canceled"
+    PENDING = "Pending", _("Pending")
+    IN_PROGRESS = "In progress", _("In progress")
+    PROCESSING = "Processing", _("Processing")
+    COMPLETED = "Completed", _("Completed")
+    PARTIAL = "Partial", _("Partial")
+    CANCELED = "Canceled", _("Canceled")
 
 
 FINAL_STATUSES = (Status.COMPLETED, Status.PARTIAL, Status.CANCELED)
@@ -29,7 +31,9 @@ ACTIVE_STATUSES = (Status.PENDING, Status.IN_PROGRESS, Status.PROCESSING)
 
 
 class ForwardState(models.TextChoices):
-    """Where the order stands with the provider (internal, staff only)."""
+    """Where the order stands with the provider (internal, staff only). The labels stay English:
+    error texts the Admin API answers with embed them; staff pages show orders.admin's
+    translated FORWARD_STATE_LABELS."""
 
     QUEUED = "queued", "Queued"
     SENDING = "sending", "Sending"
@@ -43,64 +47,83 @@ class ForwardState(models.TextChoices):
 
 
 class Source(models.TextChoices):
-    WEB = "web", "Dashboard"
-    API = "api", "API"
-    MASS = "mass", "Mass order"
-    ADMIN = "admin", "Admin"
+    WEB = "web", _("Dashboard")
+    API = "api", _("API")
+    MASS = "mass", _("Mass order")
+    ADMIN = "admin", _("Admin")
 
 
 class Order(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="orders")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="orders"
+    )
+    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="orders")
     # Both empty for a manual order (forward state `manual`): no provider fulfils it.
-    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
-    upstream_service_id = models.CharField(max_length=64, blank=True)
-    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("provider"), null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+    )
+    upstream_service_id = models.CharField(_("upstream service ID"), max_length=64, blank=True)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.WEB)
 
-    link = models.CharField(max_length=2000, blank=True)
-    quantity = models.PositiveBigIntegerField(help_text="Per run for drip-feed orders.")
-    runs = models.PositiveIntegerField(null=True, blank=True)
-    interval = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes between drip-feed runs.")
+    link = models.CharField(_("link"), max_length=2000, blank=True)
+    quantity = models.PositiveBigIntegerField(_("quantity"), help_text=_("Per run for drip-feed orders."))
+    runs = models.PositiveIntegerField(_("runs"), null=True, blank=True)
+    interval = models.PositiveIntegerField(
+        _("interval"), null=True, blank=True, help_text=_("Minutes between drip-feed runs.")
+    )
     # Type-specific parameters (comments, usernames, answer_number, ...) as sent upstream.
-    params = models.JSONField(default=dict, blank=True)
+    params = models.JSONField(_("params"), default=dict, blank=True)
 
-    charge = models.DecimalField(**MONEY, help_text="What the customer was charged.")
-    cost_expected = models.DecimalField(**MONEY, help_text="The provider's price at placement, panel currency.")
-    cost_actual = models.DecimalField(null=True, blank=True, **MONEY, help_text="The provider's reported charge.")
-    refunded = models.DecimalField(default=Decimal("0"), **MONEY)
+    charge = models.DecimalField(_("charge"), **MONEY, help_text=_("What the customer was charged."))
+    cost_expected = models.DecimalField(
+        _("cost expected"), **MONEY, help_text=_("The provider's price at placement, panel currency.")
+    )
+    cost_actual = models.DecimalField(
+        _("cost actual"), null=True, blank=True, **MONEY, help_text=_("The provider's reported charge.")
+    )
+    refunded = models.DecimalField(_("refunded"), default=Decimal("0"), **MONEY)
 
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    start_count = models.BigIntegerField(null=True, blank=True)
-    remains = models.BigIntegerField(null=True, blank=True)
-    upstream_runs = models.IntegerField(null=True, blank=True)
-    upstream_posts = models.IntegerField(null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    start_count = models.BigIntegerField(_("start count"), null=True, blank=True)
+    remains = models.BigIntegerField(_("remains"), null=True, blank=True)
+    upstream_runs = models.IntegerField(_("upstream runs"), null=True, blank=True)
+    upstream_posts = models.IntegerField(_("upstream posts"), null=True, blank=True)
 
-    forward_state = models.CharField(max_length=10, choices=ForwardState.choices, default=ForwardState.QUEUED)
-    upstream_order_id = models.CharField(max_length=64, blank=True)
-    upstream_error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    forward_state = models.CharField(
+        _("forward state"), max_length=10, choices=ForwardState.choices, default=ForwardState.QUEUED
+    )
+    upstream_order_id = models.CharField(_("upstream order ID"), max_length=64, blank=True)
+    upstream_error = models.TextField(_("upstream error"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
-    send_started_at = models.DateTimeField(null=True, blank=True)
-    needs_attention = models.BooleanField(default=False)
-    attention_reason = models.TextField(blank=True)
+    send_started_at = models.DateTimeField(_("send started at"), null=True, blank=True)
+    needs_attention = models.BooleanField(_("needs attention"), default=False)
+    attention_reason = models.TextField(_("attention reason"), blank=True)
 
     # Manual orders: who took the order and until when; a lapsed claim makes it pullable again.
     claimed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("claimed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
-    claimed_until = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
 
-    next_check_at = models.DateTimeField(null=True, blank=True)
-    last_checked_at = models.DateTimeField(null=True, blank=True)
-    settled_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(_("next check at"), null=True, blank=True)
+    last_checked_at = models.DateTimeField(_("last checked at"), null=True, blank=True)
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
 
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["user", "-id"], name="order_user_recent"),
@@ -167,14 +190,18 @@ class Order(models.Model):
 class OrderEvent(models.Model):
     """The order's timeline: placed, forwarded, status changes, refunds, refills, cancels, staff actions."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=16)
-    message = models.TextField()
-    data = models.JSONField(default=dict, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
-    created_at = models.DateTimeField(auto_now_add=True)
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=16)
+    message = models.TextField(_("message"))
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -189,26 +216,33 @@ class Refill(models.Model):
         MANUAL = "manual", "Manual (staff resolve it)"
 
     class Status(models.TextChoices):
-        PENDING = "Pending"
-        IN_PROGRESS = "In progress"
-        COMPLETED = "Completed"
-        REJECTED = "Rejected"
+        # The protocol's words (stored, answered by the APIs); the labels are for pages.
+        PENDING = "Pending", _("Pending")
+        IN_PROGRESS = "In progress", _("In progress")
+        COMPLETED = "Completed", _("Completed")
+        REJECTED = "Rejected", _("Rejected")
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refills")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refills")
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="refills")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="refills"
+    )
     # None for a manual order's refill (state `manual`): staff resolve it, nothing is sent.
-    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.PROTECT, related_name="refills")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    upstream_refill_id = models.CharField(max_length=64, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    next_check_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    provider = models.ForeignKey(
+        Provider, verbose_name=_("provider"), null=True, blank=True, on_delete=models.PROTECT, related_name="refills"
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    upstream_refill_id = models.CharField(_("upstream refill ID"), max_length=64, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    next_check_at = models.DateTimeField(_("next check at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("refill")
+        verbose_name_plural = _("refills")
         ordering = ["-id"]
         indexes = [models.Index(fields=["user", "-id"], name="refill_user_recent")]
         constraints = [
@@ -233,16 +267,20 @@ class CancelRequest(models.Model):
         # A manual order's cancel: waits for staff, who cancel the order (done) or refuse it.
         MANUAL = "manual", "Waiting for staff"
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="cancels")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cancels")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    upstream_cancel_id = models.CharField(max_length=64, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="cancels")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="cancels"
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    upstream_cancel_id = models.CharField(_("upstream cancel ID"), max_length=64, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("cancel request")
+        verbose_name_plural = _("cancel requests")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
@@ -257,12 +295,14 @@ class CancelRequest(models.Model):
 
 
 class ReconciliationReport(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
-    ok = models.BooleanField()
-    summary = models.TextField()
-    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    ok = models.BooleanField(_("OK"))
+    summary = models.TextField(_("summary"))
+    data = models.JSONField(_("data"), default=dict)
 
     class Meta:
+        verbose_name = _("reconciliation report")
+        verbose_name_plural = _("reconciliation reports")
         ordering = ["-id"]
 
     def __str__(self) -> str:

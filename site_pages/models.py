@@ -22,11 +22,11 @@ class Branding(models.Model):
     accent_colour = models.CharField(_("accent colour"), max_length=7, default="#a855f7", validators=[hex_colour])
     # A re-encoded PNG kept in the database: no media storage to serve or secure, and a small logo.
     logo_png = models.BinaryField(_("logo"), blank=True, default=b"", editable=False)
-    logo_version = models.PositiveIntegerField(default=0, editable=False)
+    logo_version = models.PositiveIntegerField(_("logo version"), default=0, editable=False)
     show_public_services = models.BooleanField(
         _("show services and prices to visitors"), default=False, help_text=_("A short list on the landing page.")
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("branding")
@@ -54,9 +54,11 @@ class Page(models.Model):
     seo_description = models.CharField(_("SEO description"), max_length=160, blank=True)
     published = models.BooleanField(_("published"), default=False)
     published_at = models.DateTimeField(_("published at"), default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("page")
+        verbose_name_plural = _("pages")
         ordering = ["-published_at", "-id"]
         indexes = [models.Index(fields=["kind", "published", "-published_at"], name="page_kind_pub")]
 

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from encrypted_model_fields.fields import EncryptedCharField
 
 from panel.money import MONEY
@@ -15,58 +16,74 @@ from .urlguard import check_url
 class Provider(models.Model):
     """An upstream panel that speaks API v2 and fulfils our orders."""
 
-    name = models.CharField(max_length=100, unique=True)
-    api_url = models.URLField("API URL", max_length=500)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    api_url = models.URLField(_("API URL"), max_length=500)
     # Encrypted at rest with FIELD_ENCRYPTION_KEY (Fernet); never rendered back in full.
-    api_key = EncryptedCharField("API key", max_length=500)
-    currency = models.CharField(max_length=3, default="USD")
+    api_key = EncryptedCharField(_("API key"), max_length=500)
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
     exchange_rate = models.DecimalField(
+        _("exchange rate"),
         max_digits=18,
         decimal_places=8,
         default=Decimal("1"),
         validators=[MinValueValidator(Decimal("0.00000001"))],
-        help_text="Panel currency per one unit of the provider's currency.",
+        help_text=_("Panel currency per one unit of the provider's currency."),
     )
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
     connect_timeout = models.DecimalField(
-        max_digits=5, decimal_places=2, default=Decimal("5"), validators=[MinValueValidator(Decimal("0.1"))]
+        _("connect timeout"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("5"),
+        validators=[MinValueValidator(Decimal("0.1"))],
     )
     read_timeout = models.DecimalField(
-        max_digits=6, decimal_places=2, default=Decimal("30"), validators=[MinValueValidator(Decimal("0.1"))]
+        _("read timeout"),
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("30"),
+        validators=[MinValueValidator(Decimal("0.1"))],
     )
     max_concurrency = models.PositiveSmallIntegerField(
+        _("max concurrency"),
         default=4,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Most requests in flight to this provider at once, across all workers.",
+        help_text=_("Most requests in flight to this provider at once, across all workers."),
     )
     # Idempotency keys: every `add` carries one (unless switched off for a provider that refuses
     # unknown parameters). A provider that honours them answers a repeated key with the order it
     # already created, so an `add` whose answer was lost can be sent again safely.
     send_idempotency_key = models.BooleanField(
-        default=True, help_text="Send an idempotency key with every order (off for providers that refuse it)."
+        _("send idempotency key"),
+        default=True,
+        help_text=_("Send an idempotency key with every order (off for providers that refuse it)."),
     )
     honours_idempotency_keys = models.BooleanField(
+        _("honours idempotency keys"),
         default=False,
-        help_text="Staff know this provider answers a repeated idempotency key with the order it already has.",
+        help_text=_("Staff know this provider answers a repeated idempotency key with the order it already has."),
     )
     advertises_idempotency_keys = models.BooleanField(
+        _("advertises idempotency keys"),
         default=False,
         editable=False,
-        help_text="The provider said so itself (its answers carry the Idempotency-Keys: honoured header).",
+        help_text=_("The provider said so itself (its answers carry the Idempotency-Keys: honoured header)."),
     )
     # Pricing default for services bought from this provider (catalog rules may override it).
-    markup_percent = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    markup_percent = models.DecimalField(_("markup percent"), max_digits=7, decimal_places=2, null=True, blank=True)
 
-    balance = models.DecimalField(null=True, blank=True, editable=False, **MONEY)
-    balance_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    low_balance_threshold = models.DecimalField(default=Decimal("10"), **MONEY)
-    low_balance = models.BooleanField(default=False, editable=False)
-    last_error = models.CharField(max_length=500, blank=True, editable=False)
+    balance = models.DecimalField(_("balance"), null=True, blank=True, editable=False, **MONEY)
+    balance_checked_at = models.DateTimeField(_("balance checked at"), null=True, blank=True, editable=False)
+    low_balance_threshold = models.DecimalField(_("low balance threshold"), default=Decimal("10"), **MONEY)
+    low_balance = models.BooleanField(_("low balance"), default=False, editable=False)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True, editable=False)
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("provider")
+        verbose_name_plural = _("providers")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(exchange_rate__gt=0), name="provider_exchange_rate_positive"),
