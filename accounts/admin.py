@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from panel.admin_tools import PERM_CUSTOMERS, PERM_MONEY, ExtendableAdmin, ReadOnlyAdmin
 
@@ -18,7 +19,7 @@ class UserAdmin(ExtendableAdmin, DjangoUserAdmin):
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
     readonly_fields = ("balance", "api_key_prefix", "api_key_created_at")
     panel_fields = ("balance", "discount_percent", "timezone", "api_key_prefix", "api_key_created_at")
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Panel", {"fields": panel_fields}))
+    fieldsets = (*DjangoUserAdmin.fieldsets, (_("Panel"), {"fields": panel_fields}))
     change_form_template = "backoffice/user_change_form.html"
 
     def get_readonly_fields(self, request, obj=None):
@@ -28,7 +29,7 @@ class UserAdmin(ExtendableAdmin, DjangoUserAdmin):
             fields.append("discount_percent")
         return fields
 
-    @admin.display(description="Active", boolean=True, ordering="is_active")
+    @admin.display(description=_("Active"), boolean=True, ordering="is_active")
     def active(self, obj):
         return obj.is_active
 
@@ -75,7 +76,7 @@ class AuditLogAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
-    @admin.display(description="Object")
+    @admin.display(description=_("Object"))
     def object_link(self, obj):
         app, _, model = obj.object_type.partition(".")
         try:
@@ -84,7 +85,7 @@ class AuditLogAdmin(ReadOnlyAdmin):
             return f"{obj.object_type} {obj.object_id}"
         return format_html('<a href="{}">{} {}</a>', url, model, obj.object_id)
 
-    @admin.display(description="Before → after")
+    @admin.display(description=_("Before → after"))
     def change(self, obj):
         keys = sorted(set(obj.before) | set(obj.after))
         parts = [

@@ -9,6 +9,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
@@ -18,11 +20,16 @@ from .services import TokenRefused, token_issue, token_revoke, token_rotate
 
 
 class IssueForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What the script is, e.g. “fulfilment worker 1”.")
+    name = forms.CharField(
+        label=gettext_lazy("Name"),
+        max_length=100,
+        help_text=gettext_lazy("What the script is, e.g. “fulfilment worker 1”."),
+    )
     user = forms.ModelChoiceField(
+        label=gettext_lazy("User"),
         queryset=User.objects.filter(is_staff=True, is_active=True).order_by("username"),
         required=False,
-        help_text="Superusers only: issue it for another staff member (default: yourself).",
+        help_text=gettext_lazy("Superusers only: issue it for another staff member (default: yourself)."),
     )
 
 
@@ -54,13 +61,15 @@ class StaffTokenAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Key")
+    @admin.display(description=gettext_lazy("Key"))
     def prefix_shown(self, obj):
         return f"{obj.prefix}…"
 
-    @admin.display(description="State")
+    @admin.display(description=gettext_lazy("State"))
     def state(self, obj):
-        return "active" if obj.active else f"revoked {obj.revoked_at:%Y-%m-%d %H:%M}"
+        if obj.active:
+            return _("active")
+        return _("revoked %(when)s") % {"when": f"{obj.revoked_at:%Y-%m-%d %H:%M}"}
 
     @admin.display(description="")
     def buttons(self, obj):
@@ -69,10 +78,12 @@ class StaffTokenAdmin(admin.ModelAdmin):
         rotate = reverse("admin:adminapi_stafftoken_rotate", args=[obj.pk])
         revoke = reverse("admin:adminapi_stafftoken_revoke", args=[obj.pk])
         return format_html(
-            '<button type="button" class="button bo-post" data-url="{}">Rotate</button> '
-            '<button type="button" class="button bo-post bo-danger" data-url="{}">Revoke</button>',
+            '<button type="button" class="button bo-post" data-url="{}">{}</button> '
+            '<button type="button" class="button bo-post bo-danger" data-url="{}">{}</button>',
             rotate,
+            _("Rotate"),
             revoke,
+            _("Revoke"),
         )
 
     def get_urls(self):
@@ -93,7 +104,7 @@ class StaffTokenAdmin(admin.ModelAdmin):
     def _shown_once(self, request, token, key):
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Admin API token “{token.name}”",
+            "title": _("Admin API token “%(name)s”") % {"name": token.name},
             "token": token,
             "key": key,
             "back": reverse("admin:adminapi_stafftoken_changelist"),
@@ -116,7 +127,7 @@ class StaffTokenAdmin(admin.ModelAdmin):
                 return self._shown_once(request, token, key)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Issue an Admin API token",
+            "title": _("Issue an Admin API token"),
             "form": form,
             "back": reverse("admin:adminapi_stafftoken_changelist"),
         }
@@ -141,7 +152,7 @@ class StaffTokenAdmin(admin.ModelAdmin):
         token = get_object_or_404(self.get_queryset(request), pk=token_id)
         try:
             token_revoke(token_id=token.pk, actor=request.user)
-            messages.success(request, f"Token “{token.name}” revoked: its key no longer works.")
+            messages.success(request, _("Token “%(name)s” revoked: its key no longer works.") % {"name": token.name})
         except TokenRefused as exc:
             messages.error(request, str(exc))
         return HttpResponseRedirect(reverse("admin:adminapi_stafftoken_changelist"))

@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from panel.admin_tools import CustomerFilter, ReadOnlyAdmin
 
@@ -47,10 +49,18 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_select_related = ("event",)
     actions = ["try_again"]
 
-    @admin.action(description="Try the selected failed deliveries again now")
+    @admin.action(description=gettext_lazy("Try the selected failed deliveries again now"))
     def try_again(self, request, queryset):
         count = deliveries_retry(delivery_ids=list(queryset.values_list("pk", flat=True)))
-        messages.success(request, f"{count} failed deliveries will be tried again.")
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s failed delivery will be tried again.",
+                "%(count)s failed deliveries will be tried again.",
+                count,
+            )
+            % {"count": count},
+        )
 
 
 @admin.register(WebhookEndpoint)
@@ -82,10 +92,12 @@ class CustomerSettingsAdmin(ReadOnlyAdmin):
 class TelegramBotForm(forms.ModelForm):
     # Never rendered back: leave empty to keep the stored token.
     new_token = forms.CharField(
-        label="Bot token",
+        label=gettext_lazy("Bot token"),
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="From @BotFather. Checked with Telegram when saved; leave empty to keep the current one.",
+        help_text=gettext_lazy(
+            "From @BotFather. Checked with Telegram when saved; leave empty to keep the current one."
+        ),
     )
 
     class Meta:
@@ -102,7 +114,7 @@ class TelegramBotForm(forms.ModelForm):
                     enabled=cleaned.get("enabled", False),
                 )
             except ValueError as exc:
-                raise forms.ValidationError(f"Telegram refused the token: {exc}") from None
+                raise forms.ValidationError(_("Telegram refused the token: %(error)s") % {"error": exc}) from None
         return cleaned
 
 
@@ -120,7 +132,7 @@ class TelegramBotAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # telegram_bot_save (in the form's clean) stored it, token and all.
-        messages.info(request, f"Telegram bot {form.saved} saved.")
+        messages.info(request, _("Telegram bot %(bot)s saved.") % {"bot": form.saved})
 
     def save_related(self, request, form, formsets, change):
         pass
@@ -152,15 +164,19 @@ class CatalogUpdateAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Publish the selected updates")
+    @admin.action(description=gettext_lazy("Publish the selected updates"))
     def publish(self, request, queryset):
         count = updates_publish(update_ids=list(queryset.values_list("pk", flat=True)))
-        messages.success(request, f"{count} update(s) published.")
+        messages.success(
+            request, ngettext("%(count)s update published.", "%(count)s updates published.", count) % {"count": count}
+        )
 
-    @admin.action(description="Hide the selected updates from customers")
+    @admin.action(description=gettext_lazy("Hide the selected updates from customers"))
     def unpublish(self, request, queryset):
         count = queryset.filter(published_at__isnull=False).update(published_at=None)
-        messages.success(request, f"{count} update(s) hidden.")
+        messages.success(
+            request, ngettext("%(count)s update hidden.", "%(count)s updates hidden.", count) % {"count": count}
+        )
 
 
 @admin.register(UpdatesSettings)
@@ -195,7 +211,7 @@ class AnnouncementAdmin(admin.ModelAdmin):
             from django.contrib.auth import get_user_model
 
             kwargs["queryset"] = get_user_model().objects.filter(is_staff=False).order_by("username")
-            kwargs["help_text"] = "Empty: every customer. Otherwise only the customers chosen here."
+            kwargs["help_text"] = _("Empty: every customer. Otherwise only the customers chosen here.")
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):

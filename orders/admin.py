@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts.models import AuditLog, LedgerEntry
 from panel.admin_tools import (
@@ -20,15 +22,69 @@ from panel.admin_tools import (
     InputFilter,
     ReadOnlyAdmin,
     admin_extend,
+    labelled_choices_filter,
 )
 from panel.pagination import EstimatedCountPaginator
 
 from .failover import provider_failovers, service_fulfilment
 from .models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, ReconciliationReport, Refill, Status
 
+# Staff read these states translated; the models' own labels stay English, as error texts the
+# Admin API answers with (orders.staff, orders.manual, orders.cancels) embed them.
+FORWARD_STATE_LABELS = {
+    ForwardState.QUEUED: gettext_lazy("Queued"),
+    ForwardState.SENDING: gettext_lazy("Sending"),
+    ForwardState.SENT: gettext_lazy("Sent"),
+    ForwardState.REJECTED: gettext_lazy("Rejected"),
+    ForwardState.UNKNOWN: gettext_lazy("Unknown outcome"),
+    ForwardState.CANCELED: gettext_lazy("Canceled before sending"),
+    ForwardState.MANUAL: gettext_lazy("Manual (fulfilled by staff)"),
+}
+REFILL_STATE_LABELS = {
+    Refill.State.QUEUED: gettext_lazy("Queued"),
+    Refill.State.SENT: gettext_lazy("Sent"),
+    Refill.State.REJECTED: gettext_lazy("Rejected"),
+    Refill.State.MANUAL: gettext_lazy("Manual (staff resolve it)"),
+}
+CANCEL_STATE_LABELS = {
+    CancelRequest.State.QUEUED: gettext_lazy("Queued"),
+    CancelRequest.State.CONFIRMED: gettext_lazy("Confirmed by provider"),
+    CancelRequest.State.REJECTED: gettext_lazy("Rejected by provider"),
+    CancelRequest.State.DONE: gettext_lazy("Order canceled"),
+    CancelRequest.State.MANUAL: gettext_lazy("Waiting for staff"),
+}
+# The kinds of the order's timeline (OrderEvent.kind, and the rows added from other tables).
+TIMELINE_KINDS = {
+    "placed": pgettext_lazy("order timeline", "placed"),
+    "forwarded": pgettext_lazy("order timeline", "forwarded"),
+    "rejected": pgettext_lazy("order timeline", "rejected"),
+    "retry": pgettext_lazy("order timeline", "retry"),
+    "attention": pgettext_lazy("order timeline", "attention"),
+    "staff": pgettext_lazy("order timeline", "staff"),
+    "refund": pgettext_lazy("order timeline", "refund"),
+    "refill": pgettext_lazy("order timeline", "refill"),
+    "cancel": pgettext_lazy("order timeline", "cancel"),
+    "canceled": pgettext_lazy("order timeline", "canceled"),
+    "sweeper": pgettext_lazy("order timeline", "sweeper"),
+    "ledger": pgettext_lazy("order timeline", "ledger"),
+    "audit": pgettext_lazy("order timeline", "audit"),
+}
+
+
+def forward_state_label(value: str) -> str:
+    return str(FORWARD_STATE_LABELS.get(value, value))
+
+
+def refill_state_label(value: str) -> str:
+    return str(REFILL_STATE_LABELS.get(value, value))
+
+
+def cancel_state_label(value: str) -> str:
+    return str(CANCEL_STATE_LABELS.get(value, value))
+
 
 class ServiceFilter(InputFilter):
-    title = "service ID"
+    title = gettext_lazy("service ID")
     parameter_name = "service_id"
 
     def queryset(self, request, queryset):
@@ -46,26 +102,27 @@ def order_actions_for(order: Order, user) -> list[tuple[str, str, bool]]:
     reached = order.forward_state in (ForwardState.SENT, ForwardState.UNKNOWN, ForwardState.MANUAL)
     actions = []
     if order.forward_state == ForwardState.UNKNOWN and not order.is_final:
-        actions.append(("resend", "Resend…", True))
+        actions.append(("resend", _("Resend…"), True))
     if unsent and not order.is_final:
-        actions.append(("mark_sent", "Mark as sent…", False))
+        actions.append(("mark_sent", _("Mark as sent…"), False))
     if order.forward_state == ForwardState.SENT and not order.is_final:
-        actions.append(("recheck", "Re-check status now", False))
+        actions.append(("recheck", _("Re-check status now"), False))
     if unsent and order.status in ACTIVE_STATUSES:
-        actions.append(("move", "Move to another provider…", False))
+        actions.append(("move", _("Move to another provider…"), False))
     if reached and order.status != Status.COMPLETED and order.refunded == 0:
-        actions.append(("complete", "Mark Completed…", False))
+        actions.append(("complete", _("Mark Completed…"), False))
     if money and reached and order.status != Status.CANCELED:
-        actions.append(("partial", "Mark Partial…", True))
+        actions.append(("partial", _("Mark Partial…"), True))
     if money and order.status != Status.CANCELED and order.forward_state != ForwardState.SENDING:
-        actions.append(("cancel", "Cancel with full refund…", True))
+        actions.append(("cancel", _("Cancel with full refund…"), True))
     return actions
 
 
 def order_timeline(order: Order) -> list[dict]:
     """Everything that happened to the order, oldest first: its events (placed, forwarded,
     status changes, refunds, refills, cancels, staff actions), its ledger entries, and the
-    audit rows of staff actions on it."""
+    audit rows of staff actions on it. The texts of events and audit rows are stored (English);
+    the ones written here are in the reader's language."""
     items = [
         {"at": e.created_at, "kind": e.kind, "text": e.message, "by": e.actor, "data": e.data}
         for e in order.events.select_related("actor")
@@ -74,7 +131,13 @@ def order_timeline(order: Order) -> list[dict]:
         {
             "at": entry.created_at,
             "kind": "ledger",
-            "text": f"{entry.get_kind_display()} {entry.amount:+} (balance {entry.balance_after}) {entry.memo}",
+            "text": _("%(kind)s %(amount)s (balance %(balance)s) %(memo)s")
+            % {
+                "kind": entry.get_kind_display(),
+                "amount": f"{entry.amount:+}",
+                "balance": entry.balance_after,
+                "memo": entry.memo,
+            },
             "by": entry.actor,
             "data": None,
         }
@@ -84,7 +147,8 @@ def order_timeline(order: Order) -> list[dict]:
         {
             "at": refill.created_at,
             "kind": "refill",
-            "text": f"Refill {refill.pk}: {refill.get_state_display()}, {refill.status}"
+            "text": _("Refill %(id)s: %(state)s, %(status)s")
+            % {"id": refill.pk, "state": refill_state_label(refill.state), "status": refill.get_status_display()}
             + (f" — {refill.error}" if refill.error else ""),
             "by": None,
             "data": None,
@@ -95,7 +159,7 @@ def order_timeline(order: Order) -> list[dict]:
         {
             "at": cancel.created_at,
             "kind": "cancel",
-            "text": f"Cancel request {cancel.pk}: {cancel.get_state_display()}"
+            "text": _("Cancel request %(id)s: %(state)s") % {"id": cancel.pk, "state": cancel_state_label(cancel.state)}
             + (f" — {cancel.error}" if cancel.error else ""),
             "by": None,
             "data": None,
@@ -106,6 +170,8 @@ def order_timeline(order: Order) -> list[dict]:
         {"at": row.created_at, "kind": "audit", "text": row.action, "by": row.actor, "data": row.after}
         for row in AuditLog.objects.filter(object_type="orders.order", object_id=str(order.pk)).select_related("actor")
     ]
+    for item in items:
+        item["kind_label"] = TIMELINE_KINDS.get(item["kind"], item["kind"])
     return sorted(items, key=lambda item: item["at"])
 
 
@@ -122,7 +188,7 @@ class OrderAdmin(admin.ModelAdmin):
         "charge",
         "refunded",
         "status_badge",
-        "forward_state",
+        "forwarding",
         "upstream_order_id",
         "needs_attention",
     )
@@ -130,7 +196,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = (
         "needs_attention",
         "status",
-        "forward_state",
+        ("forward_state", labelled_choices_filter(FORWARD_STATE_LABELS)),
         "provider",
         CustomerFilter,
         ServiceFilter,
@@ -149,7 +215,7 @@ class OrderAdmin(admin.ModelAdmin):
     change_form_template = "backoffice/order_change_form.html"
     fieldsets = (
         (
-            "Order",
+            gettext_lazy("Order"),
             {
                 "fields": (
                     "user",
@@ -165,13 +231,16 @@ class OrderAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Money", {"fields": ("charge", "refunded", "cost_expected", "cost_actual")}),
-        ("Status", {"fields": ("status", "start_count", "remains", "created_at", "completed_at", "settled_at")}),
+        (gettext_lazy("Money"), {"fields": ("charge", "refunded", "cost_expected", "cost_actual")}),
         (
-            "Forwarding",
+            gettext_lazy("Status"),
+            {"fields": ("status", "start_count", "remains", "created_at", "completed_at", "settled_at")},
+        ),
+        (
+            gettext_lazy("Forwarding"),
             {
                 "fields": (
-                    "forward_state",
+                    "forwarding",
                     "upstream_order_id",
                     "upstream_error",
                     "attempts",
@@ -199,7 +268,7 @@ class OrderAdmin(admin.ModelAdmin):
         return queryset, False
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return [*(f.name for f in self.model._meta.fields), "forwarding"]
 
     def has_add_permission(self, request):
         return False
@@ -211,22 +280,28 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Customer", ordering="user__username")
+    @admin.display(description=gettext_lazy("Customer"), ordering="user__username")
     def customer(self, obj):
         url = reverse("admin:accounts_user_change", args=[obj.user_id])
         return format_html('<a href="{}">{}</a>', url, obj.user.username)
 
-    @admin.display(description="Service", ordering="service_id")
+    @admin.display(description=gettext_lazy("Service"), ordering="service_id")
     def service_short(self, obj):
         return format_html('<span title="{}">#{} {}</span>', obj.service.name, obj.service_id, obj.service.name[:28])
 
-    @admin.display(description="Link")
+    @admin.display(description=gettext_lazy("Link"))
     def link_short(self, obj):
         return format_html('<span class="bo-link" title="{}">{}</span>', obj.link, obj.link[:40])
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=gettext_lazy("Status"), ordering="status")
     def status_badge(self, obj):
-        return format_html('<span class="bo-badge bo-{}">{}</span>', obj.status.lower().replace(" ", "-"), obj.status)
+        return format_html(
+            '<span class="bo-badge bo-{}">{}</span>', obj.status.lower().replace(" ", "-"), obj.get_status_display()
+        )
+
+    @admin.display(description=gettext_lazy("forward state"), ordering="forward_state")
+    def forwarding(self, obj):
+        return forward_state_label(obj.forward_state)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         order = self.get_object(request, object_id)
@@ -236,6 +311,7 @@ class OrderAdmin(admin.ModelAdmin):
                 "timeline": order_timeline(order),
                 "staff_actions": order_actions_for(order, request.user),
                 "order": order,
+                "forward_state_label": forward_state_label(order.forward_state),
             }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
@@ -243,7 +319,11 @@ class OrderAdmin(admin.ModelAdmin):
 class ReadOnlyRequestAdmin(ReadOnlyAdmin):
     """Refill and cancel requests are written by the engine and the retry action, never by forms."""
 
-    @admin.display(description="Order")
+    def get_fields(self, request, obj=None):
+        # The state as staff read it (state_shown, translated), not the model's English label.
+        return ["state_shown" if name == "state" else name for name in super().get_fields(request, obj)]
+
+    @admin.display(description=gettext_lazy("Order"))
     def order_link(self, obj):
         return format_html(
             '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[obj.order_id]), obj.order_id
@@ -258,39 +338,49 @@ class RefillAdmin(ReadOnlyRequestAdmin):
         "order_link",
         "user",
         "provider",
-        "state",
+        "state_shown",
         "status",
         "upstream_refill_id",
         "error",
         "retry",
     )
-    list_filter = ("state", "status", "provider")
+    list_filter = (("state", labelled_choices_filter(REFILL_STATE_LABELS)), "status", "provider")
     search_fields = ("=id", "=order__id")
     list_select_related = ("user", "provider")
+
+    @admin.display(description=gettext_lazy("state"), ordering="state")
+    def state_shown(self, obj):
+        return refill_state_label(obj.state)
 
     @admin.display(description="")
     def retry(self, obj):
         if obj.state == Refill.State.SENT:
             return ""
         return format_html(
-            '<button class="button bo-post" data-url="{}">Retry</button>',
+            '<button class="button bo-post" data-url="{}">{}</button>',
             reverse("admin:bo_refill_retry", args=[obj.pk]),
+            _("Retry"),
         )
 
 
 @admin.register(CancelRequest)
 class CancelRequestAdmin(ReadOnlyRequestAdmin):
-    list_display = ("id", "created_at", "order_link", "user", "state", "upstream_cancel_id", "error", "retry")
-    list_filter = ("state",)
+    list_display = ("id", "created_at", "order_link", "user", "state_shown", "upstream_cancel_id", "error", "retry")
+    list_filter = (("state", labelled_choices_filter(CANCEL_STATE_LABELS)),)
     list_select_related = ("user",)
+
+    @admin.display(description=gettext_lazy("state"), ordering="state")
+    def state_shown(self, obj):
+        return cancel_state_label(obj.state)
 
     @admin.display(description="")
     def retry(self, obj):
         if obj.state not in (CancelRequest.State.QUEUED, CancelRequest.State.REJECTED):
             return ""
         return format_html(
-            '<button class="button bo-post" data-url="{}">Retry</button>',
+            '<button class="button bo-post" data-url="{}">{}</button>',
             reverse("admin:bo_cancel_retry", args=[obj.pk]),
+            _("Retry"),
         )
 
 

@@ -7,14 +7,16 @@ payments), the higher app registers it here with `admin_extend`, and the owner's
 ExtendableAdmin) shows it; the lower app never imports the higher one.
 """
 
+import copy
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 # The staff roles' permissions (see backoffice.roles): they gate actions in every app's admin.
 PERM_ORDERS = "backoffice.order_actions"
@@ -56,7 +58,7 @@ class InputFilter(admin.SimpleListFilter):
 class CustomerFilter(InputFilter):
     """Rows of one customer, by exact username or email (for models with a `user` field)."""
 
-    title = "customer"
+    title = _("customer")
     parameter_name = "customer"
 
     def queryset(self, request, queryset):
@@ -69,6 +71,21 @@ class CustomerFilter(InputFilter):
             Q(username__iexact=value) | Q(email__iexact=value)
         )
         return queryset.filter(user_id__in=list(users.values_list("pk", flat=True)))
+
+
+def labelled_choices_filter(labels: Mapping[str, str]) -> type[admin.ChoicesFieldListFilter]:
+    """A list filter of a choices field that offers its values under `labels` (translated) instead
+    of the field's own labels: for states whose model labels stay English because error texts the
+    APIs answer with embed them. Values without a label here keep the field's."""
+
+    class LabelledChoicesFilter(admin.ChoicesFieldListFilter):
+        def __init__(self, field, request, params, model, model_admin, field_path):
+            super().__init__(field, request, params, model, model_admin, field_path)
+            # A copy: the model's field (shared by every request) keeps its own choices.
+            self.field = copy.copy(field)
+            self.field.choices = [(value, labels.get(value, label)) for value, label in field.flatchoices]
+
+    return LabelledChoicesFilter
 
 
 ChangeContext = Callable[[Any, Any], dict]  # (request, obj) -> extra template context

@@ -4,6 +4,8 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 
@@ -20,7 +22,7 @@ class TicketMessageInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Attachments")
+    @admin.display(description=_("Attachments"))
     def files(self, obj):
         # Served by the dashboard's attachment view, which lets staff read any ticket's files.
         if obj is None or obj.pk is None:
@@ -40,7 +42,7 @@ class TicketMessageInline(admin.TabularInline):
 class TicketForm(forms.ModelForm):
     # A plain field rather than an inline, so a form posted without it leaves the assignment alone.
     assignee = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_staff=True, is_active=True), required=False, label="Assigned to"
+        queryset=User.objects.filter(is_staff=True, is_active=True), required=False, label=_("Assigned to")
     )
 
     class Meta:
@@ -77,21 +79,31 @@ class TicketAdmin(admin.ModelAdmin):
             if message.pk is None and message.body.strip():
                 ticket_reply(ticket=form.instance, author=request.user, body=message.body)
 
-    @admin.display(description="Assigned to", ordering="assignment__assignee__username")
+    @admin.display(description=_("Assigned to"), ordering="assignment__assignee__username")
     def assignee(self, obj):
         assignment = getattr(obj, "assignment", None)
         return assignment.assignee if assignment else "—"
 
-    @admin.action(description="Assign the selected tickets to me", permissions=["change"])
+    @admin.action(description=_("Assign the selected tickets to me"), permissions=["change"])
     def assign_to_me(self, request, queryset):
         for ticket_id in queryset.values_list("pk", flat=True):
             ticket_assign(ticket_id=ticket_id, assignee_id=request.user.pk)
-        self.message_user(request, f"{queryset.count()} ticket(s) assigned to you.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)s ticket assigned to you.", "%(count)s tickets assigned to you.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Close the selected tickets", permissions=["change"])
+    @admin.action(description=_("Close the selected tickets"), permissions=["change"])
     def close(self, request, queryset):
         actor_id = request.user.pk
         done = sum(
             ticket_close_by_staff(ticket_id=pk, actor_id=actor_id) for pk in queryset.values_list("pk", flat=True)
         )
-        self.message_user(request, f"{done} ticket(s) closed.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)s ticket closed.", "%(count)s tickets closed.", done) % {"count": done},
+            messages.SUCCESS,
+        )

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from panel.admin_tools import ExtendableAdmin
 
@@ -13,10 +15,10 @@ from .services import provider_client, provider_refresh_balance
 class ProviderForm(forms.ModelForm):
     # The stored key is never sent back to the browser; leaving the field empty keeps it.
     api_key = forms.CharField(
-        label="API key",
+        label=gettext_lazy("API key"),
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Leave empty to keep the current key.",
+        help_text=gettext_lazy("Leave empty to keep the current key."),
     )
 
     class Meta:
@@ -41,7 +43,7 @@ class ProviderForm(forms.ModelForm):
         key = self.cleaned_data.get("api_key")
         if not key:
             if not self.instance.pk:
-                raise forms.ValidationError("A new provider needs an API key.")
+                raise forms.ValidationError(_("A new provider needs an API key."))
             return self.instance.api_key
         return key
 
@@ -74,7 +76,7 @@ class ProviderAdmin(ExtendableAdmin):
     actions = ("test_connection", "refresh_balance")
     change_form_template = "backoffice/provider_change_form.html"
 
-    @admin.display(description="Balance", ordering="balance")
+    @admin.display(description=gettext_lazy("Balance"), ordering="balance")
     def balance_shown(self, obj):
         if obj.balance is None:
             return "—"
@@ -83,13 +85,15 @@ class ProviderAdmin(ExtendableAdmin):
 
     @admin.display(description="")
     def import_link(self, obj):
-        return format_html('<a class="button" href="{}">Import services</a>', reverse("admin:bo_import", args=[obj.pk]))
+        return format_html(
+            '<a class="button" href="{}">{}</a>', reverse("admin:bo_import", args=[obj.pk]), _("Import services")
+        )
 
-    @admin.display(description="Key on file")
+    @admin.display(description=gettext_lazy("Key on file"))
     def key_on_file(self, obj):
         return obj.api_key_hint
 
-    @admin.action(description="Test connection (reads the balance)")
+    @admin.action(description=gettext_lazy("Test connection (reads the balance)"))
     def test_connection(self, request, queryset):
         for provider in queryset:
             try:
@@ -97,11 +101,16 @@ class ProviderAdmin(ExtendableAdmin):
             except UpstreamError as exc:
                 self.message_user(request, f"{provider.name}: {exc}", messages.ERROR)
             else:
-                self.message_user(request, f"{provider.name}: OK, balance {result.balance} {result.currency}")
+                self.message_user(
+                    request,
+                    _("%(provider)s: OK, balance %(balance)s %(currency)s")
+                    % {"provider": provider.name, "balance": result.balance, "currency": result.currency},
+                )
 
-    @admin.action(description="Refresh balance")
+    @admin.action(description=gettext_lazy("Refresh balance"))
     def refresh_balance(self, request, queryset):
         for provider in queryset:
             provider = provider_refresh_balance(provider_id=provider.pk)
             level = messages.WARNING if provider.low_balance or provider.last_error else messages.SUCCESS
-            self.message_user(request, f"{provider.name}: balance {provider.balance} {provider.last_error}", level)
+            message = _("%(provider)s: balance %(balance)s") % {"provider": provider.name, "balance": provider.balance}
+            self.message_user(request, f"{message} {provider.last_error}".strip(), level)

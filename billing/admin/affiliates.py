@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from panel.admin_tools import PERM_MONEY, ReadOnlyAdmin
 
@@ -106,21 +107,31 @@ class PayoutRequestAdmin(ReadOnlyAdmin):
     def has_money_permission(self, request):
         return request.user.has_perm(PERM_MONEY)
 
-    def _decide(self, request, queryset, service, done_text, level=messages.SUCCESS):
-        done = sum(
+    def _decide(self, request, queryset, service) -> int:
+        # The note is stored with the decision (English, like every stored note).
+        return sum(
             service(payout_id=pk, actor_id=request.user.pk, note="Decided in the backoffice.")
             for pk in queryset.values_list("pk", flat=True)
         )
-        self.message_user(request, f"{done} payout(s) {done_text}.", level)
 
     @admin.action(description=_("Approve: credit the selected payouts to the balance"), permissions=["money"])
     def credit(self, request, queryset):
-        self._decide(request, queryset, payout_credit, "credited to the balance")
+        done = self._decide(request, queryset, payout_credit)
+        message = ngettext(
+            "%(count)s payout credited to the balance.", "%(count)s payouts credited to the balance.", done
+        )
+        self.message_user(request, message % {"count": done}, messages.SUCCESS)
 
     @admin.action(description=_("Approve: mark the selected payouts paid outside the panel"), permissions=["money"])
     def mark_paid(self, request, queryset):
-        self._decide(request, queryset, payout_mark_paid, "marked paid outside the panel")
+        done = self._decide(request, queryset, payout_mark_paid)
+        message = ngettext(
+            "%(count)s payout marked paid outside the panel.", "%(count)s payouts marked paid outside the panel.", done
+        )
+        self.message_user(request, message % {"count": done}, messages.SUCCESS)
 
     @admin.action(description=_("Reject the selected payouts"), permissions=["money"])
     def reject(self, request, queryset):
-        self._decide(request, queryset, payout_reject, "rejected", messages.WARNING)
+        done = self._decide(request, queryset, payout_reject)
+        message = ngettext("%(count)s payout rejected.", "%(count)s payouts rejected.", done)
+        self.message_user(request, message % {"count": done}, messages.WARNING)

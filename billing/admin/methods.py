@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..gateways.base import GatewayError
@@ -57,12 +58,16 @@ class PaymentMethodForm(forms.ModelForm):
             name = f"gw_{field.name}"
             if field.secret:
                 hint = self.instance.secret_hint(field.name) if self.instance.pk else "not set"
+                hint = {"set": gettext("set"), "not set": gettext("not set")}.get(hint, hint)
                 self.fields[name] = forms.CharField(
                     label=field.label,
                     required=False,
                     strip=True,
                     widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-                    help_text=f"{field.help} On file: {hint}. Leave empty to keep it.".strip(),
+                    help_text=(
+                        gettext("%(help)s On file: %(hint)s. Leave empty to keep it.")
+                        % {"help": field.help, "hint": hint}
+                    ).strip(),
                 )
             elif field.choices:
                 self.fields[name] = forms.ChoiceField(
@@ -160,7 +165,7 @@ class PaymentMethodAdmin(MoneyPermission, admin.ModelAdmin):
     @admin.display(description=_("state"))
     def state(self, obj):
         problem = method_problem(obj)
-        return format_html('<span class="bo-bad">{}</span>', problem) if problem else "ready"
+        return format_html('<span class="bo-bad">{}</span>', problem) if problem else gettext("ready")
 
     @admin.display(description=_("notify URL"))
     def notify_url(self, obj):
@@ -177,8 +182,7 @@ class PaymentMethodAdmin(MoneyPermission, admin.ModelAdmin):
             except GatewayError as error:
                 self.message_user(request, f"{method.name}: {error}", messages.ERROR)
             except (ImportError, AttributeError, KeyError):
-                self.message_user(
-                    request, f"{method.name}: the {method.kind} gateway is not installed.", messages.ERROR
-                )
+                message = gettext("%(method)s: the %(gateway)s gateway is not installed.")
+                self.message_user(request, message % {"method": method.name, "gateway": method.kind}, messages.ERROR)
             else:
                 self.message_user(request, f"{method.name}: {answer}", messages.SUCCESS)
