@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Category, Service
 
@@ -15,26 +16,30 @@ def new_token() -> str:
 
 
 class ConfirmForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=500, widget=forms.TextInput(attrs={"size": 60}))
+    reason = forms.CharField(
+        label=_("Reason"), required=False, max_length=500, widget=forms.TextInput(attrs={"size": 60})
+    )
 
 
 class ResendForm(forms.Form):
     confirm = forms.BooleanField(
-        label="I checked the provider: it does not have this order, or a duplicate is acceptable.", required=True
+        label=_("I checked the provider: it does not have this order, or a duplicate is acceptable."), required=True
     )
 
 
 class MarkSentForm(forms.Form):
-    upstream_order_id = forms.CharField(label="Provider's order ID", max_length=64)
+    upstream_order_id = forms.CharField(label=_("Provider's order ID"), max_length=64)
 
 
 class PartialForm(forms.Form):
-    remains = forms.IntegerField(min_value=1, help_text="Units the provider did not deliver.")
-    reason = forms.CharField(required=False, max_length=500, widget=forms.TextInput(attrs={"size": 60}))
+    remains = forms.IntegerField(label=_("Remains"), min_value=1, help_text=_("Units the provider did not deliver."))
+    reason = forms.CharField(
+        label=_("Reason"), required=False, max_length=500, widget=forms.TextInput(attrs={"size": 60})
+    )
 
 
 class MoveForm(forms.Form):
-    service = forms.ModelChoiceField(queryset=Service.objects.none(), label="Move to service")
+    service = forms.ModelChoiceField(queryset=Service.objects.none(), label=_("Move to service"))
 
     def __init__(self, *args, order=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -47,28 +52,43 @@ class MoveForm(forms.Form):
 
 class BalanceAdjustForm(forms.Form):
     amount = forms.DecimalField(
-        max_digits=18, decimal_places=5, help_text="Signed: positive credits the customer, negative debits."
+        label=_("Amount"),
+        max_digits=18,
+        decimal_places=5,
+        help_text=_("Signed: positive credits the customer, negative debits."),
     )
-    reason = forms.CharField(max_length=200, help_text="Required; stored in the ledger and the audit log.")
+    reason = forms.CharField(
+        label=_("Reason"), max_length=200, help_text=_("Required; stored in the ledger and the audit log.")
+    )
     token = forms.CharField(widget=forms.HiddenInput)
 
     def clean_amount(self):
         amount = self.cleaned_data["amount"]
         if amount == 0:
-            raise forms.ValidationError("Enter a non-zero amount.")
+            raise forms.ValidationError(_("Enter a non-zero amount."))
         return amount
 
 
 class ImportForm(forms.Form):
-    upstream = forms.MultipleChoiceField(required=True, widget=forms.CheckboxSelectMultiple, choices=())
+    upstream = forms.MultipleChoiceField(
+        label=_("Upstream services"), required=True, widget=forms.CheckboxSelectMultiple, choices=()
+    )
     category = forms.ModelChoiceField(
-        queryset=Category.objects.all(), required=False, empty_label="(one per upstream category)"
+        label=_("Category"),
+        queryset=Category.objects.all(),
+        required=False,
+        empty_label=_("(one per upstream category)"),
     )
-    new_category = forms.CharField(required=False, max_length=255, label="or a new category")
+    new_category = forms.CharField(required=False, max_length=255, label=_("or a new category"))
     markup_percent = forms.DecimalField(
-        required=False, max_digits=7, decimal_places=2, min_value=Decimal("0"), help_text="Empty: the pricing rules."
+        label=_("Markup percent"),
+        required=False,
+        max_digits=7,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        help_text=_("Empty: the pricing rules."),
     )
-    enabled = forms.BooleanField(required=False, initial=True, label="Enable for sale at once")
+    enabled = forms.BooleanField(required=False, initial=True, label=_("Enable for sale at once"))
 
     def __init__(self, *args, upstream_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -77,18 +97,21 @@ class ImportForm(forms.Form):
 
 class MarkupForm(forms.Form):
     markup_percent = forms.DecimalField(
+        label=_("Markup percent"),
         required=False,
         max_digits=7,
         decimal_places=2,
         min_value=Decimal("0"),
-        help_text="The services' own markup; empty: their category's, provider's or the panel default.",
+        help_text=_("The services' own markup; empty: their category's, provider's or the panel default."),
     )
 
 
 class ReportForm(forms.Form):
-    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    by = forms.ChoiceField(choices=[(key, label) for key, (label, _, _) in GROUPINGS.items()], initial="day")
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    by = forms.ChoiceField(
+        label=_("By"), choices=[(key, grouping[0]) for key, grouping in GROUPINGS.items()], initial="day"
+    )
 
     @staticmethod
     def defaults() -> dict:
@@ -99,7 +122,7 @@ class ReportForm(forms.Form):
         cleaned = super().clean()
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and start > end:
-            raise forms.ValidationError("The start is after the end.")
+            raise forms.ValidationError(_("The start is after the end."))
         if start and end and (end - start).days > 3660:
-            raise forms.ValidationError("Pick at most ten years.")
+            raise forms.ValidationError(_("Pick at most ten years."))
         return cleaned

@@ -11,11 +11,13 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from catalog.models import Service
 from orders import manual
+from orders.admin import cancel_state_label
 from orders.models import ACTIVE_STATUSES, FINAL_STATUSES, ForwardState, Order, Status
 from orders.settlement import refund_due
 from orders.staff import ActionError
@@ -68,7 +70,9 @@ def order_params(order: Order) -> list[tuple[str, str]]:
 
 class ManualUpdateForm(forms.Form):
     status = forms.ChoiceField(
-        label=_("Status"), choices=[("", _("(unchanged)"))] + [(s, s) for s in manual.SETTABLE_STATUSES], required=False
+        label=_("Status"),
+        choices=[("", _("(unchanged)"))] + [(s, Status(s).label) for s in manual.SETTABLE_STATUSES],
+        required=False,
     )
     start_count = forms.IntegerField(label=_("Start count"), min_value=0, required=False)
     remains = forms.IntegerField(label=_("Remains"), min_value=0, required=False)
@@ -106,10 +110,10 @@ def queue(request):
     return _render(
         request,
         "backoffice/manual_queue.html",
-        _("Manual queue"),
+        gettext("Manual queue"),
         page=page,
         status=status,
-        statuses=QUEUE_STATUSES,
+        statuses=[(s, Status(s).label) for s in QUEUE_STATUSES],
         service=service,
         customer=customer,
         taken=taken,
@@ -150,15 +154,18 @@ def order_page(request, order_id: int):
             except ActionError as exc:
                 messages.error(request, str(exc))
             else:
-                note = f" Refunded {refunded}." if refunded else ""
-                messages.success(
-                    request, _("Order %(id)s saved: %(status)s.") % {"id": order.pk, "status": order.status} + note
-                )
+                message = gettext("Order %(id)s saved: %(status)s.") % {
+                    "id": order.pk,
+                    "status": order.get_status_display(),
+                }
+                if refunded:
+                    message += " " + gettext("Refunded %(amount)s.") % {"amount": refunded}
+                messages.success(request, message)
                 return HttpResponseRedirect(reverse("admin:bo_manual_order", args=[order.pk]))
     return _render(
         request,
         "backoffice/manual_order.html",
-        _("Manual order %(id)s") % {"id": order.pk},
+        gettext("Manual order %(id)s") % {"id": order.pk},
         order=order,
         params=order_params(order),
         form=form,
@@ -183,10 +190,10 @@ def take(request, order_id: int, action: str):
     try:
         if action == "take":
             manual.manual_take(order_id=order_id, actor_id=request.user.pk)
-            messages.success(request, _("Order %(id)s is yours for 10 minutes.") % {"id": order_id})
+            messages.success(request, gettext("Order %(id)s is yours for 10 minutes.") % {"id": order_id})
         else:
             manual.manual_release(order_id=order_id, actor_id=request.user.pk)
-            messages.info(request, _("Order %(id)s is back in the queue.") % {"id": order_id})
+            messages.info(request, gettext("Order %(id)s is back in the queue.") % {"id": order_id})
     except ActionError as exc:
         messages.error(request, str(exc))
     return HttpResponseRedirect(reverse("admin:bo_manual_order", args=[order_id]))
@@ -200,7 +207,9 @@ def refill_resolve(request, refill_id: int, outcome: str):
         refill = manual.manual_refill_resolve(
             refill_id=refill_id, actor_id=request.user.pk, outcome=outcome, reason=request.POST.get("reason", "")[:500]
         )
-        messages.success(request, _("Refill %(id)s: %(status)s.") % {"id": refill.pk, "status": refill.status})
+        messages.success(
+            request, gettext("Refill %(id)s: %(status)s.") % {"id": refill.pk, "status": refill.get_status_display()}
+        )
     except ActionError as exc:
         messages.error(request, str(exc))
     return HttpResponseRedirect(reverse("admin:bo_manual_queue"))
@@ -220,8 +229,10 @@ def cancel_resolve(request, cancel_id: int, outcome: str):
             accept=outcome == "accept",
             reason=request.POST.get("reason", "")[:500],
         )
-        message = _("Cancel %(id)s: %(state)s.") % {"id": cancel.pk, "state": cancel.get_state_display()}
-        messages.success(request, message + (f" Refunded {refunded}." if refunded else ""))
+        message = gettext("Cancel %(id)s: %(state)s.") % {"id": cancel.pk, "state": cancel_state_label(cancel.state)}
+        if refunded:
+            message += " " + gettext("Refunded %(amount)s.") % {"amount": refunded}
+        messages.success(request, message)
     except ActionError as exc:
         messages.error(request, str(exc))
     return HttpResponseRedirect(reverse("admin:bo_manual_queue"))

@@ -15,6 +15,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Service, SyncRun
 from orders.models import ForwardState, Order, ReconciliationReport
@@ -132,12 +133,13 @@ def home(now: datetime | None = None) -> Home:
     )
 
 
+# key: (label for staff, the row's label in SQL, the row's key field)
 GROUPINGS = {
-    "day": ("Day", TruncDate("created_at"), None),
+    "day": (_("Day"), TruncDate("created_at"), None),
     # Manual orders have no provider: their row is "Manual" (their cost is the service's own).
-    "provider": ("Provider", Coalesce(F("provider__name"), Value("Manual")), "provider_id"),
-    "service": ("Service", F("service__name"), "service_id"),
-    "customer": ("Customer", F("user__username"), "user_id"),
+    "provider": (_("Provider"), Coalesce(F("provider__name"), Value("Manual")), "provider_id"),
+    "service": (_("Service"), F("service__name"), "service_id"),
+    "customer": (_("Customer"), F("user__username"), "user_id"),
 }
 
 
@@ -195,7 +197,7 @@ def _report_from_rollups(start: date, end: date, by: str, figures=None) -> list[
 
 def report_from_orders(start: date, end: date, by: str) -> list[dict]:
     """report() read from the orders of the period, one query."""
-    _, label, key = GROUPINGS[by]
+    _name, label, key = GROUPINGS[by]
     rows = orders_between(start, end).annotate(label=label)
     fields = ["label"] + ([key] if key else [])
     rows = (

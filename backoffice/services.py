@@ -21,6 +21,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts import services as accounts_services
 from accounts.models import LedgerEntry, User
@@ -40,7 +42,7 @@ from orders.staff import ActionError
 @dataclass(frozen=True)
 class Outcome:
     done: bool  # False: nothing to do (already in that state, e.g. a double submit)
-    message: str
+    message: str  # for the staff member who acted, in their language
     extra: Any = None
 
 
@@ -69,7 +71,7 @@ def order_resend(*, order_id: int, actor_id: int) -> Outcome:
     if not change.done:
         return Outcome(False, change.message)
     result = order_forward(order_id=order_id)
-    return Outcome(True, f"Order {order_id} resent: {result}.", result)
+    return Outcome(True, _("Order %(id)s resent: %(result)s.") % {"id": order_id, "result": result}, result)
 
 
 def order_mark_sent(*, order_id: int, upstream_order_id: str, actor_id: int) -> Outcome:
@@ -105,7 +107,10 @@ def order_recheck_now(*, order_id: int, actor_id: int) -> Outcome:
     with transaction.atomic():
         audit_record(actor_id=actor_id, action="order.recheck", obj=order, before=before, after=after)
     changed = before != after
-    return Outcome(changed, f"Order {order_id}: {order.status}" + ("" if changed else " (no change)."))
+    status = order.get_status_display()
+    if changed:
+        return Outcome(True, _("Order %(id)s: %(status)s") % {"id": order_id, "status": status})
+    return Outcome(False, _("Order %(id)s: %(status)s (no change).") % {"id": order_id, "status": status})
 
 
 def order_move(*, order_id: int, service_id: int, actor_id: int) -> Outcome:
@@ -129,7 +134,9 @@ def refill_retry(*, refill_id: int, actor_id: int) -> Outcome:
     if not change.done:
         return Outcome(False, change.message)
     sent = refills_forward(refill_ids=[refill_id])
-    return Outcome(True, f"Refill {refill_id} {'sent' if sent else 'queued'}.")
+    if sent:
+        return Outcome(True, _("Refill %(id)s sent.") % {"id": refill_id})
+    return Outcome(True, _("Refill %(id)s queued.") % {"id": refill_id})
 
 
 def cancel_retry(*, cancel_id: int, actor_id: int) -> Outcome:
@@ -139,7 +146,9 @@ def cancel_retry(*, cancel_id: int, actor_id: int) -> Outcome:
     if not change.done:
         return Outcome(False, change.message)
     confirmed = cancels_forward(cancel_ids=[cancel_id])
-    return Outcome(True, f"Cancel {cancel_id} {'confirmed by the provider' if confirmed else 'queued'}.")
+    if confirmed:
+        return Outcome(True, _("Cancel %(id)s confirmed by the provider.") % {"id": cancel_id})
+    return Outcome(True, _("Cancel %(id)s queued.") % {"id": cancel_id})
 
 
 # --- Customers -----------------------------------------------------------------------------------
@@ -156,9 +165,9 @@ def balance_adjust(*, user_id: int, amount: Decimal, reason: str, token: str, ac
     """
     reason = reason.strip()
     if not reason:
-        raise ActionError("A reason is required.")
+        raise ActionError(_("A reason is required."))
     if not TOKEN.match(token or ""):
-        raise ActionError("The form expired; open it again.")
+        raise ActionError(_("The form expired; open it again."))
     try:
         posting = accounts_services.balance_adjust(
             user_id=user_id,
@@ -172,9 +181,13 @@ def balance_adjust(*, user_id: int, amount: Decimal, reason: str, token: str, ac
     except BalanceRefused as exc:
         raise ActionError(str(exc)) from None
     if not posting.created:
-        return Outcome(False, "This adjustment was already recorded.", posting.entry)
+        return Outcome(False, _("This adjustment was already recorded."), posting.entry)
     entry = posting.entry
-    return Outcome(True, f"Balance adjusted by {Decimal(amount)}; now {entry.balance_after}.", entry)
+    message = _("Balance adjusted by %(amount)s; now %(balance)s.") % {
+        "amount": Decimal(amount),
+        "balance": entry.balance_after,
+    }
+    return Outcome(True, message, entry)
 
 
 def customer_set_active(*, user_id: int, active: bool, actor_id: int, reason: str = "") -> Outcome:
@@ -182,9 +195,11 @@ def customer_set_active(*, user_id: int, active: bool, actor_id: int, reason: st
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
         if user.is_active == active:
-            return Outcome(False, f"{user} is already {'active' if active else 'banned'}.")
+            if active:
+                return Outcome(False, _("%(customer)s is already active.") % {"customer": user})
+            return Outcome(False, _("%(customer)s is already banned.") % {"customer": user})
         if not active and (user.pk == actor_id or user.is_superuser):
-            raise ActionError("You cannot ban yourself or a superuser.")
+            raise ActionError(_("You cannot ban yourself or a superuser."))
         User.objects.filter(pk=user.pk).update(is_active=active)
         audit_record(
             actor_id=actor_id,
@@ -194,7 +209,9 @@ def customer_set_active(*, user_id: int, active: bool, actor_id: int, reason: st
             after={"is_active": active},
             reason=reason,
         )
-    return Outcome(True, f"{user} {'unbanned' if active else 'banned'}.")
+    if active:
+        return Outcome(True, _("%(customer)s unbanned.") % {"customer": user})
+    return Outcome(True, _("%(customer)s banned.") % {"customer": user})
 
 
 def customer_api_key_reset(*, user_id: int, actor_id: int) -> Outcome:
@@ -210,7 +227,7 @@ def customer_api_key_reset(*, user_id: int, actor_id: int) -> Outcome:
             before=before,
             after={"api_key_prefix": raw_key[:8]},
         )
-    return Outcome(True, f"New API key issued for {user}.", raw_key)
+    return Outcome(True, _("New API key issued for %(customer)s.") % {"customer": user}, raw_key)
 
 
 # --- Catalog -------------------------------------------------------------------------------------
@@ -243,12 +260,12 @@ def services_import(
         )
         rows = [row for row in rows if known_type(row.type)]
         if not rows:
-            return Outcome(False, "Nothing to import: those services are already sold or cannot be sold.")
+            return Outcome(False, _("Nothing to import: those services are already sold or cannot be sold."))
         fixed: Category | None = None
         if category_id:
             fixed = Category.objects.get(pk=category_id)
         elif new_category.strip():
-            fixed, _ = Category.objects.get_or_create(name=new_category.strip()[:255])
+            fixed, _created = Category.objects.get_or_create(name=new_category.strip()[:255])
         by_name: dict[str, Category] = {}
         pricing = PricingSettings.load()
         changes: list[ServiceChange] = []
@@ -258,7 +275,7 @@ def services_import(
             if category is None:
                 name = (row.category or "Other")[:255]
                 if name not in by_name:
-                    by_name[name], _ = Category.objects.get_or_create(name=name)
+                    by_name[name], _created = Category.objects.get_or_create(name=name)
                 category = by_name[name]
             service = service_for_upstream(row, category=category, enabled=enabled, markup_percent=markup_percent)
             catalog_services.apply_price(service, pricing, changes, provider_id=provider_id, upstream_service=row)
@@ -283,7 +300,10 @@ def services_import(
             obj=rows[0].provider,
             after={"services": [s.pk for s in created], "markup_percent": markup_percent},
         )
-    return Outcome(True, f"{len(created)} services imported.", created)
+    message = ngettext("%(count)s service imported.", "%(count)s services imported.", len(created)) % {
+        "count": len(created)
+    }
+    return Outcome(True, message, created)
 
 
 def services_set_markup(*, service_ids: Iterable[int], markup_percent: Decimal | None, actor_id: int) -> Outcome:
@@ -301,4 +321,9 @@ def services_set_markup(*, service_ids: Iterable[int], markup_percent: Decimal |
             before={"rates": {str(k): str(v) for k, v in before.items()}},
             after={"markup_percent": markup_percent, "rates": {str(k): str(v) for k, v in after.items()}},
         )
-    return Outcome(True, f"Markup set on {len(before)} services; {changed} rates changed.")
+    message = ngettext(
+        "Markup set on %(count)s service; %(changed)s rates changed.",
+        "Markup set on %(count)s services; %(changed)s rates changed.",
+        len(before),
+    ) % {"count": len(before), "changed": changed}
+    return Outcome(True, message)

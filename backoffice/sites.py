@@ -14,6 +14,8 @@ from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import path, re_path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from panel.security import safe_next_url
 
@@ -65,15 +67,15 @@ def moved_model_redirect(request: HttpRequest, old_app: str, model: str, rest: s
 
 
 class PanelAdminSite(admin.AdminSite):
-    site_header = "Panel backoffice"
-    site_title = "Panel backoffice"
-    index_title = "Home"
+    site_header = gettext_lazy("Panel backoffice")
+    site_title = gettext_lazy("Panel backoffice")
+    index_title = gettext_lazy("Home")
     index_template = "backoffice/home.html"
     enable_nav_sidebar = True
 
     def each_context(self, request):
         context = super().each_context(request)
-        context["site_header"] = f"{settings.PANEL_NAME} backoffice"
+        context["site_header"] = _("%(panel)s backoffice") % {"panel": settings.PANEL_NAME}
         return context
 
     def has_permission(self, request: HttpRequest) -> bool:

@@ -7,6 +7,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 from hijack.views import AcquireUserView
 
@@ -24,36 +26,67 @@ KEEP = ""
 
 class BulkEditForm(forms.Form):
     category = forms.ModelChoiceField(
-        queryset=Category.objects.all(), required=False, empty_label="(keep each service's)"
+        label=gettext_lazy("Category"),
+        queryset=Category.objects.all(),
+        required=False,
+        empty_label=gettext_lazy("(keep each service's)"),
     )
     price = forms.ChoiceField(
+        label=gettext_lazy("Price"),
         choices=[
-            (KEEP, "Keep each service's price rule"),
-            ("markup", "Set this markup %"),
-            ("fixed", "Set this fixed rate per 1,000"),
-            ("rules", "Back to the rules (no markup or fixed rate of their own)"),
+            (KEEP, gettext_lazy("Keep each service's price rule")),
+            ("markup", gettext_lazy("Set this markup %")),
+            ("fixed", gettext_lazy("Set this fixed rate per 1,000")),
+            ("rules", gettext_lazy("Back to the rules (no markup or fixed rate of their own)")),
         ],
         required=False,
     )
-    markup_percent = forms.DecimalField(required=False, min_value=Decimal("0"), max_digits=7, decimal_places=2)
-    fixed_rate = forms.DecimalField(required=False, min_value=Decimal("0"), max_digits=18, decimal_places=5)
-    min = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Empty: keep each one's.")
-    max = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Empty: keep each one's.")
-    enabled = forms.ChoiceField(
-        choices=[(KEEP, "Keep each one's"), ("on", "Enable"), ("off", "Disable")], required=False
+    markup_percent = forms.DecimalField(
+        label=gettext_lazy("Markup percent"), required=False, min_value=Decimal("0"), max_digits=7, decimal_places=2
     )
-    reason = forms.CharField(required=False, max_length=500, help_text="Recorded in the audit log.")
+    fixed_rate = forms.DecimalField(
+        label=gettext_lazy("Fixed rate"), required=False, min_value=Decimal("0"), max_digits=18, decimal_places=5
+    )
+    min = forms.IntegerField(
+        label=gettext_lazy("Min"),
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text=gettext_lazy("Empty: keep each one's."),
+    )
+    max = forms.IntegerField(
+        label=gettext_lazy("Max"),
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text=gettext_lazy("Empty: keep each one's."),
+    )
+    enabled = forms.ChoiceField(
+        label=gettext_lazy("Enabled"),
+        choices=[
+            (KEEP, gettext_lazy("Keep each one's")),
+            ("on", gettext_lazy("Enable")),
+            ("off", gettext_lazy("Disable")),
+        ],
+        required=False,
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        required=False,
+        max_length=500,
+        help_text=gettext_lazy("Recorded in the audit log."),
+    )
 
     def clean(self):
         data = super().clean()
         price = data.get("price")
         if price == "markup" and data.get("markup_percent") is None:
-            self.add_error("markup_percent", "Enter the markup.")
+            self.add_error("markup_percent", _("Enter the markup."))
         if price == "fixed" and data.get("fixed_rate") is None:
-            self.add_error("fixed_rate", "Enter the rate.")
+            self.add_error("fixed_rate", _("Enter the rate."))
         low, high = data.get("min"), data.get("max")
         if low is not None and high is not None and low > high:
-            self.add_error("max", "Max must not be below min.")
+            self.add_error("max", _("Max must not be below min."))
         return data
 
     def changes(self) -> dict:
@@ -92,7 +125,7 @@ def bulk_edit(request):
     if request.method == "POST" and form.is_valid():
         changes = form.changes()
         if not changes:
-            messages.info(request, "Nothing to change.")
+            messages.info(request, _("Nothing to change."))
         else:
             try:
                 changed = services_bulk_edit(
@@ -102,14 +135,22 @@ def bulk_edit(request):
                     **{"markup_percent": UNSET, "fixed_rate": UNSET, **changes},
                 )
             except ServiceRefused as exc:
-                messages.error(request, f"Nothing was changed. {exc}")
+                messages.error(request, _("Nothing was changed. %(reason)s") % {"reason": exc})
             else:
-                messages.success(request, f"{changed} of {len(services)} services changed.")
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(changed)s of %(count)s service changed.",
+                        "%(changed)s of %(count)s services changed.",
+                        len(services),
+                    )
+                    % {"changed": changed, "count": len(services)},
+                )
                 return HttpResponseRedirect(back)
     return _render(
         request,
         "backoffice/bulk_edit.html",
-        f"Edit {len(services)} services",
+        ngettext("Edit %(count)s service", "Edit %(count)s services", len(services)) % {"count": len(services)},
         form=form,
         services=services,
         back=back,
@@ -117,12 +158,13 @@ def bulk_edit(request):
 
 
 class MaintenanceForm(forms.Form):
-    enabled = forms.BooleanField(required=False, label="Maintenance mode on")
+    enabled = forms.BooleanField(required=False, label=gettext_lazy("Maintenance mode on"))
     message = forms.CharField(
+        label=gettext_lazy("Message"),
         required=False,
         max_length=MAINTENANCE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
-        help_text="What visitors, customers and API clients see. Empty: a standard message.",
+        help_text=gettext_lazy("What visitors, customers and API clients see. Empty: a standard message."),
     )
 
 
@@ -135,11 +177,13 @@ def maintenance(request):
             actor_id=request.user.pk, enabled=form.cleaned_data["enabled"], message=form.cleaned_data["message"]
         )
         if form.cleaned_data["enabled"]:
-            messages.warning(request, "Maintenance mode is ON: customers and the API get the message; staff work on.")
+            messages.warning(
+                request, _("Maintenance mode is ON: customers and the API get the message; staff work on.")
+            )
         else:
-            messages.success(request, "Maintenance mode is off.")
+            messages.success(request, _("Maintenance mode is off."))
         return HttpResponseRedirect(reverse("admin:bo_maintenance"))
-    return _render(request, "backoffice/maintenance.html", "Maintenance mode", form=form, enabled=enabled)
+    return _render(request, "backoffice/maintenance.html", _("Maintenance mode"), form=form, enabled=enabled)
 
 
 @require_POST

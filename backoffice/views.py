@@ -13,11 +13,14 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from catalog.models import UpstreamService
 from catalog.sync import known_type, sync_provider_unless_running
+from orders.admin import forward_state_label
 from orders.models import CancelRequest, Order, Refill, Status
 from orders.settlement import refund_due
 from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, PERM_MONEY, PERM_ORDERS, PERM_REPORTS
@@ -65,13 +68,13 @@ def _run(request, call) -> services.Outcome | None:
 
 ORDER_ACTIONS = {
     # action: (title, permissions, form class)
-    "resend": ("Resend to the provider", (PERM_ORDERS,), ResendForm),
-    "mark_sent": ("Mark as sent", (PERM_ORDERS,), MarkSentForm),
-    "cancel": ("Mark Canceled with a full refund", (PERM_ORDERS, PERM_MONEY), ConfirmForm),
-    "partial": ("Mark Partial and refund the remains", (PERM_ORDERS, PERM_MONEY), PartialForm),
-    "complete": ("Mark Completed", (PERM_ORDERS,), ConfirmForm),
-    "recheck": ("Re-check the status now", (PERM_ORDERS,), None),
-    "move": ("Move to another provider", (PERM_ORDERS,), MoveForm),
+    "resend": (gettext_lazy("Resend to the provider"), (PERM_ORDERS,), ResendForm),
+    "mark_sent": (gettext_lazy("Mark as sent"), (PERM_ORDERS,), MarkSentForm),
+    "cancel": (gettext_lazy("Mark Canceled with a full refund"), (PERM_ORDERS, PERM_MONEY), ConfirmForm),
+    "partial": (gettext_lazy("Mark Partial and refund the remains"), (PERM_ORDERS, PERM_MONEY), PartialForm),
+    "complete": (gettext_lazy("Mark Completed"), (PERM_ORDERS,), ConfirmForm),
+    "recheck": (gettext_lazy("Re-check the status now"), (PERM_ORDERS,), None),
+    "move": (gettext_lazy("Move to another provider"), (PERM_ORDERS,), MoveForm),
 }
 
 
@@ -122,8 +125,9 @@ def order_action(request, order_id: int, action: str):
     return _render(
         request,
         "backoffice/order_action.html",
-        f"{title}: order {order.pk}",
+        _("%(action)s: order %(id)s") % {"action": title, "id": order.pk},
         order=order,
+        forward_state_label=forward_state_label(order.forward_state),
         action=action,
         form=form,
         preview=preview,
@@ -175,7 +179,7 @@ def customer_action(request, user_id: int, action: str):
         return _render(
             request,
             "backoffice/customer_adjust.html",
-            f"Adjust the balance of {user}",
+            _("Adjust the balance of %(customer)s") % {"customer": user},
             customer=user,
             form=form,
             back=back,
@@ -194,7 +198,7 @@ def customer_action(request, user_id: int, action: str):
             return _render(
                 request,
                 "backoffice/api_key.html",
-                f"New API key for {user}",
+                _("New API key for %(customer)s") % {"customer": user},
                 customer=user,
                 key=outcome.extra,
                 back=back,
@@ -227,26 +231,41 @@ def provider_action(request, provider_id: int, action: str):
         except UpstreamError as exc:
             messages.error(request, f"{provider.name}: {exc}")
         else:
-            messages.success(request, f"{provider.name}: connected; balance {result.balance} {result.currency}.")
+            messages.success(
+                request,
+                _("%(provider)s: connected; balance %(balance)s %(currency)s.")
+                % {"provider": provider.name, "balance": result.balance, "currency": result.currency},
+            )
     elif action == "refresh":
         provider = provider_refresh_balance(provider_id=provider.pk)
         if provider.last_error:
             messages.error(request, f"{provider.name}: {provider.last_error}")
         else:
             level = messages.warning if provider.low_balance else messages.success
-            level(request, f"{provider.name}: balance {provider.balance} {provider.currency}.")
+            level(
+                request,
+                _("%(provider)s: balance %(balance)s %(currency)s.")
+                % {"provider": provider.name, "balance": provider.balance, "currency": provider.currency},
+            )
     elif action == "sync":
         run = sync_provider_unless_running(provider_id=provider.pk)
         if run is None:
-            messages.warning(request, f"{provider.name}: a sync is already running.")
+            messages.warning(request, _("%(provider)s: a sync is already running.") % {"provider": provider.name})
         elif run.ok:
             messages.success(
                 request,
-                f"{provider.name}: {run.upstream_count} upstream services, "
-                f"{run.created} imported, {run.changes} changes.",
+                _("%(provider)s: %(upstream)s upstream services, %(created)s imported, %(changes)s changes.")
+                % {
+                    "provider": provider.name,
+                    "upstream": run.upstream_count,
+                    "created": run.created,
+                    "changes": run.changes,
+                },
             )
         else:
-            messages.error(request, f"{provider.name}: sync failed: {run.error}")
+            messages.error(
+                request, _("%(provider)s: sync failed: %(error)s") % {"provider": provider.name, "error": run.error}
+            )
     else:
         raise Http404
     return HttpResponseRedirect(back)
@@ -296,7 +315,7 @@ def import_services(request, provider_id: int):
     return _render(
         request,
         "backoffice/import.html",
-        f"Import services from {provider.name}",
+        _("Import services from %(provider)s") % {"provider": provider.name},
         provider=provider,
         rows=rows,
         form=form,
@@ -324,7 +343,8 @@ def services_markup(request):
     return _render(
         request,
         "backoffice/markup.html",
-        f"Set the markup of {len(ids)} services",
+        ngettext("Set the markup of %(count)s service", "Set the markup of %(count)s services", len(ids))
+        % {"count": len(ids)},
         form=form,
         count=len(ids),
         back=back,
@@ -340,6 +360,13 @@ def _report_form(request) -> ReportForm:
 
 
 REPORT_ROWS = 500
+# The report's headings per grouping (whole sentences: a language may inflect the grouping's name).
+REPORT_TITLES = {
+    "day": (gettext_lazy("Revenue, cost and profit by day"), gettext_lazy("By day")),
+    "provider": (gettext_lazy("Revenue, cost and profit by provider"), gettext_lazy("By provider")),
+    "service": (gettext_lazy("Revenue, cost and profit by service"), gettext_lazy("By service")),
+    "customer": (gettext_lazy("Revenue, cost and profit by customer"), gettext_lazy("By customer")),
+}
 
 
 def reports(request):
@@ -349,17 +376,26 @@ def reports(request):
     if form.is_valid():
         data = form.cleaned_data
         rows, total = selectors.report_with_total(data["start"], data["end"], data["by"])
+        if data["by"] == "provider":
+            # Manual orders have no provider: their row's label is the word, in the reader's language.
+            for row in rows:
+                if row.get("provider_id") is None:
+                    row["label"] = _("Manual")
         shown = rows if data["by"] == "day" else rows[:15]
         chart = {
             "labels": [str(row["label"]) for row in shown],
             "revenue": [float(row["revenue"]) for row in shown],
             "cost": [float(row["cost"]) for row in shown],
             "profit": [float(row["profit"]) for row in shown],
+            # The series' names, for the chart's legend.
+            "names": {"revenue": _("Revenue"), "cost": _("Upstream cost"), "profit": _("Profit")},
         }
+    by = form.data.get("by") if form.data.get("by") in REPORT_TITLES else "day"
+    chart_title, table_title = REPORT_TITLES[by]
     return _render(
         request,
         "backoffice/reports.html",
-        "Reports",
+        _("Reports"),
         form=form,
         # A page of a year by customer would be a table of every customer: the largest rows are
         # shown, the CSV has them all.
@@ -367,7 +403,9 @@ def reports(request):
         rows_hidden=max(len(rows) - REPORT_ROWS, 0),
         total=total,
         chart_json=json.dumps(chart) if chart else "",
-        by_label=dict(form.fields["by"].choices).get(form.data.get("by"), "Day"),
+        by_label=dict(form.fields["by"].choices)[by],
+        chart_title=chart_title,
+        table_title=table_title,
         query=request.GET.urlencode() or "&".join(f"{k}={v}" for k, v in ReportForm.defaults().items()),
     )
 
@@ -376,7 +414,9 @@ def reports_csv(request):
     _require(request, PERM_REPORTS)
     form = _report_form(request)
     if not form.is_valid():
-        return HttpResponse("Bad period: " + form.errors.as_text(), status=400, content_type="text/plain")
+        return HttpResponse(
+            _("Bad period: %(errors)s") % {"errors": form.errors.as_text()}, status=400, content_type="text/plain"
+        )
     data = form.cleaned_data
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="report-{data["by"]}-{data["start"]}-{data["end"]}.csv"'
