@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet, TextField, Value
+from django.db.models.functions import Coalesce, NullIf
 
 from .models import Service
 from .pricing import custom_rates_for, customer_rate
+from .translation import column, reading_order
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,42 @@ class CatalogEntry:
 
 def sellable_services() -> QuerySet[Service]:
     """Services customers may see and order: enabled, in a visible category, from an enabled
-    provider; ordered as the catalog shows them (category position, service position, ID).
-    The upstream service and provider are joined, as pricing needs them."""
+    provider; ordered as the catalog shows them (category position, category name, service
+    position, ID). The upstream service and provider are joined, as pricing needs them.
+
+    Names are read in the active language (`service.name`, `service.category.name`, falling back
+    to the default language's); the order is the same in every language (categories of one
+    position by their default-language name), so switching language moves nothing."""
     return (
         Service.objects.sellable()
         .select_related("category", "upstream__provider")
-        .order_by("category__position", "category__name", "position", "id")
+        .order_by("category__position", f"category__{column('name')}", "position", "id")
     )
+
+
+def text_matches(text: str, path: str = "name") -> Q:
+    """A filter for rows whose `path` (a translated field, e.g. "name" or "category__name")
+    contains `text` in the reader's language or in the default language, the two texts a
+    customer may see or paste. modeltranslation's own `filter(name__icontains=...)` reads the
+    active language's column only, missing every service not translated yet."""
+    prefix, _, field = path.rpartition("__")
+    prefix = f"{prefix}__" if prefix else ""
+    match = Q()
+    for language in reading_order():
+        match |= Q(**{f"{prefix}{column(field, language)}__icontains": text})
+    return match
+
+
+def translated_text(path: str):
+    """An expression for `path` (e.g. "service__name" on orders) in the reader's language,
+    falling back to the default language's: for `.values()` and `.values_list()` across a
+    relation, which modeltranslation does not translate (it reads the default language's)."""
+    prefix, _, field = path.rpartition("__")
+    prefix = f"{prefix}__" if prefix else ""
+    columns = [F(f"{prefix}{column(field, language)}") for language in reading_order()]
+    chosen = [NullIf(col, Value("")) for col in columns[:-1]]
+    # Each language's column is a field class of its own: say what comes out.
+    return Coalesce(*chosen, columns[-1], Value(""), output_field=TextField())
 
 
 def catalog_for_customer(user) -> list[CatalogEntry]:

@@ -22,8 +22,9 @@ from accounts.models import User
 from accounts.services import audit_record
 from upstream.models import Provider
 
-from .models import CustomerPrice, PricingSettings, Service, ServiceChange
+from .models import Category, CustomerPrice, PricingSettings, Service, ServiceChange
 from .pricing import check_not_below_cost, list_rate, unit_cost
+from .translation import in_default_language
 
 WRITE_BATCH = 1000
 # What prices_recompute may change on a service.
@@ -109,6 +110,16 @@ def apply_price(service: Service, pricing: PricingSettings, changes: list[Servic
                 )
             )
     return changed
+
+
+@in_default_language
+def category_for_name(name: str) -> Category:
+    """The category of this name in the default language, created if there is none: what an
+    import of upstream services files them under, whatever the staff member's language (in
+    their language, a lookup by `name` would miss the category and creating it again break
+    the unique name)."""
+    category, _ = Category.objects.get_or_create(name=name.strip()[:255])
+    return category
 
 
 def lock_providers(provider_ids: Iterable[int]) -> None:

@@ -22,6 +22,7 @@ from ..models import (
     UpstreamService,
 )
 from ..services import apply_price, flag_reason_add, services_write
+from ..translation import in_default_language
 from .listing import clean_text, known_type
 
 # Compared with what we stored to tell whether a service changed; `raw` itself is compared
@@ -63,7 +64,8 @@ REASON_RESTORED = "back upstream: re-enable after review"
 
 def service_for_upstream(row: UpstreamService, *, category: Category, **fields: Any) -> Service:
     """A new (unsaved) service of ours selling this upstream service, its terms copied from it;
-    the rate is set by pricing afterwards. `fields` sets the rest (enabled, markup...)."""
+    the rate is set by pricing afterwards. `fields` sets the rest (enabled, markup...). The
+    provider's name and description become the default language's, whatever the active one."""
     return Service(
         category=category,
         upstream=row,
@@ -128,6 +130,7 @@ class SyncPass:
             )
         )
 
+    @in_default_language  # categories are looked up by their default-language name
     def run_pass(self) -> Counts:
         self.record_upstream()
         sold = self.follow_our_services()

@@ -16,6 +16,7 @@ from upstream.client import UpstreamError
 from upstream.models import Provider
 
 from ..models import SyncRun
+from ..translation import in_default_language
 from .apply import SyncPass, SyncRefused
 from .listing import fetch, normalize_all
 
@@ -33,6 +34,7 @@ def _finish(run: SyncRun, started: float, **values: Any) -> SyncRun:
     return run
 
 
+@in_default_language
 def sync_provider(*, provider_id: int, import_existing: bool = False) -> SyncRun:
     """Sync one provider's services into the catalog; returns the finished SyncRun.
 
@@ -40,6 +42,10 @@ def sync_provider(*, provider_id: int, import_existing: bool = False) -> SyncRun
     `error`, changing nothing. `import_existing` also imports upstream services seen before
     auto-import was switched on (still only those we do not sell yet). Safe to run twice and
     concurrently: the second run finds nothing to do.
+
+    Runs in the panel's default language whatever the caller's (a request from the backoffice
+    in Russian, a worker): the names it imports and the categories it looks up by name are the
+    default language's (catalog.translation).
     """
     provider = Provider.objects.get(pk=provider_id)
     run = SyncRun.objects.create(provider=provider)
