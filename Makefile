@@ -34,8 +34,11 @@ run: $(BIN)/.installed $(MO)
 check-services:
 	@$(BIN)/python scripts/check_services.py
 
+# Split over two processes (pytest-xdist; each has its own test database, Redis database and var
+# directory): TEST_WORKERS=1 runs everything in one process.
+TEST_WORKERS ?= 2
 test: $(BIN)/.installed $(MO) check-services
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS))
 
 # Every benchmark; BENCH_ORDERS=10000000 for the full scale benchmark (seeded once, kept),
 # BENCH_ONLY=scale to run only the benchmarks whose title has that word.
