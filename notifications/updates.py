@@ -151,7 +151,9 @@ def updates_digest_send() -> int:
                             {
                                 "service": update.service_id,
                                 "name": update.service.name,
+                                # The label as it read when raised; `kind` lets the email show it translated.
                                 "change": update.get_kind_display(),
+                                "kind": update.kind,
                                 "old_rate": update.old_rate,
                                 "new_rate": update.new_rate,
                             }
