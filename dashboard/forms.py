@@ -7,7 +7,9 @@ from decimal import Decimal
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.urls import reverse
+from django.utils.functional import keep_lazy_text
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from billing.models import PaymentMethod
 from catalog.models import DRIPFEED_TYPES, Service, ServiceType
@@ -206,9 +208,9 @@ class MassOrderForm(forms.Form):
     def clean_orders(self):
         """The orders' lines, split as everywhere else in the panel (upstream.lines)."""
         try:
-            lines = split_lines(self.cleaned_data["orders"], label="Orders")
+            lines = split_lines(self.cleaned_data["orders"], label=gettext_noop("Orders"))
         except LineError as exc:
-            raise forms.ValidationError(_(exc.message)) from None
+            raise forms.ValidationError(exc.translated()) from None
         if not lines:
             raise forms.ValidationError(_("Enter at least one order."))
         if len(lines) > MAX_MASS_LINES:
@@ -300,6 +302,18 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+@keep_lazy_text
+def _help_text(text: str, values: dict) -> str:
+    return text % values
+
+
+def _attachments_help():
+    return _help_text(
+        _("Images (PNG, JPEG, GIF, WebP) or PDF, up to %(n)s files of %(mb)s MB each."),
+        {"n": MAX_FILES, "mb": MAX_BYTES // 2**20},
+    )
+
+
 class AttachmentsField(forms.FileField):
     """Up to support.attachments.MAX_FILES images or PDFs, each checked by its content; cleans to
     the list of prepared (re-encoded) files."""
@@ -310,11 +324,8 @@ class AttachmentsField(forms.FileField):
         )
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", _("Attachments"))
-        kwargs.setdefault(
-            "help_text",
-            _("Images (PNG, JPEG, GIF, WebP) or PDF, up to %(n)s files of %(mb)s MB each.")
-            % {"n": MAX_FILES, "mb": MAX_BYTES // 2**20},
-        )
+        # Lazy: the field is built once, when its form class is defined, and read in each request's language.
+        kwargs.setdefault("help_text", _attachments_help())
         super().__init__(**kwargs)
 
     def clean(self, data, initial=None):

@@ -12,23 +12,32 @@ provider may treat it as a break (or choke on it) and we could not say how many 
 
 import unicodedata
 
+from django.utils.translation import gettext_noop
+
+from .refusals import Refusal
+
 __all__ = ["LineError", "join_lines", "single_line", "split_lines"]
 
 
-class LineError(ValueError):
-    """A text that cannot be split into lines we can charge for; `message` is for the customer."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class LineError(Refusal):
+    """A text that cannot be split into lines we can charge for: `message` in the protocol's
+    English (the API answers it), `translated()` for pages; `label` names the field."""
 
 
 def _clean(line: str, label: str, number: int | None) -> str:
     line = line.replace("\t", " ").strip()
     for char in line:
         if unicodedata.category(char) == "Cc":
-            where = f" on line {number}" if number is not None else ""
-            raise LineError(f"{label} contains a control character{where} (U+{ord(char):04X})")
+            code = f"{ord(char):04X}"
+            if number is None:
+                raise LineError(
+                    gettext_noop("%(label)s contains a control character (U+%(code)s)"),
+                    {"label": label, "code": code},
+                )
+            raise LineError(
+                gettext_noop("%(label)s contains a control character on line %(line)s (U+%(code)s)"),
+                {"label": label, "line": number, "code": code},
+            )
     return line
 
 
@@ -52,5 +61,5 @@ def single_line(text: str, *, label: str = "Text") -> str:
     line break or a control character, stripped otherwise."""
     lines = text.splitlines() or [""]
     if len(lines) > 1:
-        raise LineError(f"{label} must be a single line")
+        raise LineError(gettext_noop("%(label)s must be a single line"), {"label": label})
     return _clean(lines[0], label, None)

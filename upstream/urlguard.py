@@ -20,12 +20,16 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext_noop
+
+from .refusals import Refusal
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-class UnsafeURL(ValueError):
-    pass
+class UnsafeURL(Refusal):
+    """`message` in English (logs, the Admin API); `translated()` where a page shows it."""
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -63,7 +67,10 @@ def resolve_allowed(host: str, port: int, family: int = socket.AF_UNSPEC) -> lis
     for info in infos:
         address = _parse_address(info[4][0])
         if forbidden(address):
-            raise UnsafeURL(f"{host} points at a private or reserved address ({address}), which is not allowed.")
+            raise UnsafeURL(
+                gettext_noop("%(host)s points at a private or reserved address (%(address)s), which is not allowed."),
+                {"host": host, "address": str(address)},
+            )
     return infos
 
 
@@ -73,13 +80,13 @@ def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise UnsafeURL("The URL cannot be parsed.") from None
+        raise UnsafeURL(gettext_noop("The URL cannot be parsed.")) from None
     if parts.scheme not in {"http", "https"}:
-        raise UnsafeURL("The URL must start with http:// or https://.")
+        raise UnsafeURL(gettext_noop("The URL must start with http:// or https://."))
     if not parts.hostname:
-        raise UnsafeURL("The URL has no host.")
+        raise UnsafeURL(gettext_noop("The URL has no host."))
     if parts.username or parts.password:
-        raise UnsafeURL("The URL must not carry a user name or password.")
+        raise UnsafeURL(gettext_noop("The URL must not carry a user name or password."))
     if allow_private:
         return
     host = parts.hostname
@@ -89,7 +96,9 @@ def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
         literal = None
     if literal is not None:
         if forbidden(literal):
-            raise UnsafeURL(f"{host} is a private or reserved address, which is not allowed.")
+            raise UnsafeURL(
+                gettext_noop("%(host)s is a private or reserved address, which is not allowed."), {"host": host}
+            )
         return
     if not resolve:
         return

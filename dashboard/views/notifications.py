@@ -67,10 +67,15 @@ def _preference_rows(user_id: int, channels: tuple, posted=None) -> list[dict]:
     rows = []
     for spec in KINDS.values():
         cells = [
-            {"channel": channel, "name": f"pref:{spec.name}:{channel}", "checked": current[(spec.name, channel)]}
+            {
+                "channel": channel,
+                "label": label,
+                "name": f"pref:{spec.name}:{channel}",
+                "checked": current[(spec.name, channel)],
+            }
             if (spec.name, channel) in current
             else None
-            for channel, _label in channels
+            for channel, label in channels
         ]
         if any(cells):
             rows.append({"kind": spec, "cells": cells})
@@ -239,7 +244,7 @@ def webhooks_save(request):
             enabled=form.cleaned_data["enabled"],
         )
     except UnsafeURL as exc:
-        form.add_error("url", str(exc))
+        form.add_error("url", exc.translated())
         return _webhooks_page(request, form=form, status=400)
     messages.success(request, _("Webhook endpoint saved."))
     if secret:

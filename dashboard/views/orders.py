@@ -25,16 +25,22 @@ from panel.security import safe_next_url
 from upstream.lines import LineError, split_lines
 
 from ..forms import MassOrderForm, OrderFilterForm, OrderForm, supports_dripfeed
+from ..templatetags.labels import STATUS_LABELS
 from .common import MAX_PAGE, PAGE_SIZE, bounded, customer_view, paginate, parse_id, search_text, whole
 
 STATUS_TABS = [
     ("", gettext_lazy("All")),
-    (Status.PENDING, gettext_lazy("Pending")),
-    (Status.IN_PROGRESS, gettext_lazy("In progress")),
-    (Status.PROCESSING, gettext_lazy("Processing")),
-    (Status.COMPLETED, gettext_lazy("Completed")),
-    (Status.PARTIAL, gettext_lazy("Partial")),
-    (Status.CANCELED, gettext_lazy("Canceled")),
+    *(
+        (status, STATUS_LABELS[status])
+        for status in (
+            Status.PENDING,
+            Status.IN_PROGRESS,
+            Status.PROCESSING,
+            Status.COMPLETED,
+            Status.PARTIAL,
+            Status.CANCELED,
+        )
+    ),
 ]
 LINE_COUNTED = {
     ServiceType.CUSTOM_COMMENTS: "comments",
@@ -120,7 +126,7 @@ def order_new(request):
                     idempotency_key="web:" + form.cleaned_data["idempotency_key"],
                 )
             except OrderError as exc:
-                form.add_error(form.shown_field(exc.field), _(exc.message))
+                form.add_error(form.shown_field(exc.field), exc.translated())
             else:
                 return redirect(f"{reverse('dashboard:order_new')}?service={service.pk}&placed={result.order.pk}")
     placed_id = parse_id(request.GET.get("placed"))
@@ -201,7 +207,7 @@ def _quote_context(request, service: Service, data) -> dict:
     try:
         quantity, runs = _estimate_units(service, data)
     except LineError as exc:
-        context["error"] = _(exc.message)
+        context["error"] = exc.translated()
         return context
     except NoQuote:
         return context
@@ -271,7 +277,7 @@ def _place_lines(user, lines: list[str], form_key: str) -> list[dict]:
                     idempotency_key=f"mass:{form_key}:{number}",
                 )
             except OrderError as exc:
-                row["error"] = _(exc.message)
+                row["error"] = exc.translated()
             else:
                 row["order"], row["created"] = placed.order, placed.created
         results.append(row)
@@ -363,6 +369,7 @@ def order_rows(request):
 
 def _action_response(request, order_id: int, outcome, done: str):
     if outcome.error:
+        # The refusal is the protocol's English text (orders.errors): shown in the customer's language.
         level, text = messages.ERROR, _(outcome.error)
     else:
         level, text = messages.SUCCESS, done

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from upstream.services import upstream_session
 from upstream.urlguard import UnsafeURL, check_url
@@ -40,12 +41,12 @@ logger = logging.getLogger(__name__)
 def webhook_url_check(url: str) -> None:
     """Raise UnsafeURL (with a message for the customer) when the panel may not call `url`."""
     if len(url) > 500:
-        raise UnsafeURL("The URL is too long (500 characters at most).")
+        raise UnsafeURL(gettext_noop("The URL is too long (%(max)s characters at most)."), {"max": 500})
     allow_private = settings.UPSTREAM_ALLOW_PRIVATE
     check_url(url, allow_private=allow_private)
     # Plain http only where private addresses are allowed too (development and tests).
     if urlsplit(url).scheme != "https" and not allow_private:
-        raise UnsafeURL("The URL must start with https://.")
+        raise UnsafeURL(gettext_noop("The URL must start with https://."))
 
 
 def display_url(url: str) -> str:
