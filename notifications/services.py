@@ -22,12 +22,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max, Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from panel.events import DomainEvent
+from panel.i18n import language_valid
 
 from .channels import Outcome, telegram
-from .channels.email import EmailChannel
+from .channels.email import EmailChannel, customer_language
 from .channels.email import staff_digest as email_digest
 from .channels.webhook import WebhookChannel, display_url, webhook_url_check
 from .kinds import CUSTOMER, KINDS
@@ -521,6 +523,15 @@ def telegram_unlink(*, user_id: int) -> None:
     )
 
 
+def _chat_language(chat_id: str, sender: dict) -> str:
+    """The language to answer a chat in: its customer's, when the chat is linked; else the one
+    the sender's Telegram app is set to, when the panel ships it; else the panel's."""
+    link = TelegramLink.objects.filter(chat_id=chat_id).select_related("user").first()
+    if link is not None:
+        return customer_language(link.user)
+    return language_valid(str(sender.get("language_code") or "")[:16]) or settings.LANGUAGE_CODE
+
+
 def _telegram_message(config: TelegramBot, message: dict) -> None:
     chat = message.get("chat") or {}
     chat_id = str(chat.get("id", ""))[:32]
@@ -529,10 +540,12 @@ def _telegram_message(config: TelegramBot, message: dict) -> None:
         return
     command, _, argument = text.partition(" ")
     api = telegram.BotAPI(config.token)
+    sender = message.get("from") or {}
     reply = ""
+    # Worked out before /stop removes the link, so the goodbye is in the customer's language too.
+    language = _chat_language(chat_id, sender)
     if command.split("@")[0] == "/start" and argument.strip():
         now = timezone.now()
-        sender = message.get("from") or {}
         # The conditional UPDATE is the claim: a code works once, even if two polls read it.
         linked = TelegramLink.objects.filter(
             code_hash=_code_hash(argument.strip()[:64]), code_expires_at__gt=now
@@ -544,12 +557,17 @@ def _telegram_message(config: TelegramBot, message: dict) -> None:
             linked_at=now,
         )
         if linked:
-            reply = f"Linked: {settings.PANEL_NAME} will message you here."
+            # Now linked: the customer's own language.
+            language = _chat_language(chat_id, sender)
+            with translation.override(language):
+                reply = gettext("Linked: %(panel)s will message you here.") % {"panel": settings.PANEL_NAME}
         elif not TelegramLink.objects.filter(chat_id=chat_id).exists():
             # (A chat that is linked already got its answer from the poll that linked it.)
-            reply = "This code is not valid (or expired). Get a new one on the Notifications page."
+            with translation.override(language):
+                reply = gettext("This code is not valid (or expired). Get a new one on the Notifications page.")
     elif command.split("@")[0] == "/stop" and TelegramLink.objects.filter(chat_id=chat_id).delete()[0]:
-        reply = f"Unlinked: {settings.PANEL_NAME} will not message you any more."
+        with translation.override(language):
+            reply = gettext("Unlinked: %(panel)s will not message you any more.") % {"panel": settings.PANEL_NAME}
     if reply:
         try:
             api.send_message(chat_id, reply)

@@ -1,12 +1,15 @@
 """Email: one message per customer event (HTML and plain text), one digest for staff alerts.
 
 SMTP comes from the EMAIL_* settings (environment); `make run` uses the console backend. A
-customer's email is written in the language they last used the panel in (CustomerSettings), and
+customer's email, subject included, is written in their language (`customer_language`: the one
+they chose, else the one they last saved their notification settings in, else the panel's), and
 carries a signed one-click unsubscribe link for its kind of event (no login needed), also in the
 List-Unsubscribe and List-Unsubscribe-Post headers (RFC 8058) that mail clients show as a button.
+The staff digest goes to each address in the language of the staff member who has it.
 """
 
 import smtplib
+from collections import defaultdict
 
 from django.conf import settings
 from django.core import signing
@@ -14,6 +17,10 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import ngettext
+
+from accounts.models import User
+from panel.i18n import language_valid
 
 from ..kinds import KINDS
 from ..models import CustomerSettings, Delivery, Event
@@ -72,9 +79,18 @@ def email_context(event: Event, user) -> dict:
     }
 
 
-def customer_message(event: Event, user) -> EmailMultiAlternatives:
+def customer_language(user) -> str:
+    """The language to write to a customer in: the one they chose on their account, else the one
+    they last saved their notification settings in, else the panel's."""
+    chosen = language_valid(getattr(user, "language", ""))
+    if chosen:
+        return chosen
     row = CustomerSettings.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
-    with translation.override(row or settings.LANGUAGE_CODE):
+    return language_valid(row) or settings.LANGUAGE_CODE
+
+
+def customer_message(event: Event, user) -> EmailMultiAlternatives:
+    with translation.override(customer_language(user)):
         context = email_context(event, user)
         name = event.kind.replace(".", "_")
         subject = " ".join(render_to_string(f"email/{name}_subject.txt", context).split())
@@ -106,8 +122,21 @@ class EmailChannel:
         return _send(customer_message(delivery.event, user))
 
 
-def staff_digest(events: list[Event]) -> Outcome:
-    """One email to the staff list with every alert since the last digest."""
+def staff_languages(addresses: list[str]) -> dict[str, list[str]]:
+    """The staff list grouped by language: an address a staff account has gets that account's
+    language, any other address the panel's."""
+    chosen: dict[str, str] = {}
+    accounts = User.objects.filter(is_staff=True, is_active=True).exclude(email="").order_by("pk")
+    for email, language in accounts.values_list("email", "language"):
+        chosen.setdefault(email.lower(), language_valid(language) or settings.LANGUAGE_CODE)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for address in addresses:
+        groups[chosen.get(address.lower(), settings.LANGUAGE_CODE)].append(address)
+    return dict(groups)
+
+
+def staff_message(events: list[Event], to: list[str]) -> EmailMultiAlternatives:
+    """The digest email, in the active language."""
     context = {
         "events": [(event, KINDS.get(event.kind)) for event in events],
         "panel_name": settings.PANEL_NAME,
@@ -116,9 +145,23 @@ def staff_digest(events: list[Event]) -> Outcome:
     text = render_to_string("email/staff_digest.txt", context)
     html = render_to_string("email/staff_digest.html", context)
     count = len(events)
-    subject = f"{settings.PANEL_NAME}: {count} staff alert{'s' if count != 1 else ''}"
+    alerts = ngettext("%(n)s staff alert", "%(n)s staff alerts", count) % {"n": count}
     message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=list(settings.NOTIFY_STAFF_EMAILS)
+        subject=f"{settings.PANEL_NAME}: {alerts}", body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to
     )
     message.attach_alternative(html, "text/html")
-    return _send(message)
+    return message
+
+
+def staff_digest(events: list[Event]) -> Outcome:
+    """One email with every alert since the last digest to the staff list: one copy per language
+    the list's staff read (usually one). If one copy fails the digest is tried again whole, so
+    a reader of another language may get it twice: better than not at all."""
+    outcome = Outcome(True)
+    for language, addresses in staff_languages(list(settings.NOTIFY_STAFF_EMAILS)).items():
+        with translation.override(language):
+            message = staff_message(events, addresses)
+        sent = _send(message)
+        if not sent.ok and outcome.ok:
+            outcome = sent
+    return outcome

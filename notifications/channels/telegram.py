@@ -16,12 +16,13 @@ import requests
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import ngettext
 
 from ..kinds import KINDS
-from ..models import CustomerSettings, Delivery, Event, TelegramBot, TelegramLink
+from ..models import Delivery, Event, TelegramBot, TelegramLink
 from ..selectors import preference_enabled
 from . import Outcome
-from .email import email_context
+from .email import customer_language, email_context
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +90,10 @@ def bot() -> TelegramBot | None:
 
 
 def message_text(event: Event, user) -> str:
-    """The customer's message: the email's subject line and its plain-text body, without the footer."""
+    """The customer's message, in their language: the email's subject line and its plain-text
+    body, without the footer."""
     name = event.kind.replace(".", "_")
-    row = CustomerSettings.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
-    with translation.override(row or settings.LANGUAGE_CODE):
+    with translation.override(customer_language(user)):
         context = email_context(event, user)
         subject = " ".join(render_to_string(f"email/{name}_subject.txt", context).split())
         body = render_to_string(f"email/{name}.txt", context).split("\n--\n", 1)[0].strip()
@@ -123,13 +124,17 @@ def _send(config: TelegramBot, chat_id: str, text: str) -> Outcome:
 
 
 def staff_digest(events: list[Event]) -> Outcome:
-    """One message to the staff chat with every alert since the last digest."""
+    """One message to the staff chat with every alert since the last digest, in the panel's
+    language (a chat has many readers)."""
     config = bot()
     if config is None or not config.staff_chat_id:
         return Outcome(False, "No staff chat is set up.", retry=False)
-    lines = [f"{settings.PANEL_NAME}: {len(events)} staff alert{'s' if len(events) != 1 else ''}"]
-    for event in events:
-        kind = KINDS.get(event.kind)
-        label = kind.label if kind else event.kind
-        lines.append(f"• {event.created_at:%H:%M} {label}: {event.data.get('message', '')}")
+    with translation.override(settings.LANGUAGE_CODE):
+        count = len(events)
+        alerts = ngettext("%(n)s staff alert", "%(n)s staff alerts", count) % {"n": count}
+        lines = [f"{settings.PANEL_NAME}: {alerts}"]
+        for event in events:
+            kind = KINDS.get(event.kind)
+            label = kind.label if kind else event.kind
+            lines.append(f"• {event.created_at:%H:%M} {label}: {event.data.get('message', '')}")
     return _send(config, config.staff_chat_id, "\n".join(lines))
