@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry, User
@@ -30,7 +31,7 @@ HUNDRED = Decimal("100")
 
 
 class PayoutError(ValueError):
-    """The payout cannot be requested; the message is for the customer."""
+    """The payout cannot be requested; the message is for the customer, in the active language."""
 
 
 def affiliate_get(*, user: User) -> Affiliate:
@@ -108,14 +109,17 @@ def payout_request_create(*, user: User) -> PayoutRequest:
     request is open. The referrer's affiliate row is locked, so two clicks make one request."""
     affiliate = Affiliate.objects.select_for_update().filter(user=user).first()
     if affiliate is None:
-        raise PayoutError("You have no commissions yet.")
+        raise PayoutError(gettext("You have no commissions yet."))
     if PayoutRequest.objects.filter(user=user, status=PayoutRequest.Status.PENDING).exists():
-        raise PayoutError("You already have a payout request waiting for review.")
+        raise PayoutError(gettext("You already have a payout request waiting for review."))
     rows = list(unpaid_commissions(user.pk).select_for_update())
     total = sum((row.amount for row in rows), Decimal("0"))
     threshold = AffiliateSettings.load().payout_threshold
     if total <= 0 or total < threshold:
-        raise PayoutError(f"Payouts start at {threshold.normalize():f}; you have {total.normalize():f} unpaid.")
+        raise PayoutError(
+            gettext("Payouts start at %(threshold)s; you have %(unpaid)s unpaid.")
+            % {"threshold": f"{threshold.normalize():f}", "unpaid": f"{total.normalize():f}"}
+        )
     request = PayoutRequest.objects.create(user=user, amount=total)
     Commission.objects.filter(pk__in=[row.pk for row in rows]).update(payout=request)
     return request

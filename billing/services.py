@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry, User
@@ -39,7 +40,7 @@ def deposit_request_create(
     """The customer says they paid `amount` (plus the method's fee) by a manual method. The bonus
     their amount earns is fixed now, as it was shown, and credited on approval."""
     if not method.enabled or method.kind != MANUAL:
-        raise DepositError("This payment method is not available.")
+        raise DepositError(gettext("This payment method is not available."))
     limits_check(method, amount)
     _percent, bonus = bonus_for(amount)
     request = DepositRequest.objects.create(

@@ -3,6 +3,7 @@
 import io
 
 from django.db import transaction
+from django.utils.translation import gettext
 from PIL import Image, UnidentifiedImageError
 
 from accounts.services import audit_record
@@ -15,23 +16,23 @@ LOGO_MAX_SIDE = 256
 
 
 class LogoRefused(ValueError):
-    """The upload is not an image we can use; the message is for staff."""
+    """The upload is not an image we can use; the message is for staff, in the active language."""
 
 
 def logo_png(data: bytes) -> bytes:
     """The upload re-encoded as a PNG of at most 256 px a side: whatever the file carried besides
     pixels (scripts in an SVG-looking name, metadata, polyglot tails) does not survive."""
     if len(data) > LOGO_MAX_BYTES:
-        raise LogoRefused("The logo must be at most 512 KB.")
+        raise LogoRefused(gettext("The logo must be at most %(kb)s KB.") % {"kb": LOGO_MAX_BYTES // 1024})
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in {"PNG", "JPEG", "GIF", "WEBP"}:
-                raise LogoRefused("The logo must be a PNG, JPEG, GIF or WebP image.")
+                raise LogoRefused(gettext("The logo must be a PNG, JPEG, GIF or WebP image."))
             image.thumbnail((LOGO_MAX_SIDE, LOGO_MAX_SIDE))
             out = io.BytesIO()
             image.convert("RGBA").save(out, format="PNG", optimize=True)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise LogoRefused("The logo is not an image the panel can read.") from exc
+        raise LogoRefused(gettext("The logo is not an image the panel can read.")) from exc
     return out.getvalue()
 
 

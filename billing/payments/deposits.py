@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 
@@ -39,9 +40,9 @@ SWEEP_FOR = timedelta(days=2)
 def deposit_create(*, user: User, method: PaymentMethod, amount: Decimal) -> Deposit:
     """Our record of a deposit the customer is about to pay (before the gateway is asked)."""
     if method.kind == MANUAL:
-        raise DepositError("This method takes deposit requests, not online payments.")
+        raise DepositError(gettext("This method takes deposit requests, not online payments."))
     if method_problem(method):
-        raise DepositError("This payment method is not available.")
+        raise DepositError(gettext("This payment method is not available."))
     limits_check(method, amount)
     q = quote(method, amount)
     return Deposit.objects.create(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from ..gateways import GATEWAYS, gateway_class
 from ..gateways.manual import ManualGateway
@@ -38,7 +39,7 @@ THREE_DECIMAL = {"BHD", "JOD", "KWD", "OMR", "TND"}
 
 
 class DepositError(ValueError):
-    """The deposit cannot be made as asked; the message is for the customer."""
+    """The deposit cannot be made as asked; the message is for the customer, in the active language."""
 
 
 # --- Methods and their gateways ------------------------------------------------------------------
@@ -150,8 +151,12 @@ def quote(method: PaymentMethod, amount: Decimal) -> Quote:
 
 def limits_check(method: PaymentMethod, amount: Decimal) -> None:
     if amount <= 0:
-        raise DepositError("Enter an amount above zero.")
+        raise DepositError(gettext("Enter an amount above zero."))
     if amount < method.min_amount:
-        raise DepositError(f"The minimum for this method is {method.min_amount.normalize():f}.")
+        raise DepositError(
+            gettext("The minimum for this method is %(min)s.") % {"min": f"{method.min_amount.normalize():f}"}
+        )
     if method.max_amount is not None and amount > method.max_amount:
-        raise DepositError(f"The maximum for this method is {method.max_amount.normalize():f}.")
+        raise DepositError(
+            gettext("The maximum for this method is %(max)s.") % {"max": f"{method.max_amount.normalize():f}"}
+        )

@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHt
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.favourites import favourite_ids, favourite_set
@@ -43,19 +44,21 @@ def favourite(request, pk: int):
 
 # --- Orders export -------------------------------------------------------------------------------
 
+# The column titles, in the customer's language; the cells are the data as stored (the status
+# column holds the protocol's words, as the API answers them).
 EXPORT_HEADER = [
-    "ID",
-    "Date",
-    "Service ID",
-    "Service",
-    "Link",
-    "Quantity",
-    "Runs",
-    "Charge",
-    "Refunded",
-    "Start count",
-    "Remains",
-    "Status",
+    _("ID"),
+    _("Date"),
+    _("Service ID"),
+    _("Service"),
+    _("Link"),
+    _("Quantity"),
+    _("Runs"),
+    _("Charge"),
+    _("Refunded"),
+    _("Start count"),
+    _("Remains"),
+    _("Status"),
 ]
 
 
@@ -75,10 +78,10 @@ class _Line:
         return text
 
 
-def _export_rows(orders, tz):
+def _export_rows(orders, tz, header: list[str]):
     sink = _Line()
     writer = SpreadsheetSafeWriter(sink)
-    writer.writerow(EXPORT_HEADER)
+    writer.writerow(header)
     yield "\ufeff" + sink.take()  # a BOM, so that spreadsheets read the file as UTF-8
     rows = orders.values_list(
         "pk",
@@ -122,9 +125,10 @@ def orders_export(request):
     """The customer's own orders as CSV, with the filters of the orders list: every cell a
     spreadsheet would run as a formula is neutralised (panel.security.SpreadsheetSafeWriter)."""
     _form, orders, _status = order_filters(request)
-    response = StreamingHttpResponse(
-        _export_rows(orders.order_by("-id"), timezone.get_current_timezone()), content_type="text/csv; charset=utf-8"
-    )
+    # Time zone and titles now: the rows stream after this view (and its time zone) has returned.
+    header = [str(title) for title in EXPORT_HEADER]
+    rows = _export_rows(orders.order_by("-id"), timezone.get_current_timezone(), header)
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="orders-{timezone.localdate():%Y%m%d}.csv"'
     response["Cache-Control"] = "no-store"
     response["X-Content-Type-Options"] = "nosniff"
@@ -132,8 +136,6 @@ def orders_export(request):
 
 
 # --- Subscriptions -------------------------------------------------------------------------------
-
-SUBSCRIPTION_TABS = [("", "All"), ("active", "Active"), ("done", "Finished")]
 
 
 @customer_view
