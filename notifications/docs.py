@@ -1,6 +1,8 @@
 """The webhook contract as customers read it (the Webhooks page and README): the verification
 snippets are tested against real signed deliveries (tests/test_webhook_docs.py)."""
 
+from django.utils.translation import gettext_lazy as _
+
 PYTHON_SNIPPET = '''import base64, hashlib, hmac, json, time
 
 SECRET = "whsec_..."  # your signing secret, from the Webhooks page
@@ -74,14 +76,22 @@ EXAMPLE_PAYLOAD = """{
   }
 }"""
 
-# What each webhook event's "data" holds.
+# What each webhook event's "data" holds, as the Webhooks page shows it: the field names and
+# values are the payload's own (never translated), the words around them are.
 DATA_FIELDS = {
-    "order.status": "order, status (the new one), previous, start_count, remains",
-    "order.final": "order, status (Completed, Partial or Canceled), charge, refund (total refunded), remains, "
-    "quantity, link, service, currency",
-    "refill.status": "refill, order, status (Completed or Rejected), error",
+    # Translators: keep the field names (order, status, previous, start_count, remains) as they are.
+    "order.status": _("order, status (the new one), previous, start_count, remains"),
+    "order.final": _(
+        # Translators: keep the field names and the status words (Completed, Partial, Canceled) as they are.
+        "order, status (Completed, Partial or Canceled), charge, refund (total refunded), remains, "
+        "quantity, link, service, currency"
+    ),
+    # Translators: keep the field names and the status words (Completed, Rejected) as they are.
+    "refill.status": _("refill, order, status (Completed or Rejected), error"),
     "balance.low": "balance, threshold, currency",
-    "catalog.update": "update, service, name, change (new, price_up, price_down, disabled, back), old_rate, new_rate, "
-    "currency",
+    "catalog.update": _(
+        # Translators: keep the field names and the change words (new, price_up...) as they are.
+        "update, service, name, change (new, price_up, price_down, disabled, back), old_rate, new_rate, currency"
+    ),
     "webhook.test": "message, sent_at",
 }
