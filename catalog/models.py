@@ -12,6 +12,8 @@ from panel.money import MONEY
 from upstream.models import Provider
 from upstream.names import name_key
 
+from .languages import default_language
+
 PERCENT = {"max_digits": 7, "decimal_places": 2}
 
 
@@ -125,13 +127,52 @@ class UpstreamService(models.Model):
 DRIPFEED_TYPES = frozenset({ServiceType.DEFAULT, ServiceType.WEB_TRAFFIC})
 
 
-class CategoryQuerySet(models.QuerySet):
+class DefaultLanguageLookups(models.QuerySet):
+    """Queries of a model with texts per language (catalog.translation): `filter(name=...)`,
+    `order_by("name")`, `update(name=...)` and `get_or_create(name=...)` use the default
+    language's column, as writes do, whatever language is active; modeltranslation would use the
+    active language's, without fallback, so that a lookup by a name just written could miss it.
+    Reading stays per language: `service.name`, `.values("name")`. Searches in the reader's
+    language: catalog.selectors.text_matches."""
+
+    def _post_init(self) -> None:  # modeltranslation's: it rewrites the model's default ordering
+        with default_language():
+            super()._post_init()
+
+    def _rewrite_applied_operations(self) -> None:  # modeltranslation's
+        with default_language():
+            super()._rewrite_applied_operations()
+
+    def _filter_or_exclude(self, negate, args, kwargs):
+        with default_language():
+            return super()._filter_or_exclude(negate, args, kwargs)
+
+    def order_by(self, *field_names):
+        with default_language():
+            return super().order_by(*field_names)
+
+    def distinct(self, *field_names):
+        with default_language():
+            return super().distinct(*field_names)
+
+    def update(self, **kwargs):
+        with default_language():
+            return super().update(**kwargs)
+
+    update.alters_data = True
+
+    def annotate(self, *args, **kwargs):
+        with default_language():
+            return super().annotate(*args, **kwargs)
+
+
+class CategoryQuerySet(DefaultLanguageLookups):
     def with_sellable_services(self) -> "CategoryQuerySet":
         """Visible categories holding at least one service customers may order."""
         return self.filter(hidden=False, pk__in=Service.objects.sellable().values("category_id"))
 
 
-class ServiceQuerySet(models.QuerySet):
+class ServiceQuerySet(DefaultLanguageLookups):
     def sellable(self) -> "ServiceQuerySet":
         """Services customers may see and order: enabled, in a visible category, from an enabled
         provider (or manual: staff fulfil it). The one definition, used by the catalog pages, the

@@ -22,9 +22,9 @@ from accounts.models import User
 from accounts.services import audit_record
 from upstream.models import Provider
 
+from .languages import in_default_language
 from .models import Category, CustomerPrice, PricingSettings, Service, ServiceChange
 from .pricing import check_not_below_cost, list_rate, unit_cost
-from .translation import in_default_language
 
 WRITE_BATCH = 1000
 # What prices_recompute may change on a service.

@@ -2,43 +2,42 @@
 
 What customers read of the catalog has a column per shipped language: a category's name, a
 service's name and description (`name_en`, `name_ru`, ... `name_pt_br`, and `name_ind` for
-Indonesian, modeltranslation's spelling of "id"). Reading `service.name` gives the active
-language's text, or the default language's (settings.MODELTRANSLATION_DEFAULT_LANGUAGE, the
-panel's LANGUAGE_CODE) when that one is empty; the model's own column (`name`) always holds the
-default language's text too, so that code reading the column directly (`order__service__name`
-in another app's query, the database's unique constraint on category names) sees one language.
+Indonesian, modeltranslation's spelling of "id"). Reading `service.name` (or `.values("name")`)
+gives the active language's text, or the default language's (settings.MODELTRANSLATION_DEFAULT_
+LANGUAGE, the panel's LANGUAGE_CODE) when that one is empty. The model's own column (`name`)
+always holds the default language's text too, so that code reading the column directly
+(`order__service__name` in another app's query, the unique constraint on category names) sees
+one language.
 
-Writes go to the default language whatever language is active. modeltranslation's own rule is
-"assigning `name` writes the active language's column", which would let a request in Russian, or
-a sync started from the Russian backoffice, put a provider's English name in the Russian column.
+Everything else about `name` means the default language, whatever language is active.
+modeltranslation's own rule is "assigning or filtering `name` uses the active language's
+column", which would let a request in Russian, or a sync started from the Russian backoffice, put
+a provider's English name in the Russian column, and miss a category by the name just written.
 Here:
-- `obj.name = text` and `Service(name=text)` / `objects.create(name=text)` write the default
+- `obj.name = text`, `Service(name=text)` and `objects.create(name=text)` write the default
   language's column (and the model's own);
 - `save()`, `clean_fields()` and `validate_unique()` run in the default language, so the model's
   own column and its checks see the default language's text;
-- translations are written by name: `obj.name_ru = text` (the backoffice's per-language fields).
-Lookups are modeltranslation's: `filter(name=...)` reads the active language's column, without
-fallback; code that looks rows up by their name (sync, imports) runs inside `default_language()`,
-and customer searches use `catalog.selectors.text_matches`. `QuerySet.update(name=...)` and
-`bulk_update(..., ["name"])` are not bound: assign and save instead.
+- `filter(name=...)`, `get_or_create(name=...)`, `order_by("name")` and `update(name=...)` use the
+  default language's column (catalog.models.DefaultLanguageLookups);
+- translations are written by name: `obj.name_ru = text` (the backoffice's per-language fields);
+- customers search in their language and the default one with catalog.selectors.text_matches.
+`bulk_update(..., ["name"])` is not bound: assign and save, or update().
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
-from django.utils import translation
 from modeltranslation import settings as mt_settings
 from modeltranslation.fields import TranslationFieldDescriptor
 from modeltranslation.translator import TranslationOptions, register
 from modeltranslation.utils import build_localized_fieldname, resolution_order
 from modeltranslation.utils import get_language as active_language
 
+from .languages import DEFAULT_LANGUAGE, default_language, in_default_language
 from .models import Category, Service
 
-DEFAULT_LANGUAGE: str = mt_settings.DEFAULT_LANGUAGE
 LANGUAGES: tuple[str, ...] = tuple(mt_settings.AVAILABLE_LANGUAGES)
 OTHER_LANGUAGES: tuple[str, ...] = tuple(code for code in LANGUAGES if code != DEFAULT_LANGUAGE)
 
@@ -65,28 +64,6 @@ def reading_order(language: str | None = None) -> tuple[str, ...]:
     """The languages a reader of `language` (default: the active one) is shown, first to last:
     theirs, then the fallback (the default language)."""
     return resolution_order(language or active_language())
-
-
-@contextmanager
-def default_language() -> Iterator[None]:
-    """Run a block in the default language: lookups by name (`filter(name=...)`) then read the
-    default language's column, as sync and imports need whatever the caller's language."""
-    if translation.get_language() == DEFAULT_LANGUAGE:
-        yield
-        return
-    with translation.override(DEFAULT_LANGUAGE):
-        yield
-
-
-def in_default_language(function: Callable) -> Callable:
-    """`function`, run inside default_language()."""
-
-    @functools.wraps(function)
-    def wrapped(*args, **kwargs):
-        with default_language():
-            return function(*args, **kwargs)
-
-    return wrapped
 
 
 # --- Writes bound to the default language --------------------------------------------------------

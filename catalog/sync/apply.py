@@ -12,6 +12,7 @@ from django.utils import timezone
 from upstream.models import Provider
 from upstream.names import name_key
 
+from ..languages import in_default_language
 from ..models import (
     Category,
     PricingSettings,
@@ -22,7 +23,6 @@ from ..models import (
     UpstreamService,
 )
 from ..services import apply_price, flag_reason_add, services_write
-from ..translation import in_default_language
 from .listing import clean_text, known_type
 
 # Compared with what we stored to tell whether a service changed; `raw` itself is compared

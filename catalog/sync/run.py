@@ -15,8 +15,8 @@ from panel.events import DomainEvent, emit
 from upstream.client import UpstreamError
 from upstream.models import Provider
 
+from ..languages import in_default_language
 from ..models import SyncRun
-from ..translation import in_default_language
 from .apply import SyncPass, SyncRefused
 from .listing import fetch, normalize_all
 

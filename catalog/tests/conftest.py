@@ -15,12 +15,22 @@ from typing import Any
 
 import pytest
 import requests
+from django.utils import translation
 
 from catalog.models import Category, PricingSettings, ProviderImport, Service, UpstreamService
 from simulator import Simulator, SimulatorServer, start_in_thread
 from upstream.models import Provider
 
 _names = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts and ends in the default language: LocaleMiddleware leaves a request's
+    language active in the thread, and the next test would read names and messages in it."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 class RunningSimulator:

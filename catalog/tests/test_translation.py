@@ -11,11 +11,12 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import translation
 
+from catalog.languages import DEFAULT_LANGUAGE, default_language
 from catalog.models import Category, Service
 from catalog.selectors import catalog_for_customer, sellable_services, text_matches, translated_text
 from catalog.services import category_for_name
 from catalog.sync import sync_provider
-from catalog.translation import DEFAULT_LANGUAGE, OTHER_LANGUAGES, column, default_language
+from catalog.translation import OTHER_LANGUAGES, column
 from orders.models import Order
 
 pytestmark = pytest.mark.django_db
@@ -268,12 +269,21 @@ def test_the_catalog_reads_the_active_language_in_the_same_order(make_service, c
     ]
 
 
-def test_default_language_context_pins_lookups(make_service):
+def test_lookups_by_name_use_the_default_language_in_every_language(make_service):
     service = make_service()
     service.name_ru = "Подписчики"
     service.save()
+    category = service.category
+    category.name_ru = "Категория"
+    category.save()
     with translation.override(RU):
-        assert not Service.objects.filter(name=service.name_en).exists()  # modeltranslation: Russian column
+        assert Service.objects.get(name=service.name_en) == service
+        assert not Service.objects.filter(name="Подписчики").exists()
+        assert Service.objects.filter(name_ru="Подписчики").get() == service
+        assert Service.objects.filter(category__name="Test category").get() == service
+        assert Category.objects.get_or_create(name="Test category") == (category, False)
+        assert Category.objects.filter(pk=category.pk).update(name="Renamed") == 1
         with default_language():
-            assert Service.objects.get(name=service.name_en) == service
+            assert translation.get_language() == DEFAULT_LANGUAGE
         assert translation.get_language() == RU
+    assert stored(Category, category.pk, "name", "name_en", "name_ru") == ("Test category", "Renamed", "Категория")
