@@ -1,11 +1,14 @@
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, ExtendableAdmin, ReadOnlyAdmin, admin_extend
@@ -34,6 +37,7 @@ from .services import (
     services_set_enabled,
 )
 from .sync import sync_provider_unless_running
+from .translation import DEFAULT_LANGUAGE, OTHER_LANGUAGES, TRANSLATED, column
 
 # --- Providers: import settings inline, "Sync now" and "Recompute prices" actions -----------
 
@@ -42,31 +46,52 @@ class ProviderImportInline(admin.StackedInline):
     model = ProviderImport
     can_delete = False
     max_num = 1
-    verbose_name = verbose_name_plural = "catalog auto-import"
+    verbose_name = verbose_name_plural = _("catalog auto-import")
 
 
-@admin.action(description="Sync services now")
+def _rates_changed(changed: int) -> str:
+    return ngettext("%(count)s service rate changed.", "%(count)s service rates changed.", changed) % {"count": changed}
+
+
+@admin.action(description=_("Sync services now"))
 def sync_services_now(modeladmin, request, queryset):
     for provider in queryset:
         run = sync_provider_unless_running(provider_id=provider.pk)
         if run is None:
-            modeladmin.message_user(request, f"{provider.name}: a sync is already running.", messages.WARNING)
+            modeladmin.message_user(
+                request,
+                gettext("%(provider)s: a sync is already running.") % {"provider": provider.name},
+                messages.WARNING,
+            )
         elif run.ok:
             modeladmin.message_user(
                 request,
-                f"{provider.name}: {run.upstream_count} upstream services, {run.created} imported, "
-                f"{run.changes} changes logged in {run.duration_ms} ms.",
+                gettext(
+                    "%(provider)s: %(listed)s upstream services, %(imported)s imported, "
+                    "%(changes)s changes logged in %(ms)s ms."
+                )
+                % {
+                    "provider": provider.name,
+                    "listed": run.upstream_count,
+                    "imported": run.created,
+                    "changes": run.changes,
+                    "ms": run.duration_ms,
+                },
                 messages.SUCCESS,
             )
         else:
-            modeladmin.message_user(request, f"{provider.name}: sync failed: {run.error}", messages.ERROR)
+            modeladmin.message_user(
+                request,
+                gettext("%(provider)s: sync failed: %(error)s") % {"provider": provider.name, "error": run.error},
+                messages.ERROR,
+            )
 
 
-@admin.action(description="Recompute our prices of their services")
+@admin.action(description=_("Recompute our prices of their services"))
 def recompute_provider_prices(modeladmin, request, queryset):
     service_ids = Service.objects.filter(upstream__provider__in=queryset).values_list("pk", flat=True)
     changed = prices_recompute(service_ids=service_ids)
-    modeladmin.message_user(request, f"{changed} service rates changed.", messages.SUCCESS)
+    modeladmin.message_user(request, _rates_changed(changed), messages.SUCCESS)
 
 
 admin_extend(
@@ -98,20 +123,89 @@ class PricingSettingsAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if {"default_markup_percent", "decimals", "rounding"} & set(form.changed_data):
             changed = prices_recompute()
-            self.message_user(request, f"Prices recomputed: {changed} service rates changed.")
+            self.message_user(
+                request,
+                ngettext(
+                    "Prices recomputed: %(count)s service rate changed.",
+                    "Prices recomputed: %(count)s service rates changed.",
+                    changed,
+                )
+                % {"count": changed},
+            )
+
+
+# --- Names per language (catalog.translation) ------------------------------------------------
+
+
+def _language_title(code: str) -> str:
+    return f"{dict(settings.LANGUAGES).get(code, code)} ({code})"
+
+
+TRANSLATIONS_NOTE = _(
+    "Customers who read this language see these texts; where one is empty they see the default language's."
+)
+
+
+class TranslatedTextsForm(forms.ModelForm):
+    """A catalog form whose `name` (and `description`) fields edit the default language's text,
+    as before there were languages (and as the bulk tools and audit rows name them), and whose
+    `name_<language>` fields edit the other languages' (catalog.translation)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in TRANSLATED[self._meta.model]:
+            verbose = capfirst(self._meta.model._meta.get_field(field).verbose_name)
+            if field in self.fields:
+                self.fields[field].label = f"{verbose} [{DEFAULT_LANGUAGE}]"
+                if self.instance.pk is not None:
+                    # The model's field reads the staff member's language; this one is the default's.
+                    stored = getattr(self.instance, column(field))
+                    self.initial[field] = stored if stored is not None else self.instance.__dict__.get(field, "")
+            for code in OTHER_LANGUAGES:
+                if column(field, code) in self.fields:
+                    self.fields[column(field, code)].label = f"{verbose} [{code}]"
+
+    def save(self, commit=True):
+        # modeltranslation keeps the old text when the staff member's own language's field is
+        # emptied while the model's field is on the form too: apply every language as sent.
+        for field in TRANSLATED[self._meta.model]:
+            for code in OTHER_LANGUAGES:
+                name = column(field, code)
+                if name in self.cleaned_data:
+                    setattr(self.instance, name, self.cleaned_data[name])
+        return super().save(commit)
+
+
+class CategoryForm(TranslatedTextsForm):
+    class Meta:
+        model = Category
+        fields = ("name", "position", "hidden", "markup_percent", *(column("name", code) for code in OTHER_LANGUAGES))
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
+    form = CategoryForm
     list_display = ("name", "position", "hidden", "markup_percent", "service_count")
     list_editable = ("position", "hidden", "markup_percent")
     list_filter = ("hidden",)
-    search_fields = ("name",)
+    # Every language's name: staff find a category by the name they know.
+    search_fields = tuple(column("name", code) for code in (DEFAULT_LANGUAGE, *OTHER_LANGUAGES))
+    fieldsets = (
+        (None, {"fields": ("name", "position", "hidden", "markup_percent")}),
+        (
+            _("Name in other languages"),
+            {
+                "classes": ("collapse",),
+                "fields": tuple(column("name", code) for code in OTHER_LANGUAGES),
+                "description": TRANSLATIONS_NOTE,
+            },
+        ),
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(service_total=Count("services"))
 
-    @admin.display(description="Services", ordering="service_total")
+    @admin.display(description=_("Services"), ordering="service_total")
     def service_count(self, obj):
         return obj.service_total
 
@@ -125,7 +219,7 @@ class CategoryAdmin(admin.ModelAdmin):
 # --- Services ---------------------------------------------------------------------------------
 
 
-class ServiceForm(forms.ModelForm):
+class ServiceForm(TranslatedTextsForm):
     manual_cost = forms.DecimalField(
         required=False,
         min_value=0,
@@ -155,6 +249,7 @@ class ServiceForm(forms.ModelForm):
             "markup_percent",
             "fixed_rate",
             "allow_below_cost",
+            *(column(field, code) for code in OTHER_LANGUAGES for field in ("name", "description")),
         )
 
     def clean_manual_cost(self):
@@ -165,15 +260,15 @@ class ServiceForm(forms.ModelForm):
         upstream, category = cleaned.get("upstream"), cleaned.get("category")
         manual = cleaned.get("manual", False)
         if manual and upstream is not None:
-            self.add_error("upstream", "A manual service has no upstream service: clear one of the two.")
+            self.add_error("upstream", gettext("A manual service has no upstream service: clear one of the two."))
         if not manual and upstream is None:
-            self.add_error("upstream", "Pick the upstream service, or tick “manual” to fulfil it yourself.")
+            self.add_error("upstream", gettext("Pick the upstream service, or tick “manual” to fulfil it yourself."))
         if (upstream is None and not manual) or category is None or "upstream" in self.errors:
             return cleaned
         probe = Service(
             upstream=upstream,
             manual=manual,
-            manual_cost=cleaned.get("manual_cost") or 0,
+            manual_cost=cleaned.get("manual_cost") or Decimal("0"),
             category=category,
             markup_percent=cleaned.get("markup_percent"),
             fixed_rate=cleaned.get("fixed_rate"),
@@ -187,11 +282,14 @@ class ServiceForm(forms.ModelForm):
             field = "fixed_rate" if probe.fixed_rate is not None else "markup_percent"
             self.add_error(
                 field,
-                f"This prices the service below its cost of {unit_cost(probe)} (upstream rate x exchange rate). "
-                "Raise the price, or tick \u201callow below cost\u201d to sell it as a loss-leader.",
+                gettext(
+                    "This prices the service below its cost of %(cost)s (upstream rate x exchange rate). "
+                    "Raise the price, or tick \u201callow below cost\u201d to sell it as a loss-leader."
+                )
+                % {"cost": unit_cost(probe)},
             )
         if cleaned.get("enabled") and upstream is not None and not upstream.present:
-            self.add_error("enabled", "The provider no longer lists this upstream service.")
+            self.add_error("enabled", gettext("The provider no longer lists this upstream service."))
         return cleaned
 
 
@@ -204,7 +302,7 @@ class ServiceChangeInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    verbose_name_plural = "change log"
+    verbose_name_plural = _("change log")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -289,7 +387,12 @@ class ServiceAdmin(ExtendableAdmin):
         "type",
         "category",
     )
-    search_fields = ("name", "=id", "=upstream__upstream_id")
+    # Every language's name: staff find a service by the name they know.
+    search_fields = (
+        *(column("name", code) for code in (DEFAULT_LANGUAGE, *OTHER_LANGUAGES)),
+        "=id",
+        "=upstream__upstream_id",
+    )
     list_select_related = ("category", "upstream__provider")
     autocomplete_fields = ("upstream",)
     readonly_fields = (
@@ -307,32 +410,51 @@ class ServiceAdmin(ExtendableAdmin):
     )
     fieldsets = (
         (None, {"fields": ("name", "category", "type", "description", "upstream", "enabled", "position")}),
+        # One folded section per other language (a <details> element: no script), open when it
+        # holds an error.
+        *(
+            (
+                _language_title(code),
+                {
+                    "classes": ("collapse",),
+                    "fields": (column("name", code), column("description", code)),
+                    "description": TRANSLATIONS_NOTE,
+                },
+            )
+            for code in OTHER_LANGUAGES
+        ),
         (
-            "Manual fulfilment",
+            _("Manual fulfilment"),
             {
                 "fields": ("manual", "manual_cost"),
-                "description": "A manual service has no upstream service: its orders wait in the backoffice's "
-                "manual queue. Its cost per 1,000 (for the reports) replaces the upstream rate in the pricing rules.",
+                "description": _(
+                    "A manual service has no upstream service: its orders wait in the backoffice's manual queue. "
+                    "Its cost per 1,000 (for the reports) replaces the upstream rate in the pricing rules."
+                ),
             },
         ),
-        ("Limits and options", {"fields": ("min", "max", "refill", "refill_days", "cancel", "dripfeed")}),
+        (_("Limits and options"), {"fields": ("min", "max", "refill", "refill_days", "cancel", "dripfeed")}),
         (
-            "Price",
+            _("Price"),
             {
                 "fields": ("rate", "cost", "markup_percent", "fixed_rate", "allow_below_cost", "below_cost"),
-                "description": "Our rate comes from the most specific rule: a fixed rate, this service's markup, "
-                "its category's, its provider's, then the panel default. It is recomputed on save.",
+                "description": _(
+                    "Our rate comes from the most specific rule: a fixed rate, this service's markup, "
+                    "its category's, its provider's, then the panel default. It is recomputed on save."
+                ),
             },
         ),
         (
-            "Average time",
+            _("Average time"),
             {
                 "fields": ("avg_time", "avg_time_orders", "avg_time_updated_at", "avg_time_override"),
-                "description": "Average completion time per 1,000 of the latest completed orders (refreshed every "
-                "15 minutes; empty: not enough data). Customers see the override instead when it is set.",
+                "description": _(
+                    "Average completion time per 1,000 of the latest completed orders (refreshed every "
+                    "15 minutes; empty: not enough data). Customers see the override instead when it is set."
+                ),
             },
         ),
-        ("Review", {"fields": ("flagged", "flag_reason", "auto_imported", "created_at", "updated_at")}),
+        (_("Review"), {"fields": ("flagged", "flag_reason", "auto_imported", "created_at", "updated_at")}),
     )
     inlines = (ServiceFallbackInline, ServiceChangeInline)
     actions = ("enable", "disable", "clear_flag", "recompute_prices", "set_markup", "bulk_edit")
@@ -341,15 +463,15 @@ class ServiceAdmin(ExtendableAdmin):
     def has_catalog_permission(self, request):
         return request.user.has_perm(PERM_CATALOG)
 
-    @admin.display(description="Cost")
+    @admin.display(description=_("Cost"))
     def cost(self, obj):
         return unit_cost(obj) if obj.upstream_id or obj.manual else "-"
 
-    @admin.display(description="Provider", ordering="upstream__provider__name")
+    @admin.display(description=_("Provider"), ordering="upstream__provider__name")
     def provider(self, obj):
-        return "Manual" if obj.manual else obj.upstream.provider.name
+        return gettext("Manual") if obj.manual else obj.upstream.provider.name
 
-    @admin.display(description="Upstream ID", ordering="upstream__upstream_id")
+    @admin.display(description=_("Upstream ID"), ordering="upstream__upstream_id")
     def upstream_service_id(self, obj):
         if obj.manual:
             return "-"
@@ -366,36 +488,59 @@ class ServiceAdmin(ExtendableAdmin):
     def delete_queryset(self, request, queryset):
         services_delete(service_ids=queryset.values_list("pk", flat=True))
 
-    @admin.action(description="Enable selected services")
+    @admin.action(description=_("Enable selected services"))
     def enable(self, request, queryset):
         changed, skipped = services_set_enabled(service_ids=queryset.values_list("pk", flat=True), enabled=True)
-        self.message_user(request, f"{changed} services enabled.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)s service enabled.", "%(count)s services enabled.", changed) % {"count": changed},
+            messages.SUCCESS,
+        )
         if skipped:
-            self.message_user(request, f"{skipped} not enabled: their provider no longer lists them.", messages.WARNING)
+            self.message_user(
+                request,
+                # One English sentence for every count ("their" as for one person unnamed); the
+                # plural entry lets translators inflect it.
+                ngettext(
+                    "%(count)s not enabled: their provider no longer lists them.",
+                    "%(count)s not enabled: their provider no longer lists them.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
 
-    @admin.action(description="Disable selected services")
+    @admin.action(description=_("Disable selected services"))
     def disable(self, request, queryset):
-        changed, _ = services_set_enabled(service_ids=queryset.values_list("pk", flat=True), enabled=False)
-        self.message_user(request, f"{changed} services disabled.", messages.SUCCESS)
+        changed, _skipped = services_set_enabled(service_ids=queryset.values_list("pk", flat=True), enabled=False)
+        self.message_user(
+            request,
+            ngettext("%(count)s service disabled.", "%(count)s services disabled.", changed) % {"count": changed},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Mark reviewed (clear the flag)")
+    @admin.action(description=_("Mark reviewed (clear the flag)"))
     def clear_flag(self, request, queryset):
         cleared = services_clear_flag(service_ids=queryset.values_list("pk", flat=True))
-        self.message_user(request, f"{cleared} flags cleared.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)s flag cleared.", "%(count)s flags cleared.", cleared) % {"count": cleared},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Recompute prices from the rules")
+    @admin.action(description=_("Recompute prices from the rules"))
     def recompute_prices(self, request, queryset):
         changed = prices_recompute(service_ids=queryset.values_list("pk", flat=True))
-        self.message_user(request, f"{changed} service rates changed.", messages.SUCCESS)
+        self.message_user(request, _rates_changed(changed), messages.SUCCESS)
 
-    @admin.action(description="Set markup / reprice…", permissions=["catalog"])
+    @admin.action(description=_("Set markup / reprice…"), permissions=["catalog"])
     def set_markup(self, request, queryset):
         # The backoffice's page asks for the markup, then calls its audited service.
         ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True)[:2000])
         return HttpResponseRedirect(reverse("admin:bo_services_markup") + f"?ids={ids}")
 
     @admin.action(
-        description="Bulk edit selected services (category, price, min/max, enabled)", permissions=["catalog"]
+        description=_("Bulk edit selected services (category, price, min/max, enabled)"), permissions=["catalog"]
     )
     def bulk_edit(self, request, queryset):
         # The backoffice's page asks what to change, then calls catalog.bulk (audited, all or nothing).
@@ -420,8 +565,11 @@ class CustomerPriceForm(forms.ModelForm):
             except BelowCost:
                 self.add_error(
                     "rate",
-                    f"Below the service's cost of {unit_cost(service)}; "
-                    "only a loss-leader service (allow below cost) may be sold below cost.",
+                    gettext(
+                        "Below the service's cost of %(cost)s; "
+                        "only a loss-leader service (allow below cost) may be sold below cost."
+                    )
+                    % {"cost": unit_cost(service)},
                 )
         return cleaned
 
@@ -436,7 +584,7 @@ class CustomerPriceAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "service__name", "=service__id")
     autocomplete_fields = ("user", "service")
 
-    @admin.display(description="Our rate")
+    @admin.display(description=_("Our rate"))
     def list_rate(self, obj):
         return obj.service.rate
 
@@ -482,7 +630,7 @@ class UpstreamServiceAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(sold_count=Count("services"))
 
-    @admin.display(description="Sold as", ordering="sold_count")
+    @admin.display(description=_("Sold as"), ordering="sold_count")
     def sold(self, obj):
         return obj.sold_count
 
