@@ -9,6 +9,12 @@ round trip for the rate limits and the queries the action needs (one for a statu
 
 The view is thin: it parses, checks the key, and calls orders/ and catalog/ for the work. It
 never reads the session, so a logged-in browser's cookie authenticates nothing here.
+
+Language: every answer is in the panel's default language (settings.LANGUAGE_CODE), whatever the
+request's Accept-Language header or language cookie says, which LocaleMiddleware would otherwise
+follow: the protocol's texts are English, and a client panel reading our service names must get
+the same names from every machine it calls from. `action=services` alone takes a `lang` parameter
+(see `answer_language`) for service and category names in another shipped language.
 """
 
 import hashlib
@@ -23,6 +29,7 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import User
@@ -202,7 +209,29 @@ def _idempotency_key(request: HttpRequest, params: dict[str, Any]) -> str | None
 # --- Actions --------------------------------------------------------------------------------
 
 
+# Longer is no language tag (BCP 47's longest useful ones are far shorter): not worth parsing.
+MAX_LANG_LENGTH = 35
+
+
+def answer_language(raw: str) -> str:
+    """The language `lang` asks for: a shipped language's code, case and "_" or "-" as the client
+    likes ("ru", "pt-BR", "pt_br"), or a variant of one ("pt" and "pt-PT" give pt-br, "en-US"
+    gives en). Anything else, empty included, is the panel's default language: clients send
+    junk, and an answer in the default language serves them better than an error."""
+    code = raw.strip().lower().replace("_", "-")
+    if code and len(code) <= MAX_LANG_LENGTH:
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            pass
+    return settings.LANGUAGE_CODE
+
+
 def services(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
+    language = answer_language(_text(params, "lang"))
+    request.answer_language = language
+    with translation.override(language):
+        entries = catalog_for_customer(user)
     return [
         answers.service_entry(
             service=e.service,
@@ -216,7 +245,7 @@ def services(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
             cancel=e.cancel,
             dripfeed=e.dripfeed,
         )
-        for e in catalog_for_customer(user)
+        for e in entries
     ]
 
 
@@ -413,11 +442,16 @@ def _unexpected(exc: BaseException, *, sent_key: str | None) -> HttpResponse:
 @csp_exempt()
 @csrf_exempt
 def api_v2(request: HttpRequest) -> HttpResponse:
+    # Pinned: LocaleMiddleware activated the caller's Accept-Language or cookie for this request.
+    request.answer_language = settings.LANGUAGE_CODE
     try:
-        response = _answer(request)
+        with translation.override(settings.LANGUAGE_CODE):
+            response = _answer(request)
     except Exception as exc:
         # A failure while reading the request, before its key is known.
         response = _unexpected(exc, sent_key=None)
+    # The language of the names answered (LocaleMiddleware would name the caller's instead).
+    response["Content-Language"] = request.answer_language
     # Every answer says that `add` honours idempotency keys (the same key from the same
     # customer returns the order already placed), so a client panel can resend an `add` whose
     # answer it lost: it reads this header from any call, `balance` included.

@@ -14,6 +14,19 @@ from . import answers
 
 ID_LIMIT = "separated by commas, up to 100 IDs"
 
+
+def _language_name(code: str) -> str:
+    return f"{dict(settings.LANGUAGES).get(code, code)} ({code})"
+
+
+# The `lang` parameter of `services` (api.apis.answer_language).
+LANG_HELP = (
+    "service and category names in this language, one of "
+    + ", ".join(code for code, _ in settings.LANGUAGES)
+    + ' (any case, "_" or "-"; a bare or regional code such as "pt" or "en-US" picks the shipped variant);'
+    " any other value gives the default language"
+)
+
 # add: the parameters of each service type (api-v2-in-the-wild.md); "?" marks optional ones.
 ADD_PARAMS: list[tuple[str, str]] = [
     ("Default", "link, quantity, runs?, interval? (drip-feed: quantity per run, interval in minutes)"),
@@ -132,11 +145,14 @@ def actions() -> list[dict[str, Any]]:
         {
             "id": "services",
             "title": "Service list",
-            "params": [("action", "services")],
+            "params": [("action", "services"), ("lang", f"optional: {LANG_HELP}")],
             "answer": _service_examples(),
             "schema": "ServiceList",
             "note": "Your own prices. `rate` is per 1,000 (per package for Package and Custom Comments "
-            "Package). `dripfeed` is present for the types that can drip-feed (Default, Web Traffic).",
+            "Package). `dripfeed` is present for the types that can drip-feed (Default, Web Traffic). "
+            f"Names are in {_language_name(settings.LANGUAGE_CODE)} unless `lang` asks for another language; "
+            "a name not translated yet stays in that language. Every other answer and error is in English, "
+            "whatever `lang`, Accept-Language or cookies say.",
         },
         {
             "id": "add",
@@ -357,6 +373,7 @@ REQUEST_FIELDS: dict[str, tuple[dict, str]] = {
     "orders": ({"type": "string"}, f"status, refill, cancel: order IDs ({ID_LIMIT})"),
     "refill": ({"type": "string"}, "refill_status: one refill ID"),
     "refills": ({"type": "string"}, f"refill_status: refill IDs ({ID_LIMIT})"),
+    "lang": ({"type": "string"}, f"services: {LANG_HELP}"),
 }
 
 

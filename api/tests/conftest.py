@@ -5,6 +5,7 @@ answer is JSON."""
 import json
 
 import pytest
+from django.utils import translation
 
 from accounts.services import api_key_rotate
 from api import throttling
@@ -17,6 +18,15 @@ def _fresh_rate_limits(settings):
     throttling.reset()
     yield
     throttling.reset()
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts and ends in the default language: LocaleMiddleware leaves a request's
+    language active in the thread."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
