@@ -151,8 +151,8 @@ def actions() -> list[dict[str, Any]]:
             "note": "Your own prices. `rate` is per 1,000 (per package for Package and Custom Comments "
             "Package). `dripfeed` is present for the types that can drip-feed (Default, Web Traffic). "
             f"Names are in {_language_name(settings.LANGUAGE_CODE)} unless `lang` asks for another language; "
-            "a name not translated yet stays in that language. Every other answer and error is in English, "
-            "whatever `lang`, Accept-Language or cookies say.",
+            "a name not translated into it yet comes in the default language. Every other answer and error is "
+            "in English, whatever `lang`, Accept-Language or cookies say.",
         },
         {
             "id": "add",
