@@ -81,6 +81,7 @@ KINDS = {
         Kind("reconcile.issues", _("Reconciliation found issues"), STAFF),
         Kind("deposit.pending", _("Deposit waiting for approval"), STAFF),
         Kind("ticket.new", _("New support ticket"), STAFF),
+        Kind("currency.rates", _("Exchange rates not updated (feed failed or stale)"), STAFF),
     )
 }
 

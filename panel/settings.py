@@ -240,6 +240,8 @@ INSTALLED_APPS = [
     "axes",
     "hijack",
     "accounts",
+    # Display currencies and their exchange rates (fixed by staff, or the ECB's daily feed).
+    "currencies",
     "upstream",
     "catalog",
     "orders",
@@ -271,6 +273,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "panel.i18n.UserLanguageMiddleware",
+    # The display currency: a signed-in customer's choice, else a visitor's cookie (currencies.display).
+    "currencies.middleware.DisplayCurrencyMiddleware",
     # Records each signed-in session (allauth.usersessions) for the sessions page and "sign out everywhere".
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     # Marks a staff member signed in as a customer (request.user.is_hijacked) for the banner.
@@ -546,6 +550,13 @@ ORDER_POLL_MIN_SECONDS = _int("ORDER_POLL_MIN_SECONDS", 30, 1)
 
 # Money: amounts carry 5 decimal places, as the protocol shows them ("0.27819").
 MONEY_PLACES = Decimal("0.00001")
+
+# Display currencies (currencies/): pages show money converted at a rate staff type in or fetched
+# daily from the European Central Bank's reference rates, at this address (tests point it at a
+# local fake), with these time limits (seconds). The ledger and the API stay in PANEL_CURRENCY.
+ECB_RATES_URL = _url("ECB_RATES_URL", "https://www.ecb.europa.eu", ("http", "https"))
+RATES_CONNECT_TIMEOUT = _int("RATES_CONNECT_TIMEOUT", 5, 1)
+RATES_READ_TIMEOUT = _int("RATES_READ_TIMEOUT", 20, 1)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
