@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import notifications, orders, pages, payments, storefront
+from .views import currency, notifications, orders, pages, payments, storefront
 
 app_name = "dashboard"
 
@@ -34,6 +34,8 @@ urlpatterns = [
     path("account/", pages.account, name="account"),
     path("account/timezone/", pages.account_timezone, name="account_timezone"),
     path("account/api-key/", pages.account_api_key, name="account_api_key"),
+    # The display currency: the account page's form, and a visitors' picker (a cookie).
+    path("currency/", currency.set_currency, name="set_currency"),
     path("affiliates/", pages.affiliates, name="affiliates"),
     path("affiliates/payout/", pages.affiliate_payout, name="affiliate_payout"),
     path("r/<str:code>/", pages.referral, name="referral"),
