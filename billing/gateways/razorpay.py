@@ -77,7 +77,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 from decimal import Decimal, InvalidOperation
 
@@ -89,6 +88,7 @@ from razorpay import errors as razorpay_errors
 
 from . import base
 from .base import BadNotification, Checkout, Field, GatewayError, Incoming, LookupRequest, Outcome, Reply, Report
+from .sources import parse_sources, source_allowed
 
 API_URL = "https://api.razorpay.com"
 CHECKOUT_JS = "https://checkout.razorpay.com/v1/checkout.js"
@@ -166,11 +166,6 @@ def major_units(value: object, currency: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("amount is not an integer")
     return Decimal(value).scaleb(-EXPONENTS.get(currency.upper(), 2))
-
-
-def _networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    items = [item.strip() for item in text.replace("\n", ",").split(",") if item.strip()]
-    return [ipaddress.ip_network(item, strict=False) for item in items]
 
 
 def _deposit_id(value: object) -> int | None:
@@ -370,18 +365,12 @@ class RazorpayGateway:
     # -- notifications ---------------------------------------------------------------------------
 
     def _check_source(self, remote_addr: str) -> None:
-        if self.webhook_ips == "*":
-            return
         try:
-            allowed = _networks(self.webhook_ips) if self.webhook_ips else _networks(",".join(WEBHOOK_IPS))
+            allowed = parse_sources(self.webhook_ips, WEBHOOK_IPS)
         except ValueError:
             raise BadNotification("The webhook source addresses setting is not a list of IPs.") from None
-        try:
-            address = ipaddress.ip_address(remote_addr.strip())
-        except ValueError:
-            raise BadNotification("The notification's source address is unknown.") from None
-        if not any(address in network for network in allowed):
-            raise BadNotification(f"{address} is not one of Razorpay's webhook addresses.")
+        if not source_allowed(remote_addr, allowed):
+            raise BadNotification(f"{remote_addr or 'An unknown address'} is not one of Razorpay's webhook addresses.")
 
     def verify(self, incoming: Incoming) -> list[Report]:
         self._check_source(incoming.remote_addr)

@@ -14,7 +14,6 @@ answer text.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl
@@ -25,17 +24,19 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .base import TIMEOUT_SECONDS, BadNotification, GatewayError, Incoming
+from .jsonhttp import short
+from .sources import parse_sources, source_allowed
 
 CENT = Decimal("0.01")
 
 
 def scrub(text: str, secrets: Iterable[str], limit: int = 200) -> str:
-    """`text` (an answer from the gateway) with every configured secret masked, cut to `limit`."""
+    """`text` (an answer from the gateway) with every configured secret masked, on one line and cut
+    to `limit` as every gateway's messages are (jsonhttp.short)."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    text = " ".join(text.split())
-    return text[:limit]
+    return short(text, limit)
 
 
 class AccountApi:
@@ -122,24 +123,19 @@ def notification_fields(incoming: Incoming) -> dict[str, str]:
 
 class Sources:
     """Addresses (or networks, CIDR) notifications may come from: a comma/space separated list
-    from the method's settings, else `default` (which may be empty: anywhere)."""
+    from the method's settings, else `default` (which may be empty: anywhere); `*` is anywhere.
+    Read and checked by sources.py, as every gateway's allow-list is."""
 
     def __init__(self, text: str, default: Iterable[str] = ()):
-        items = text.replace(",", " ").split() if text and text.strip() else list(default)
         try:
-            self.networks = tuple(ipaddress.ip_network(item.strip(), strict=False) for item in items)
+            self.networks = parse_sources(text, default) or None
         except ValueError:
             raise GatewayError(_("The notification IP list has an entry that is not an address.")) from None
 
     def check(self, remote_addr: str) -> None:
-        if not self.networks:
-            return
-        try:
-            address = ipaddress.ip_address((remote_addr or "").strip())
-        except ValueError:
-            raise BadNotification("The notification came from no known address.") from None
-        if not any(address in network for network in self.networks):
-            raise BadNotification(f"The notification came from {address}, which is not on the allow-list.")
+        if not source_allowed(remote_addr, self.networks):
+            where = remote_addr or "no known address"
+            raise BadNotification(f"The notification came from {where}, which is not on the allow-list.")
 
 
 def validate_sources(text: str) -> None:

@@ -310,6 +310,8 @@ def test_only_payeers_addresses_by_default(driver):
     fields = signed(driver.fake)
     for address in NOTIFY_IPS:
         assert gateway.verify(incoming_form(fields, remote_addr=address))[0].outcome is Outcome.PAID
+        # The same address as a dual-stack listener reports it (IPv4-mapped IPv6).
+        assert gateway.verify(incoming_form(fields, remote_addr=f"::ffff:{address}"))[0].outcome is Outcome.PAID
     for address in ("127.0.0.1", "185.71.65.93", "", "not-an-ip"):
         with pytest.raises(PayeerBadNotification) as caught:
             gateway.verify(incoming_form(fields, remote_addr=address))
@@ -322,6 +324,8 @@ def test_a_configured_list_replaces_payeers(gateway, driver):
         gateway.verify(incoming_form(fields, remote_addr="185.71.65.92"))
     networks = PayeerGateway({**driver.config(), "allowed_ips": "10.0.0.0/8 192.0.2.7"})
     assert networks.verify(incoming_form(fields, remote_addr="10.1.2.3"))[0].outcome is Outcome.PAID
+    anywhere = PayeerGateway({**driver.config(), "allowed_ips": "*"})
+    assert anywhere.verify(incoming_form(fields, remote_addr="198.51.100.1"))[0].outcome is Outcome.PAID
 
 
 def test_an_unreadable_allow_list_refuses_notifications(driver):

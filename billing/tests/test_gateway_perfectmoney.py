@@ -278,6 +278,7 @@ def test_notifications_from_addresses_off_the_list_are_refused(gateway, driver):
         gateway.verify(incoming_form(fields, remote_addr=""))
     listed = PerfectMoneyGateway({**driver.config(), "allowed_ips": "77.109.141.170, 203.0.113.0/24"})
     assert listed.verify(incoming_form(fields, remote_addr="203.0.113.9"))[0].outcome is Outcome.PAID
+    assert listed.verify(incoming_form(fields, remote_addr="::ffff:203.0.113.9"))[0].outcome is Outcome.PAID
     anywhere = PerfectMoneyGateway({**driver.config(), "allowed_ips": ""})
     assert anywhere.verify(incoming_form(fields, remote_addr="198.51.100.1"))[0].outcome is Outcome.PAID
 

@@ -328,6 +328,8 @@ def test_another_account_is_refused_when_ours_is_set(fake, paid):
     [
         ("", "52.66.75.174", True),  # Razorpay's published webhook IPs by default
         ("", "18.96.225.37", True),  # inside the published 18.96.225.0/26
+        ("", "::ffff:18.96.225.37", True),  # the same, reaching a dual-stack listener
+        ("10.0.0.0/8", "::ffff:10.1.2.3", True),
         ("", "127.0.0.1", False),
         ("", "", False),
         ("", "not-an-ip", False),
