@@ -8,7 +8,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language_info, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, ExtendableAdmin, ReadOnlyAdmin, admin_extend
@@ -156,14 +156,21 @@ class TranslatedTextsForm(forms.ModelForm):
         for field in TRANSLATED[self._meta.model]:
             verbose = capfirst(self._meta.model._meta.get_field(field).verbose_name)
             if field in self.fields:
-                self.fields[field].label = f"{verbose} [{DEFAULT_LANGUAGE}]"
+                self._label(field, verbose, DEFAULT_LANGUAGE)
                 if self.instance.pk is not None:
                     # The model's field reads the staff member's language; this one is the default's.
                     stored = getattr(self.instance, column(field))
                     self.initial[field] = stored if stored is not None else self.instance.__dict__.get(field, "")
             for code in OTHER_LANGUAGES:
                 if column(field, code) in self.fields:
-                    self.fields[column(field, code)].label = f"{verbose} [{code}]"
+                    self._label(column(field, code), verbose, code)
+
+    def _label(self, name: str, verbose: str, code: str) -> None:
+        """Name the language beside the field, and have the browser type and spell-check the box in
+        it (right to left for Arabic, left to right elsewhere, whatever the page's direction)."""
+        self.fields[name].label = f"{verbose} [{code}]"
+        direction = "rtl" if get_language_info(code)["bidi"] else "ltr"
+        self.fields[name].widget.attrs.update({"lang": code, "dir": direction})
 
     def save(self, commit=True):
         # modeltranslation keeps the old text when the staff member's own language's field is

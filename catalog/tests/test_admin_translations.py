@@ -61,6 +61,9 @@ def test_the_service_page_has_a_folded_section_per_other_language(client, make_s
         assert f"Name [{code}]" in html
     assert html.count("<details>") >= len(OTHER_LANGUAGES)
     assert "Русский (ru)" in html and "Bahasa Indonesia (id)" in html
+    arabic = re.search(r'<input[^>]*name="name_ar"[^>]*>', html).group(0)
+    assert 'lang="ar"' in arabic and 'dir="rtl"' in arabic
+    assert 'dir="ltr"' in re.search(r'<input[^>]*name="name"[^>]*>', html).group(0)
 
 
 def test_staff_translate_a_service_and_the_edit_is_audited(client, make_service):
