@@ -7,12 +7,14 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from modeltranslation.translator import NotRegistered, translator
+from modeltranslation.utils import build_localized_fieldname
 
 from panel.money import MONEY
 from upstream.models import Provider
 from upstream.names import name_key
 
-from .languages import default_language
+from .languages import DEFAULT_LANGUAGE, default_language
 
 PERCENT = {"max_digits": 7, "decimal_places": 2}
 
@@ -157,9 +159,30 @@ class DefaultLanguageLookups(models.QuerySet):
 
     def update(self, **kwargs):
         with default_language():
-            return super().update(**kwargs)
+            texts = [name for name in kwargs if name in self._texts()]
+            if not texts or not self._rewrite:
+                return super().update(**kwargs)
+            # Both the default language's column and the model's own, which modeltranslation
+            # would leave as it was (catalog.translation).
+            for name in texts:
+                kwargs.setdefault(build_localized_fieldname(name, DEFAULT_LANGUAGE), kwargs[name])
+            return self.rewrite(False).update(**kwargs)
 
     update.alters_data = True
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        # Reads each object's texts in the default language, as save() does.
+        with default_language():
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+
+    bulk_update.alters_data = True
+
+    def _texts(self) -> tuple[str, ...]:
+        """The model's fields with a text per language."""
+        try:
+            return tuple(translator.get_options_for_model(self.model).all_fields)
+        except NotRegistered:
+            return ()
 
     def annotate(self, *args, **kwargs):
         with default_language():

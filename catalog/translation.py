@@ -18,11 +18,12 @@ Here:
   language's column (and the model's own);
 - `save()`, `clean_fields()` and `validate_unique()` run in the default language, so the model's
   own column and its checks see the default language's text;
-- `filter(name=...)`, `get_or_create(name=...)`, `order_by("name")` and `update(name=...)` use the
-  default language's column (catalog.models.DefaultLanguageLookups);
-- translations are written by name: `obj.name_ru = text` (the backoffice's per-language fields);
+- `filter(name=...)`, `get_or_create(name=...)` and `order_by("name")` use the default language's
+  column, and `update(name=...)` and `bulk_update(..., ["name"])` write it with the model's own
+  (catalog.models.DefaultLanguageLookups);
+- translations are written by name: `obj.name_ru = text`, `update(name_ru=...)` (the backoffice's
+  per-language fields);
 - customers search in their language and the default one with catalog.selectors.text_matches.
-`bulk_update(..., ["name"])` is not bound: assign and save, or update().
 """
 
 from __future__ import annotations

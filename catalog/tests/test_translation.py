@@ -286,4 +286,19 @@ def test_lookups_by_name_use_the_default_language_in_every_language(make_service
         with default_language():
             assert translation.get_language() == DEFAULT_LANGUAGE
         assert translation.get_language() == RU
-    assert stored(Category, category.pk, "name", "name_en", "name_ru") == ("Test category", "Renamed", "Категория")
+    assert stored(Category, category.pk, "name", "name_en", "name_ru") == ("Renamed", "Renamed", "Категория")
+
+
+def test_update_and_bulk_update_by_name_keep_both_default_columns(make_service):
+    one, two = make_service(), make_service()
+    one.name_ru = "Первая"
+    one.save()
+    with translation.override(RU):
+        assert Service.objects.filter(pk=one.pk).update(name="Updated", min=5) == 1
+        one, two = Service.objects.filter(pk__in=[one.pk, two.pk]).order_by("pk")
+        one.name, two.name = "Bulk one", "Bulk two"
+        Service.objects.bulk_update([one, two], ["name"])
+    assert stored(Service, one.pk, "name", "name_en", "name_ru", "min") == ("Bulk one", "Bulk one", "Первая", 5)
+    assert stored(Service, two.pk, "name", "name_en", "name_ru") == ("Bulk two", "Bulk two", None)
+    Service.objects.filter(pk=two.pk).update(name_ru="Вторая")
+    assert stored(Service, two.pk, "name", "name_ru") == ("Bulk two", "Вторая")
