@@ -126,11 +126,6 @@ def test_a_customer_finds_a_service_by_its_english_name_while_reading_russian(cl
     assert plain.name_en in html
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dashboard searches filter name__icontains (the default language's column): they should filter "
-    "catalog.selectors.text_matches(q) (and text_matches(q, 'category__name')) to match the reader's language too",
-)
 def test_a_customer_finds_a_service_by_its_russian_name(client, russian, shop):
     _category, _translated, _plain = shop
     assert "Подписчики HQ" in page(client, "dashboard:services", q="подписчики")

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from catalog.favourites import favourite_ids
 from catalog.models import Category, Service, ServiceType
 from catalog.pricing import FLAT_TYPES, quote
-from catalog.selectors import sellable_services
+from catalog.selectors import sellable_services, text_matches
 from orders.cancels import cancel_error, cancel_request, cancels_open
 from orders.errors import OrderError
 from orders.models import ACTIVE_STATUSES, Order, Refill, Source, Status
@@ -69,7 +69,7 @@ def _services_for(category_id: int | str | None, q: str, user_id: int | None = N
     services = sellable_services()
     q = search_text(q)
     if q:
-        match = Q(name__icontains=q)
+        match = text_matches(q)
         pk = parse_id(q)
         if pk is not None:
             match |= Q(pk=pk)

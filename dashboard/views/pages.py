@@ -17,7 +17,7 @@ from billing.selectors import bonus_tiers, deposit_history, methods_available
 from billing.services import affiliate_get, deposit_request_create
 from catalog.favourites import favourite_ids
 from catalog.pricing import FLAT_TYPES, custom_rates_for, customer_rate
-from catalog.selectors import sellable_services
+from catalog.selectors import sellable_services, text_matches
 from orders.models import Order
 from orders.rollups import customer_totals
 from support.attachments import ticket_open_with_files, ticket_reply_with_files
@@ -58,7 +58,8 @@ def services(request):
     q = search_text(request.GET.get("q"))
     rows = sellable_services()
     if q:
-        match = Q(name__icontains=q) | Q(category__name__icontains=q)
+        # In the reader's language or the default one: a customer may type either.
+        match = text_matches(q) | text_matches(q, "category__name")
         pk = parse_id(q)
         if pk is not None:
             match |= Q(pk=pk)
