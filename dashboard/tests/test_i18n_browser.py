@@ -32,6 +32,18 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, 
 # The page's text without the menu icon (<span class="i">) in front of it.
 OWN_TEXT = "(e) => [...e.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('').trim()"
 OVERFLOW = "document.scrollingElement.scrollWidth - innerWidth"
+# A link reads left to right in every language: its first letter is drawn left of its last one
+# (in a right-to-left line without care, "https://x/p/1/" shows its trailing slash in front).
+LINK_READS_LEFT_TO_RIGHT = """() => {
+  const text = document.querySelector('td.link-cell span').firstChild;
+  const range = document.createRange();
+  const left = (i) => {
+    range.setStart(text, i);
+    range.setEnd(text, i + 1);
+    return range.getBoundingClientRect().left;
+  };
+  return left(0) < left(text.length - 1);
+}"""
 
 
 def shot(page, name: str) -> None:
@@ -105,6 +117,7 @@ def test_customer_pages_in_the_customers_language(browser, live_server, customer
                 )
             if name == "orders":
                 assert page.locator("table.stack tbody tr[id^=order-]").count() == 4
+                assert page.evaluate(LINK_READS_LEFT_TO_RIGHT), f"{where}: a link reads backwards"
             if name == "add-funds":
                 assert page.locator(".method h3", has_text="Bank transfer").count() == 1
             assert_no_overflow(page, where)
