@@ -15,7 +15,8 @@ from .translation import column, reading_order
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """One service as a customer sees it: our ID, name and price, never the provider's."""
+    """One service as a customer sees it: our ID, name and price, never the provider's. The
+    texts are in the language active when it was built (falling back to the default's)."""
 
     service: int  # our service ID
     name: str

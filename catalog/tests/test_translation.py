@@ -3,6 +3,7 @@ language, writes go to the default language whatever language is active, today's
 the default language's, and sync writes provider names in the default language from a worker or
 a request in any language."""
 
+import io
 from decimal import Decimal
 
 import pytest
@@ -302,3 +303,22 @@ def test_update_and_bulk_update_by_name_keep_both_default_columns(make_service):
     assert stored(Service, two.pk, "name", "name_en", "name_ru") == ("Bulk two", "Bulk two", None)
     Service.objects.filter(pk=two.pk).update(name_ru="Вторая")
     assert stored(Service, two.pk, "name", "name_ru") == ("Bulk two", "Вторая")
+
+
+def test_fill_default_language_gives_every_empty_default_text_the_models_own(make_service):
+    from django.core.management import call_command
+
+    service = make_service(description="Real")
+    kept = make_service()
+    with connection.cursor() as cursor:  # as after PANEL_LANGUAGE changed: the new default's columns empty
+        cursor.execute("UPDATE catalog_service SET name_en = NULL, description_en = '' WHERE id = %s", [service.pk])
+        cursor.execute("UPDATE catalog_category SET name_en = NULL")
+    with translation.override(RU):
+        call_command("fill_default_language", stdout=io.StringIO())
+        call_command("fill_default_language", stdout=io.StringIO())  # again: nothing changes
+    assert stored(Service, service.pk, "name_en", "description_en") == stored(
+        Service, service.pk, "name", "description"
+    )
+    assert stored(Service, service.pk, "description_en") == ("Real",)
+    assert stored(Service, kept.pk, "name_en") == (kept.name_en,)
+    assert stored(Category, service.category_id, "name_en") == ("Test category",)
