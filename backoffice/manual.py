@@ -23,6 +23,7 @@ from orders.settlement import refund_due
 from orders.staff import ActionError
 from panel.admin_tools import PERM_MONEY, PERM_ORDERS
 
+from .services import staff_text
 from .views import _render
 
 PER_PAGE = 50
@@ -152,14 +153,13 @@ def order_page(request, order_id: int):
                     reason=data["reason"],
                 )
             except ActionError as exc:
-                messages.error(request, str(exc))
+                messages.error(request, staff_text(exc))
             else:
-                message = gettext("Order %(id)s saved: %(status)s.") % {
-                    "id": order.pk,
-                    "status": order.get_status_display(),
-                }
+                values = {"id": order.pk, "status": order.get_status_display(), "amount": refunded}
                 if refunded:
-                    message += " " + gettext("Refunded %(amount)s.") % {"amount": refunded}
+                    message = gettext("Order %(id)s saved: %(status)s. Refunded %(amount)s.") % values
+                else:
+                    message = gettext("Order %(id)s saved: %(status)s.") % values
                 messages.success(request, message)
                 return HttpResponseRedirect(reverse("admin:bo_manual_order", args=[order.pk]))
     return _render(
@@ -195,7 +195,7 @@ def take(request, order_id: int, action: str):
             manual.manual_release(order_id=order_id, actor_id=request.user.pk)
             messages.info(request, gettext("Order %(id)s is back in the queue.") % {"id": order_id})
     except ActionError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, staff_text(exc))
     return HttpResponseRedirect(reverse("admin:bo_manual_order", args=[order_id]))
 
 
@@ -211,7 +211,7 @@ def refill_resolve(request, refill_id: int, outcome: str):
             request, gettext("Refill %(id)s: %(status)s.") % {"id": refill.pk, "status": refill.get_status_display()}
         )
     except ActionError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, staff_text(exc))
     return HttpResponseRedirect(reverse("admin:bo_manual_queue"))
 
 
@@ -229,10 +229,12 @@ def cancel_resolve(request, cancel_id: int, outcome: str):
             accept=outcome == "accept",
             reason=request.POST.get("reason", "")[:500],
         )
-        message = gettext("Cancel %(id)s: %(state)s.") % {"id": cancel.pk, "state": cancel_state_label(cancel.state)}
+        values = {"id": cancel.pk, "state": cancel_state_label(cancel.state), "amount": refunded}
         if refunded:
-            message += " " + gettext("Refunded %(amount)s.") % {"amount": refunded}
+            message = gettext("Cancel %(id)s: %(state)s. Refunded %(amount)s.") % values
+        else:
+            message = gettext("Cancel %(id)s: %(state)s.") % values
         messages.success(request, message)
     except ActionError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, staff_text(exc))
     return HttpResponseRedirect(reverse("admin:bo_manual_queue"))

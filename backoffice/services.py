@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from accounts import services as accounts_services
 from accounts.models import LedgerEntry, User
@@ -31,12 +31,13 @@ from catalog import services as catalog_services
 from catalog.models import Category, PricingSettings, Service, ServiceChange, UpstreamService
 from catalog.sync import known_type, service_for_upstream
 from orders import staff
+from orders.admin import cancel_state_label, forward_state_label, refill_state_label
 from orders.cancels import cancel_requeue, cancels_forward
 from orders.forwarding import order_forward
-from orders.models import Order
+from orders.models import CancelRequest, ForwardState, Order, Refill
 from orders.polling import order_recheck
 from orders.refills import refill_requeue, refills_forward
-from orders.staff import ActionError
+from orders.staff import ActionError, StaffText, Term
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,52 @@ class Outcome:
     done: bool  # False: nothing to do (already in that state, e.g. a double submit)
     message: str  # for the staff member who acted, in their language
     extra: Any = None
+
+
+def _shown(value: Any) -> Any:
+    """A value put into a staff text as the reader sees it: a stored choice by its translated
+    label (the forward and request states by orders.admin's, whose model labels stay English)."""
+    if isinstance(value, ForwardState):
+        return forward_state_label(value)
+    if isinstance(value, CancelRequest.State):
+        return cancel_state_label(value)
+    if isinstance(value, Refill.State):
+        return refill_state_label(value)
+    if isinstance(value, models.Choices):
+        return str(value.label)
+    if isinstance(value, Term):
+        return _(value)
+    return value
+
+
+def staff_text(message: Any) -> str:
+    """A staff text (an orders.staff StaffText, an ActionError, or a plain string) in the active
+    language: its template translated, with its values put in as the reader sees them. A plain
+    string is translated when the catalogue has it, and shown as it is otherwise."""
+    text = message.text if isinstance(message, ActionError) else message
+    if not isinstance(text, StaffText):
+        return _(str(text)) if str(text) else ""
+    translated = _(text.template)
+    if not text.params:
+        return translated
+    return translated % {name: _shown(value) for name, value in text.params.items()}
+
+
+# What forwarding an order came to (orders.forwarding's outcome words), for the message staff read.
+FORWARD_OUTCOMES = {
+    "sent": pgettext_lazy("forwarding outcome", "sent"),
+    "skipped": pgettext_lazy("forwarding outcome", "skipped (another worker has it, or it is not due yet)"),
+    "deferred": pgettext_lazy("forwarding outcome", "deferred (tried again shortly)"),
+    "not_sent": pgettext_lazy("forwarding outcome", "not sent (tried again later)"),
+    "resend": pgettext_lazy("forwarding outcome", "outcome unknown; resending with the same key"),
+    "unknown": pgettext_lazy("forwarding outcome", "outcome unknown; check the provider"),
+    "rejected": pgettext_lazy("forwarding outcome", "rejected by the provider"),
+    "provider_out_of_funds": pgettext_lazy("forwarding outcome", "the provider is out of funds"),
+}
+
+
+def forward_outcome_label(result: str) -> str:
+    return str(FORWARD_OUTCOMES.get(result, result))
 
 
 # --- Orders -------------------------------------------------------------------------------------
@@ -69,9 +116,10 @@ def order_resend(*, order_id: int, actor_id: int) -> Outcome:
         change = staff.order_resend(order_id=order_id, actor_id=actor_id)
         _audited(change, actor_id=actor_id, action="order.resend")
     if not change.done:
-        return Outcome(False, change.message)
+        return Outcome(False, staff_text(change.message))
     result = order_forward(order_id=order_id)
-    return Outcome(True, _("Order %(id)s resent: %(result)s.") % {"id": order_id, "result": result}, result)
+    message = _("Order %(id)s resent: %(result)s.") % {"id": order_id, "result": forward_outcome_label(result)}
+    return Outcome(True, message, result)
 
 
 def order_mark_sent(*, order_id: int, upstream_order_id: str, actor_id: int) -> Outcome:
@@ -81,7 +129,7 @@ def order_mark_sent(*, order_id: int, upstream_order_id: str, actor_id: int) -> 
             order_id=order_id, upstream_order_id=upstream_order_id, actor_id=actor_id
         )
         _audited(change, actor_id=actor_id, action="order.mark_sent")
-    return Outcome(change.done, change.message)
+    return Outcome(change.done, staff_text(change.message))
 
 
 def order_mark_final(
@@ -95,7 +143,7 @@ def order_mark_final(
         _audited(
             change, actor_id=actor_id, action=f"order.mark_{status.lower()}", reason=reason, refund=change.refunded
         )
-    return Outcome(change.done, change.message, change.refunded if change.done else None)
+    return Outcome(change.done, staff_text(change.message), change.refunded if change.done else None)
 
 
 def order_recheck_now(*, order_id: int, actor_id: int) -> Outcome:
@@ -119,9 +167,15 @@ def order_move(*, order_id: int, service_id: int, actor_id: int) -> Outcome:
         change = staff.order_move(order_id=order_id, service_id=service_id, actor_id=actor_id)
         _audited(change, actor_id=actor_id, action="order.move")
     if not change.done:
-        return Outcome(False, change.message)
+        return Outcome(False, staff_text(change.message))
     result = order_forward(order_id=order_id)
-    return Outcome(True, f"{change.message[:-1]}: {result}.", result)
+    provider = change.subject.provider.name if change.subject.provider_id else ""
+    message = _("Order %(id)s moved to %(provider)s: %(result)s.") % {
+        "id": order_id,
+        "provider": provider,
+        "result": forward_outcome_label(result),
+    }
+    return Outcome(True, message, result)
 
 
 # --- Refills and cancels -------------------------------------------------------------------------
@@ -132,7 +186,7 @@ def refill_retry(*, refill_id: int, actor_id: int) -> Outcome:
         change = refill_requeue(refill_id=refill_id, actor_id=actor_id)
         _audited(change, actor_id=actor_id, action="refill.retry")
     if not change.done:
-        return Outcome(False, change.message)
+        return Outcome(False, staff_text(change.message))
     sent = refills_forward(refill_ids=[refill_id])
     if sent:
         return Outcome(True, _("Refill %(id)s sent.") % {"id": refill_id})
@@ -144,7 +198,7 @@ def cancel_retry(*, cancel_id: int, actor_id: int) -> Outcome:
         change = cancel_requeue(cancel_id=cancel_id, actor_id=actor_id)
         _audited(change, actor_id=actor_id, action="cancel.retry")
     if not change.done:
-        return Outcome(False, change.message)
+        return Outcome(False, staff_text(change.message))
     confirmed = cancels_forward(cancel_ids=[cancel_id])
     if confirmed:
         return Outcome(True, _("Cancel %(id)s confirmed by the provider.") % {"id": cancel_id})

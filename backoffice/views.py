@@ -58,7 +58,7 @@ def _run(request, call) -> services.Outcome | None:
     try:
         outcome = call()
     except services.ActionError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, services.staff_text(exc))
         return None
     (messages.success if outcome.done else messages.info)(request, outcome.message)
     return outcome
@@ -193,7 +193,7 @@ def customer_action(request, user_id: int, action: str):
             try:
                 outcome = services.customer_api_key_reset(user_id=user.pk, actor_id=actor_id)
             except services.ActionError as exc:
-                messages.error(request, str(exc))
+                messages.error(request, services.staff_text(exc))
                 return HttpResponseRedirect(back)
             return _render(
                 request,
@@ -312,12 +312,19 @@ def import_services(request, provider_id: int):
                 return HttpResponseRedirect(
                     reverse("admin:catalog_service_changelist") + f"?upstream__provider__id__exact={provider.pk}"
                 )
+    # "N selected" for every N the page can reach, in the reader's language and plural form: the
+    # page's script shows the one for the boxes ticked.
+    selected_texts = [
+        ngettext("%(count)s selected", "%(count)s selected", count) % {"count": count} for count in range(len(rows) + 1)
+    ]
     return _render(
         request,
         "backoffice/import.html",
         _("Import services from %(provider)s") % {"provider": provider.name},
         provider=provider,
         rows=rows,
+        selected_texts=selected_texts,
+        selected_texts_json=json.dumps(selected_texts, ensure_ascii=False),
         form=form,
         q=q,
         categories=categories,

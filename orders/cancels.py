@@ -9,6 +9,7 @@ from collections import defaultdict
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from upstream.client import UpstreamError
 from upstream.services import provider_call
@@ -19,7 +20,7 @@ from .events import order_event
 from .models import ACTIVE_STATUSES, CancelRequest, ForwardState, Order, Status
 from .queue import FORWARD_CANCELS, enqueue
 from .settlement import order_cancel_unsent
-from .staff import ActionError, StaffChange
+from .staff import ActionError, StaffChange, StaffText, choice
 
 logger = logging.getLogger(__name__)
 
@@ -140,16 +141,24 @@ def cancel_requeue(*, cancel_id: int, actor_id: int) -> StaffChange:
     cancel = CancelRequest.objects.select_for_update().get(pk=cancel_id)
     before = {"state": cancel.state, "error": cancel.error}
     if cancel.state in (CancelRequest.State.CONFIRMED, CancelRequest.State.DONE):
-        message = f"Cancel {cancel_id} is already {cancel.get_state_display()}."
+        message = StaffText(
+            gettext_noop("Cancel %(id)s is already %(state)s."),
+            {"id": cancel_id, "state": choice(CancelRequest.State, cancel.state)},
+        )
         return StaffChange(False, message, cancel, before, before)
     if cancel.state == CancelRequest.State.MANUAL or cancel.order.forward_state == ForwardState.MANUAL:
-        raise ActionError(f"Cancel {cancel_id} is of a manual order: resolve it in the manual queue.")
+        raise ActionError(
+            gettext_noop("Cancel %(id)s is of a manual order: resolve it in the manual queue."), {"id": cancel_id}
+        )
     try:
         with transaction.atomic():
             CancelRequest.objects.filter(pk=cancel.pk, state=cancel.state).update(
                 state=CancelRequest.State.QUEUED, error=""
             )
     except IntegrityError:
-        raise ActionError(f"Order {cancel.order_id} already has an open cancel request.") from None
+        raise ActionError(
+            gettext_noop("Order %(id)s already has an open cancel request."), {"id": cancel.order_id}
+        ) from None
     order_event(cancel.order_id, "staff", f"Cancel {cancel.pk} retried by staff", actor_id=actor_id)
-    return StaffChange(True, f"Cancel {cancel_id} queued.", cancel, before, {"state": CancelRequest.State.QUEUED})
+    message = StaffText(gettext_noop("Cancel %(id)s queued."), {"id": cancel_id})
+    return StaffChange(True, message, cancel, before, {"state": CancelRequest.State.QUEUED})

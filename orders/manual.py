@@ -23,13 +23,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import AuditLog
 from accounts.services import audit_record
 
 from .events import order_event, order_status_notify, refill_final_notify
 from .models import ACTIVE_STATUSES, FINAL_STATUSES, CancelRequest, ForwardState, Order, OrderEvent, Refill, Status
-from .staff import ActionError, order_fields, order_mark_final
+from .staff import ActionError, Term, choice, order_fields, order_mark_final
 
 CLAIM_LEASE = timedelta(minutes=10)
 MIN_LEASE = timedelta(seconds=10)
@@ -85,15 +86,18 @@ def _lease(seconds: int | None) -> timedelta:
 def _locked_manual(order_id: int) -> Order:
     order = Order.objects.select_for_update().filter(pk=order_id).first()
     if order is None:
-        raise ActionError(f"Order {order_id} does not exist.")
+        raise ActionError(gettext_noop("Order %(id)s does not exist."), {"id": order_id})
     if order.forward_state != ForwardState.MANUAL:
-        raise ActionError(f"Order {order_id} is not an order of a manual service.")
+        raise ActionError(gettext_noop("Order %(id)s is not an order of a manual service."), {"id": order_id})
     return order
 
 
 def _check_version(order: Order, expected: str | None) -> None:
     if expected is not None and str(expected).strip() != order_version(order):
-        raise ChangedMeanwhile(f"Order {order.pk} changed since you read it (status {order.status}); read it again.")
+        raise ChangedMeanwhile(
+            gettext_noop("Order %(id)s changed since you read it (status %(status)s); read it again."),
+            {"id": order.pk, "status": choice(Status, order.status)},
+        )
 
 
 def _claim_fields(order: Order) -> dict[str, Any]:
@@ -107,9 +111,12 @@ def manual_take(*, order_id: int, actor_id: int, lease_seconds: int | None = Non
     order = _locked_manual(order_id)
     now = timezone.now()
     if order.status not in ACTIVE_STATUSES:
-        raise ActionError(f"Order {order_id} is {order.status}: nothing left to do.")
+        raise ActionError(
+            gettext_noop("Order %(id)s is %(status)s: nothing left to do."),
+            {"id": order_id, "status": choice(Status, order.status)},
+        )
     if claim_live(order, now) and order.claimed_by_id != actor_id:
-        raise TakenByOther(f"Order {order_id} is taken by someone else until {order.claimed_until:%H:%M:%S} UTC.")
+        raise _taken_until(order)
     before = _claim_fields(order)
     until = now + _lease(lease_seconds)
     Order.objects.filter(pk=order.pk).update(claimed_by_id=actor_id, claimed_until=until)
@@ -133,7 +140,7 @@ def manual_release(*, order_id: int, actor_id: int) -> Order:
     if order.claimed_by_id is None:
         return order
     if claim_live(order) and order.claimed_by_id != actor_id:
-        raise TakenByOther(f"Order {order_id} is taken by someone else.")
+        raise TakenByOther(gettext_noop("Order %(id)s is taken by someone else."), {"id": order_id})
     before = _claim_fields(order)
     Order.objects.filter(pk=order.pk).update(claimed_by=None, claimed_until=None)
     order_event(order.pk, "staff", "Given back to the manual queue", actor_id=actor_id)
@@ -191,17 +198,29 @@ def _close_open_cancels(order: Order, actor_id: int) -> None:
         order_event(order.pk, "cancel", f"Cancel {cancel.pk} closed: order {order.status}", actor_id=actor_id)
 
 
-def _count(value: Any, name: str) -> int | None:
+def _taken_until(order: Order) -> TakenByOther:
+    return TakenByOther(
+        gettext_noop("Order %(id)s is taken by someone else until %(until)s UTC."),
+        {"id": order.pk, "until": f"{order.claimed_until:%H:%M:%S}"},
+    )
+
+
+# The names of the counts staff set, as the refusals name them (translated on staff pages).
+START_COUNT = Term(gettext_noop("Start count"))
+REMAINS = Term(gettext_noop("Remains"))
+
+
+def _count(value: Any, name: Term) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise ActionError(f"{name} must be a whole number.")
+        raise ActionError(gettext_noop("%(field)s must be a whole number."), {"field": name})
     try:
         number = int(str(value).strip())
     except (TypeError, ValueError):
-        raise ActionError(f"{name} must be a whole number.") from None
+        raise ActionError(gettext_noop("%(field)s must be a whole number."), {"field": name}) from None
     if not 0 <= number <= 2**62:
-        raise ActionError(f"{name} must be a whole number from 0.")
+        raise ActionError(gettext_noop("%(field)s must be a whole number from 0."), {"field": name})
     return number
 
 
@@ -227,19 +246,26 @@ def manual_update(
     order = _locked_manual(order_id)
     _check_version(order, version)
     if claim_live(order) and order.claimed_by_id != actor_id:
-        raise TakenByOther(f"Order {order_id} is taken by someone else until {order.claimed_until:%H:%M:%S} UTC.")
-    start = _count(start_count, "Start count")
-    left = _count(remains, "Remains")
+        raise _taken_until(order)
+    start = _count(start_count, START_COUNT)
+    left = _count(remains, REMAINS)
     if status is not None and status not in SETTABLE_STATUSES:
+        # The protocol's words, as the caller must send them (never translated).
         allowed = ", ".join(SETTABLE_STATUSES)
-        raise ActionError(f"Status must be one of {allowed}.")
+        raise ActionError(gettext_noop("Status must be one of %(allowed)s."), {"allowed": allowed})
     if order.is_final:
+        current = {"id": order_id, "status": choice(Status, order.status)}
         if status is None or (status == order.status and start is None and left is None):
-            raise ActionError(f"Order {order_id} is already {order.status}.")
+            raise ActionError(gettext_noop("Order %(id)s is already %(status)s."), current)
         if status in PROGRESS_STATUSES:
-            raise ActionError(f"Order {order_id} is {order.status}: a final order does not go back in progress.")
+            raise ActionError(
+                gettext_noop("Order %(id)s is %(status)s: a final order does not go back in progress."), current
+            )
     if left is not None and left > order.units:
-        raise ActionError(f"Remains must be between 0 and {order.units} (the order has {order.units}).")
+        raise ActionError(
+            gettext_noop("Remains must be between 0 and %(most)s (the order has %(units)s)."),
+            {"most": order.units, "units": order.units},
+        )
     before = order_fields(order) | {"start_count": order.start_count}
     refunded = Decimal("0")
     if start is not None and start != order.start_count:
@@ -284,6 +310,7 @@ def manual_update(
 
 # --- Refills and cancels of manual orders ----------------------------------------------------------
 
+NOT_MANUAL_CANCEL = gettext_noop("Cancel %(id)s is not a cancel request of a manual order.")
 REFILL_OUTCOMES = {
     "in_progress": Refill.Status.IN_PROGRESS,
     "completed": Refill.Status.COMPLETED,
@@ -307,15 +334,18 @@ def manual_cancels() -> QuerySet[CancelRequest]:
 def manual_refill_resolve(*, refill_id: int, actor_id: int, outcome: str, reason: str = "") -> Refill:
     """Staff did the refill (completed), are doing it (in_progress) or refuse it (rejected)."""
     if outcome not in REFILL_OUTCOMES:
-        raise ActionError("Outcome must be one of " + ", ".join(REFILL_OUTCOMES) + ".")
+        raise ActionError(gettext_noop("Outcome must be one of %(allowed)s."), {"allowed": ", ".join(REFILL_OUTCOMES)})
     refill = Refill.objects.select_for_update().filter(pk=refill_id).first()
     if refill is None or refill.state != Refill.State.MANUAL:
-        raise ActionError(f"Refill {refill_id} is not a refill of a manual order.")
+        raise ActionError(gettext_noop("Refill %(id)s is not a refill of a manual order."), {"id": refill_id})
     status = REFILL_OUTCOMES[outcome]
     if refill.status in (Refill.Status.COMPLETED, Refill.Status.REJECTED):
         if refill.status == status:
             return refill
-        raise ActionError(f"Refill {refill_id} is already {refill.status}.")
+        raise ActionError(
+            gettext_noop("Refill %(id)s is already %(status)s."),
+            {"id": refill_id, "status": choice(Refill.Status, refill.status)},
+        )
     before = {"status": refill.status}
     Refill.objects.filter(pk=refill.pk, status=refill.status).update(
         status=status, error=reason[:500] if status == Refill.Status.REJECTED else ""
@@ -346,19 +376,25 @@ def manual_cancel_resolve(
         CancelRequest.State.DONE,
         CancelRequest.State.REJECTED,
     ):
-        raise ActionError(f"Cancel {cancel_id} is not a cancel request of a manual order.")
+        raise ActionError(NOT_MANUAL_CANCEL, {"id": cancel_id})
     order = Order.objects.select_for_update().get(pk=cancel.order_id)
     if order.forward_state != ForwardState.MANUAL:
-        raise ActionError(f"Cancel {cancel_id} is not a cancel request of a manual order.")
+        raise ActionError(NOT_MANUAL_CANCEL, {"id": cancel_id})
     wanted = CancelRequest.State.DONE if accept else CancelRequest.State.REJECTED
     if cancel.state != CancelRequest.State.MANUAL:
         if cancel.state == wanted:
             return cancel, Decimal("0")
-        raise ActionError(f"Cancel {cancel_id} is already {cancel.get_state_display()}.")
+        raise ActionError(
+            gettext_noop("Cancel %(id)s is already %(state)s."),
+            {"id": cancel_id, "state": choice(CancelRequest.State, cancel.state)},
+        )
     refunded = Decimal("0")
     if accept:
         if order.is_final and order.status != Status.CANCELED:
-            raise ActionError(f"Order {order.pk} is already {order.status}; refuse the cancel instead.")
+            raise ActionError(
+                gettext_noop("Order %(id)s is already %(status)s; refuse the cancel instead."),
+                {"id": order.pk, "status": choice(Status, order.status)},
+            )
         if not order.is_final:
             refunded = order_mark_final(
                 order_id=order.pk, status=Status.CANCELED, actor_id=actor_id, reason=reason or "Cancel accepted"
@@ -369,7 +405,7 @@ def manual_cancel_resolve(
             state=wanted, error="" if accept else (reason or "Refused by staff")[:500]
         )
     except IntegrityError:  # pragma: no cover - the row lock above serialises resolutions
-        raise ChangedMeanwhile(f"Cancel {cancel_id} changed meanwhile.") from None
+        raise ChangedMeanwhile(gettext_noop("Cancel %(id)s changed meanwhile."), {"id": cancel_id}) from None
     order_event(
         order.pk, "cancel", f"Cancel {cancel.pk} {'accepted' if accept else 'refused'} by staff", actor_id=actor_id
     )
@@ -407,7 +443,7 @@ def order_update(
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(pk=order_id).first()
         if order is None:
-            raise ActionError(f"Order {order_id} does not exist.")
+            raise ActionError(gettext_noop("Order %(id)s does not exist."), {"id": order_id})
         if order.forward_state == ForwardState.MANUAL:
             return manual_update(
                 order_id=order_id,
@@ -421,13 +457,18 @@ def order_update(
         _check_version(order, version)
         if start_count not in (None, "") or (remains not in (None, "") and status != Status.PARTIAL):
             raise ActionError(
-                f"Order {order_id} is fulfilled by a provider: its start count and progress come from the provider."
+                gettext_noop(
+                    "Order %(id)s is fulfilled by a provider: its start count and progress come from the provider."
+                ),
+                {"id": order_id},
             )
         if status not in FINAL_STATUSES:
-            raise ActionError("An order fulfilled by a provider takes only Completed, Partial or Canceled.")
+            raise ActionError(
+                gettext_noop("An order fulfilled by a provider takes only Completed, Partial or Canceled.")
+            )
         before = order_fields(order)
         change = order_mark_final(
-            order_id=order_id, status=status, actor_id=actor_id, remains=_count(remains, "Remains"), reason=reason
+            order_id=order_id, status=status, actor_id=actor_id, remains=_count(remains, REMAINS), reason=reason
         )
         if change.done:
             audit_record(
