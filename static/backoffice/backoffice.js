@@ -26,13 +26,19 @@ document.addEventListener("submit", (event) => {
   if (question && !window.confirm(question)) event.preventDefault();
 });
 
-// The import page: "select all", and how many rows are selected.
+// The import page: "select all", and how many rows are selected. The page writes "N selected"
+// for every N in the reader's language (data-texts, a JSON list indexed by N), plural forms and all.
 (() => {
   const all = document.getElementById("bo-all");
   const counter = document.getElementById("bo-count");
   if (!all || !counter) return;
+  let texts = [];
+  try { texts = JSON.parse(counter.dataset.texts || "[]"); } catch (error) { texts = []; }
   const boxes = () => [...document.querySelectorAll("#bo-import-rows tbody input[type=checkbox]")];
-  const count = () => { counter.textContent = boxes().filter((b) => b.checked).length + " selected"; };
+  const count = () => {
+    const ticked = boxes().filter((b) => b.checked).length;
+    counter.textContent = texts[ticked] !== undefined ? texts[ticked] : String(ticked);
+  };
   all.addEventListener("change", () => { boxes().forEach((b) => { b.checked = all.checked; }); count(); });
   boxes().forEach((b) => b.addEventListener("change", count));
 })();
