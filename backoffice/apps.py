@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 MAINTENANCE_SYNC_TASK = "backoffice.maintenance_sync"
 
@@ -22,6 +23,7 @@ class BackofficeConfig(AppConfig):
     default = True
     default_auto_field = "django.db.models.BigAutoField"
     name = "backoffice"
+    verbose_name = _("Backoffice")
 
     def ready(self) -> None:
         from .roles import ensure_roles

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 SWEEP_TASK = "billing.sweep_deposits"
 SWEEP_EVERY_MINUTES = 5
@@ -41,6 +42,7 @@ def ensure_sweep_schedule(sender, apps=None, using="default", **kwargs) -> None:
 class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "billing"
+    verbose_name = _("Billing")
 
     def ready(self) -> None:
         post_migrate.connect(ensure_sweep_schedule, sender=self, dispatch_uid="billing.ensure_sweep_schedule")

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 SYNC_TASK = "catalog.sync_all_providers"
 SYNC_EVERY_MINUTES = 30
@@ -42,6 +43,7 @@ def ensure_sync_schedule(sender, apps=None, using="default", **kwargs) -> None:
 class CatalogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "catalog"
+    verbose_name = _("Catalog")
 
     def ready(self) -> None:
         post_migrate.connect(ensure_sync_schedule, sender=self, dispatch_uid="catalog.ensure_sync_schedule")

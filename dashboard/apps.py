@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DashboardConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "dashboard"
+    verbose_name = _("Dashboard")
 
     def ready(self) -> None:
         from allauth.account.signals import user_signed_up

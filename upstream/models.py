@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from encrypted_model_fields.fields import EncryptedCharField
 
 from panel.money import MONEY
@@ -103,8 +104,11 @@ class Provider(models.Model):
 
     @property
     def api_key_hint(self) -> str:
+        """How much of the key staff see, in their language: its last 4 characters, or whether one is set."""
         key = self.api_key or ""
-        return f"…{key[-4:]}" if len(key) > 8 else "set" if key else "not set"
+        if len(key) > 8:
+            return f"…{key[-4:]}"
+        return pgettext("a secret on file", "set") if key else pgettext("a secret on file", "not set")
 
     def clean(self) -> None:
         try:
