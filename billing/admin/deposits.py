@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from panel.admin_tools import PERM_MONEY, CustomerFilter, ReadOnlyAdmin
@@ -72,15 +72,17 @@ class DepositRequestAdmin(admin.ModelAdmin):
     def approve(self, request, queryset):
         actor_id = request.user.pk
         done = sum(deposit_approve(deposit_id=pk, actor_id=actor_id) for pk in queryset.values_list("pk", flat=True))
-        # "deposit(s)": a test of the dashboard reads this English (an ngettext would say "1 deposit").
-        message = gettext("%(count)s deposit(s) approved and credited.") % {"count": done}
+        message = ngettext(
+            "%(count)s deposit approved and credited.", "%(count)s deposits approved and credited.", done
+        ) % {"count": done}
         self.message_user(request, message, messages.SUCCESS)
 
     @admin.action(description=_("Reject the selected deposits"), permissions=["money"])
     def reject(self, request, queryset):
         actor_id = request.user.pk
         done = sum(deposit_reject(deposit_id=pk, actor_id=actor_id) for pk in queryset.values_list("pk", flat=True))
-        self.message_user(request, gettext("%(count)s deposit(s) rejected.") % {"count": done}, messages.WARNING)
+        message = ngettext("%(count)s deposit rejected.", "%(count)s deposits rejected.", done) % {"count": done}
+        self.message_user(request, message, messages.WARNING)
 
 
 class GatewayEventInline(admin.StackedInline):
@@ -163,7 +165,11 @@ class DepositAdmin(ReadOnlyAdmin):
             )
             for pk in queryset.values_list("pk", flat=True)
         )
-        message = gettext("%(count)s deposit(s) credited; already credited ones were left alone.") % {"count": done}
+        message = ngettext(
+            "%(count)s deposit credited; already credited ones were left alone.",
+            "%(count)s deposits credited; already credited ones were left alone.",
+            done,
+        ) % {"count": done}
         self.message_user(request, message, messages.SUCCESS)
 
     @admin.action(description=_("Mark the selected deposits as reviewed"), permissions=["money"])
@@ -172,7 +178,9 @@ class DepositAdmin(ReadOnlyAdmin):
             deposit_review_clear(deposit_id=pk, actor_id=request.user.pk, note="Reviewed in the backoffice.")
             for pk in queryset.values_list("pk", flat=True)
         )
-        message = gettext("%(count)s deposit(s) marked as reviewed.") % {"count": done}
+        message = ngettext("%(count)s deposit marked as reviewed.", "%(count)s deposits marked as reviewed.", done) % {
+            "count": done
+        }
         self.message_user(request, message, messages.SUCCESS)
 
     @admin.action(description=_("Ask the gateway about the selected open deposits"))
@@ -263,7 +271,8 @@ class ReversalAdmin(ReadOnlyAdmin):
             reversal_apply(reversal_id=pk, actor_id=request.user.pk, note="Applied in the backoffice.")
             for pk in queryset.values_list("pk", flat=True)
         )
-        self.message_user(request, gettext("%(count)s reversal(s) applied.") % {"count": done}, messages.SUCCESS)
+        message = ngettext("%(count)s reversal applied.", "%(count)s reversals applied.", done) % {"count": done}
+        self.message_user(request, message, messages.SUCCESS)
 
     @admin.action(description=_("Dismiss the selected reversals"), permissions=["money"])
     def dismiss(self, request, queryset):
@@ -271,4 +280,5 @@ class ReversalAdmin(ReadOnlyAdmin):
             reversal_dismiss(reversal_id=pk, actor_id=request.user.pk, note="Dismissed in the backoffice.")
             for pk in queryset.values_list("pk", flat=True)
         )
-        self.message_user(request, gettext("%(count)s reversal(s) dismissed.") % {"count": done}, messages.WARNING)
+        message = ngettext("%(count)s reversal dismissed.", "%(count)s reversals dismissed.", done) % {"count": done}
+        self.message_user(request, message, messages.WARNING)

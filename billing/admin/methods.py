@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from ..gateways.base import GatewayError
@@ -58,7 +58,10 @@ class PaymentMethodForm(forms.ModelForm):
             name = f"gw_{field.name}"
             if field.secret:
                 hint = self.instance.secret_hint(field.name) if self.instance.pk else "not set"
-                hint = {"set": gettext("set"), "not set": gettext("not set")}.get(hint, hint)
+                hint = {
+                    "set": pgettext("a secret on file", "set"),
+                    "not set": pgettext("a secret on file", "not set"),
+                }.get(hint, hint)
                 self.fields[name] = forms.CharField(
                     label=field.label,
                     required=False,

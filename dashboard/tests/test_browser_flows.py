@@ -133,7 +133,7 @@ def test_manual_deposit_approved_in_backoffice(customer_page, staff_page, live_s
     staff.select_option("select[name=action]", "approve")
     shot(staff, "deposit-backoffice")
     staff.click("button[name=index]")
-    expect()(staff.locator(".messagelist .success")).to_contain_text("1 deposit(s) approved and credited")
+    expect()(staff.locator(".messagelist .success")).to_contain_text("1 deposit approved and credited")
     deposit.refresh_from_db()
     assert deposit.status == DepositRequest.Status.APPROVED
 
