@@ -7,7 +7,7 @@ from decimal import ROUND_DOWN
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.ledger import ledger_credit, ledger_debit
 from accounts.models import LedgerEntry, User
@@ -101,11 +101,14 @@ def reversal_apply(*, reversal_id: int, actor_id: int | None, note: str = "") ->
     take = min(balance, reversal.amount).quantize(settings.MONEY_PLACES, rounding=ROUND_DOWN)
     entry_id = None
     if take > 0:
+        # A stored memo: in English, whichever language the staff member who applied it reads.
+        with translation.override("en"):
+            kind = reversal.get_kind_display()
         posting = ledger_debit(
             user_id=reversal.deposit.user_id,
             amount=take,
             kind=LedgerEntry.Kind.ADJUSTMENT,
-            memo=f"{reversal.get_kind_display()} of deposit {reversal.deposit_id}",
+            memo=f"{kind} of deposit {reversal.deposit_id}",
             actor_id=actor_id,
             idempotency_key=f"reversal:{reversal.pk}",
         )

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.ledger import ledger_drift
 from accounts.models import LedgerEntry, User
@@ -34,6 +34,7 @@ from billing.payments import (
     deposits_sweep,
     quote,
     report_apply,
+    reversal_apply,
 )
 from billing.services import deposit_approve, deposit_request_create
 from testing.concurrency import run_together
@@ -298,6 +299,20 @@ def test_reversals_without_a_gateway_id_are_told_apart_by_kind_and_amount(custom
         Decimal("20"),
         Decimal("40"),
     ]
+
+
+def test_a_reversal_applied_by_staff_reading_russian_writes_an_english_memo(customer, card, admin_user):
+    deposit = credited(customer, card)
+    report_apply(method=card, report=back(deposit, Outcome.REFUNDED, "30", tx="rfnd_1", event="e1"))
+    reversal = Reversal.objects.get(deposit=deposit)
+    with translation.override("ru"):
+        # Russian is active (the kind's label is Russian), yet the stored memo is English.
+        assert reversal.get_kind_display() != "Refund"
+        assert reversal_apply(reversal_id=reversal.pk, actor_id=admin_user.pk, note="checked")
+    reversal.refresh_from_db()
+    entry = LedgerEntry.objects.get(pk=reversal.ledger_entry_id)
+    assert entry.memo == f"Refund of deposit {deposit.pk}"
+    assert entry.amount == Decimal("-30")
 
 
 def test_a_manual_deposit_credits_its_bonus_on_approval(customer, db):
