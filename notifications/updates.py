@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from catalog.models import Service
 from panel.events import DomainEvent, emit
@@ -24,6 +24,12 @@ from .models import CatalogUpdate, CustomerSettings, Preference, ServiceState, U
 logger = logging.getLogger(__name__)
 
 DIGEST_LIMIT = 100
+
+
+def english_label(update: CatalogUpdate) -> str:
+    """The update's kind as English words, for data that is stored or leaves the panel."""
+    with translation.override("en"):
+        return str(update.get_kind_display())
 
 
 def _announce(updates: list[CatalogUpdate]) -> None:
@@ -151,8 +157,9 @@ def updates_digest_send() -> int:
                             {
                                 "service": update.service_id,
                                 "name": update.service.name,
-                                # The label as it read when raised; `kind` lets the email show it translated.
-                                "change": update.get_kind_display(),
+                                # The English label (event data is stored and sent to webhooks);
+                                # `kind` lets the email show it translated.
+                                "change": english_label(update),
                                 "kind": update.kind,
                                 "old_rate": update.old_rate,
                                 "new_rate": update.new_rate,

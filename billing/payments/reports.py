@@ -10,7 +10,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry
@@ -336,7 +336,10 @@ def _reversal(deposit: Deposit, report: Report, event: GatewayEvent) -> tuple[st
         amount=amount,
     )
     flag = {"refunded": True} if kind == Reversal.Kind.REFUND else {"charged_back": True}
-    what = f"{reversal.get_kind_display()} of {gateway_amount} {reversal.gateway_currency}"
+    # A stored note: in English whatever language the notification's request activated.
+    with translation.override("en"):
+        label = str(reversal.get_kind_display())
+    what = f"{label} of {gateway_amount} {reversal.gateway_currency}"
     note = f"{what} reported: review reversal {reversal.pk}."
     Deposit.objects.filter(pk=deposit.pk).update(needs_review=True, note=note[:255], updated_at=timezone.now(), **flag)
     return note, True

@@ -315,6 +315,16 @@ def test_a_reversal_applied_by_staff_reading_russian_writes_an_english_memo(cust
     assert entry.amount == Decimal("-30")
 
 
+def test_a_reversal_reported_while_russian_is_active_leaves_an_english_note(customer, card):
+    # The gateway's notification request may carry any Accept-Language: the stored note is English.
+    deposit = credited(customer, card)
+    with translation.override("ru"):
+        report_apply(method=card, report=back(deposit, Outcome.REFUNDED, "30", tx="rfnd_ru", event="ru1"))
+    deposit.refresh_from_db()
+    reversal = Reversal.objects.get(deposit=deposit)
+    assert deposit.note == f"Refund of 30 {deposit.charge_currency} reported: review reversal {reversal.pk}."
+
+
 def test_a_manual_deposit_credits_its_bonus_on_approval(customer, db):
     BonusTier.objects.create(min_amount=Decimal("100"), percent=Decimal("10"))
     bank = PaymentMethod.objects.create(name="Bank", fee_fixed=Decimal("1"))
