@@ -39,3 +39,14 @@ def pytest_sessionstart(session):
             'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
             returncode=3,
         )
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """LocaleMiddleware leaves a request's language active in the thread that served it: every test
+    starts and ends in the default language, so one test's Arabic request never reaches the next."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()

@@ -5,9 +5,10 @@ import logging
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import exceptions, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -85,6 +86,17 @@ class AdminApiView(APIView):
 
     def get_exception_handler(self):
         return exception_handler
+
+    def dispatch(self, request, *args, **kwargs):
+        # Staff scripts read the panel's default language (service and category names, DRF's own
+        # messages), whatever the caller's Accept-Language, cookie or account language; rendered here,
+        # inside that language, rather than later by Django.
+        with translation.override(settings.LANGUAGE_CODE):
+            response = super().dispatch(request, *args, **kwargs)
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                response.render()
+        response["Content-Language"] = settings.LANGUAGE_CODE
+        return response
 
     def permission_denied(self, request, message=None, code=None):
         if request.authenticators and not request.successful_authenticator:

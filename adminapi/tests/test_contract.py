@@ -384,3 +384,17 @@ def test_form_encoded_bodies_work_too(client, customer, service, admin_token):
     assert response.json()["data"]["remains"] == 10
     pulled = client.post("/adminapi/v2/orders/pull", {"limit": "5"}, HTTP_X_API_KEY=key)
     assert pulled.status_code == 200 and [o["id"] for o in pulled.json()["data"]["list"]] == [order.pk]
+
+
+def test_answers_are_in_the_default_language_whatever_the_caller_asks(api, service, admin_token):
+    """A staff script's Accept-Language changes nothing: names in the default language, errors in English."""
+    _, key = admin_token
+    service.name_ru = "Подписчики"
+    service.save()
+    answer = api(key, "get", f"services/{service.pk}", headers={"Accept-Language": "ru"})
+    assert answer.status == 200
+    assert answer.data["name"] == service.name_en
+    missing = api(key, "get", "services/999999", headers={"Accept-Language": "ru"})
+    assert missing.status == 404 and missing.error.isascii()
+    unauthenticated = api(None, "get", "services", headers={"Accept-Language": "ar"})
+    assert unauthenticated.status == 401 and unauthenticated.error.isascii()

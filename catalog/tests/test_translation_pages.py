@@ -88,6 +88,9 @@ def test_the_orders_list_and_an_order_in_russian(client, russian, shop):
     assert f"{translated.pk} — Подписчики HQ" in html
     html = client.get(reverse("dashboard:order", args=[order.pk])).content.decode()
     assert "Подписчики HQ" in html
+    export = client.get(reverse("dashboard:orders_export"))
+    assert export.status_code == 200
+    assert "Подписчики HQ" in b"".join(export.streaming_content).decode()
 
 
 def test_the_public_price_list_follows_the_visitors_language(client, shop):

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catalog.favourites import favourite_ids, favourite_set
 from catalog.models import Service, ServiceType
+from catalog.selectors import translated_text
 from orders.models import ACTIVE_STATUSES, Order
 from panel.security import SpreadsheetSafeWriter, safe_next_url
 from support.attachments import attachment_open
@@ -83,11 +84,11 @@ def _export_rows(orders, tz, header: list[str]):
     writer = SpreadsheetSafeWriter(sink)
     writer.writerow(header)
     yield "\ufeff" + sink.take()  # a BOM, so that spreadsheets read the file as UTF-8
-    rows = orders.values_list(
+    rows = orders.annotate(service_text=translated_text("service__name")).values_list(
         "pk",
         "created_at",
         "service_id",
-        "service__name",
+        "service_text",
         "link",
         "quantity",
         "runs",
