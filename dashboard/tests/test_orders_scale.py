@@ -42,7 +42,8 @@ def many(customer, make_service):
 
 
 def link(html: str, label: str) -> str | None:
-    match = re.search(r'href="(\?[^"]*)">[^<]*' + label, html)
+    # The link's text may hold an arrow in its own span (it turns in right-to-left pages).
+    match = re.search(r'href="(\?[^"]*)">(?:[^<]|<span[^>]*>[^<]*</span>)*' + label, html)
     return match.group(1).replace("&amp;", "&") if match else None
 
 
