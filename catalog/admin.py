@@ -291,7 +291,7 @@ class ServiceForm(TranslatedTextsForm):
                 field,
                 gettext(
                     "This prices the service below its cost of %(cost)s (upstream rate x exchange rate). "
-                    "Raise the price, or tick \u201callow below cost\u201d to sell it as a loss-leader."
+                    "Raise the price, or tick “allow below cost” to sell it as a loss-leader."
                 )
                 % {"cost": unit_cost(probe)},
             )
