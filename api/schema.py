@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_noop as N_
 
 from . import answers
 
@@ -56,43 +57,46 @@ ADD_PARAMS: list[tuple[str, str]] = [
     ),
 ]
 
-# Every error text, with when it is answered. Order and refill errors can also appear inside
-# the multi-ID answers, per ID.
+# Every error text, with when it is answered. Order and refill errors can also appear inside the
+# multi-ID answers, per ID. The "when" texts and the actions' descriptions are marked with
+# gettext_noop: the API page translates them, the OpenAPI document stays English.
 ERRORS: list[tuple[str, str]] = [
-    (answers.INVALID_KEY, "the key is missing, unknown, rotated or its account is disabled"),
+    (answers.INVALID_KEY, N_("the key is missing, unknown, rotated or its account is disabled")),
     (
         answers.INCORRECT_REQUEST,
-        "no action; an ID parameter missing, empty or blank (`order=` is the same as no `order`); "
-        "a body that is neither a form nor a JSON object",
+        N_(
+            "no action; an ID parameter missing, empty or blank (`order=` is the same as no `order`); "
+            "a body that is neither a form nor a JSON object"
+        ),
     ),
-    (answers.KEY_IN_URL, "the key came in the URL's query string and this panel refuses keys in URLs"),
-    (answers.INVALID_ACTION, "an action this API does not have"),
-    (answers.TOO_MANY_IDS, "more than 100 IDs in `orders` or `refills`"),
-    (answers.TOO_MANY_REQUESTS, "a rate limit is exceeded (HTTP 429, with Retry-After)"),
-    ("Incorrect service ID", "add: the service is missing, empty, does not exist or is not on sale"),
-    ("Bad link", "add: the link is missing or malformed"),
-    ("Incorrect quantity", "add: the quantity is missing or not a positive whole number"),
-    ("Quantity less than minimal 50", "add: below the service's min (the number is the min)"),
-    ("Quantity more than maximum 10000", "add: above the service's max (the number is the max)"),
-    ("Not enough funds on balance", "add: the charge exceeds the balance"),
+    (answers.KEY_IN_URL, N_("the key came in the URL's query string and this panel refuses keys in URLs")),
+    (answers.INVALID_ACTION, N_("an action this API does not have")),
+    (answers.TOO_MANY_IDS, N_("more than 100 IDs in `orders` or `refills`")),
+    (answers.TOO_MANY_REQUESTS, N_("a rate limit is exceeded (HTTP 429, with Retry-After)")),
+    ("Incorrect service ID", N_("add: the service is missing, empty, does not exist or is not on sale")),
+    ("Bad link", N_("add: the link is missing or malformed")),
+    ("Incorrect quantity", N_("add: the quantity is missing or not a positive whole number")),
+    ("Quantity less than minimal 50", N_("add: below the service's min (the number is the min)")),
+    ("Quantity more than maximum 10000", N_("add: above the service's max (the number is the max)")),
+    ("Not enough funds on balance", N_("add: the charge exceeds the balance")),
     (
         "You have active order with this link. Please wait until order being completed.",
-        "add: an order for the same service and link is still running",
+        N_("add: an order for the same service and link is still running"),
     ),
-    ("This service does not support drip-feed", "add: runs/interval on a service without drip-feed"),
-    ("Runs is required / Interval is required", "add: one of the two drip-feed fields without the other"),
-    ("<Field> is required / Incorrect <field>", "add: a type's own parameter missing or invalid"),
-    (answers.INCORRECT_ORDER, "status, refill, cancel: the order does not exist or is not yours"),
-    ("Refill is disabled for this service", "refill"),
-    ("The order is not completed", "refill"),
-    ("Order not eligible for refill", "refill: past the service's refill period"),
-    ("Refill already requested for this order", "refill: one is still open"),
-    ("Refill was requested less than 24 hours ago", "refill"),
-    (answers.REFILL_NOT_FOUND, "refill_status: the refill does not exist or is not yours"),
-    ("Cancel is disabled for this service", "cancel"),
-    ("Order can not be canceled", "cancel: the order is already final"),
-    ("Cancel already requested for this order", "cancel"),
-    (answers.INTERNAL_ERROR, "an unexpected server fault (HTTP 500); never for anything a request contains"),
+    ("This service does not support drip-feed", N_("add: runs/interval on a service without drip-feed")),
+    ("Runs is required / Interval is required", N_("add: one of the two drip-feed fields without the other")),
+    ("<Field> is required / Incorrect <field>", N_("add: a type's own parameter missing or invalid")),
+    (answers.INCORRECT_ORDER, N_("status, refill, cancel: the order does not exist or is not yours")),
+    ("Refill is disabled for this service", N_("refill")),
+    ("The order is not completed", N_("refill")),
+    ("Order not eligible for refill", N_("refill: past the service's refill period")),
+    ("Refill already requested for this order", N_("refill: one is still open")),
+    ("Refill was requested less than 24 hours ago", N_("refill")),
+    (answers.REFILL_NOT_FOUND, N_("refill_status: the refill does not exist or is not yours")),
+    ("Cancel is disabled for this service", N_("cancel")),
+    ("Order can not be canceled", N_("cancel: the order is already final")),
+    ("Cancel already requested for this order", N_("cancel")),
+    (answers.INTERNAL_ERROR, N_("an unexpected server fault (HTTP 500); never for anything a request contains")),
 ]
 
 
@@ -144,7 +148,7 @@ def actions() -> list[dict[str, Any]]:
     return [
         {
             "id": "services",
-            "title": "Service list",
+            "title": N_("Service list"),
             "params": [("action", "services"), ("lang", f"optional: {LANG_HELP}")],
             "answer": _service_examples(),
             "schema": "ServiceList",
@@ -156,32 +160,34 @@ def actions() -> list[dict[str, Any]]:
         },
         {
             "id": "add",
-            "title": "Add order",
+            "title": N_("Add order"),
             "params": [
                 ("action", "add"),
-                ("service", "Service ID"),
-                ("...", "the service type's parameters, below"),
-                ("idempotency_key", "optional: retries with the same key return the same order"),
+                ("service", N_("Service ID")),
+                ("...", N_("the service type's parameters, below")),
+                ("idempotency_key", N_("optional: retries with the same key return the same order")),
             ],
             "answer": answers.order_placed(23501),
             "schema": "Order",
-            "note": "The `Idempotency-Key` header works like the parameter.",
+            "note": N_("The `Idempotency-Key` header works like the parameter."),
         },
         {
             "id": "status",
-            "title": "Order status",
-            "params": [("action", "status"), ("order", "Order ID")],
+            "title": N_("Order status"),
+            "params": [("action", "status"), ("order", N_("Order ID"))],
             "answer": _status_example("0.27819", 3572, "Partial", 157),
             "schema": "Status",
-            "note": "`charge` is what you paid, net of refunds. Status is one of Pending, In progress, "
-            'Processing, Completed, Partial, Canceled; a Completed order has `remains` "0". After '
-            "`currency`, a drip-feed order's answer adds `runs` (the runs delivered so far) and a "
-            "subscription's adds `posts` (the posts delivered so far).",
+            "note": N_(
+                "`charge` is what you paid, net of refunds. Status is one of Pending, In progress, "
+                'Processing, Completed, Partial, Canceled; a Completed order has `remains` "0". After '
+                "`currency`, a drip-feed order's answer adds `runs` (the runs delivered so far) and a "
+                "subscription's adds `posts` (the posts delivered so far)."
+            ),
         },
         {
             "id": "status-multi",
-            "title": "Multiple orders status",
-            "params": [("action", "status"), ("orders", f"Order IDs ({ID_LIMIT})")],
+            "title": N_("Multiple orders status"),
+            "params": [("action", "status"), ("orders", N_("Order IDs (separated by commas, up to 100 IDs)"))],
             "answer": {
                 "1": _status_example("0.27819", 3572, "Partial", 157),
                 "10": answers.error(answers.INCORRECT_ORDER),
@@ -189,59 +195,61 @@ def actions() -> list[dict[str, Any]]:
                 "101": _status_example("2.40000", 120, "In progress", 300, quantity=100, runs=5, interval=30),
             },
             "schema": "StatusMap",
-            "note": "Keyed by the IDs as sent, in the order sent; an ID sent twice is one key.",
+            "note": N_("Keyed by the IDs as sent, in the order sent; an ID sent twice is one key."),
         },
         {
             "id": "refill",
-            "title": "Create refill",
-            "params": [("action", "refill"), ("order", "Order ID")],
+            "title": N_("Create refill"),
+            "params": [("action", "refill"), ("order", N_("Order ID"))],
             "answer": answers.refill_created(1),
             "schema": "Refill",
         },
         {
             "id": "refill-multi",
-            "title": "Create multiple refill",
-            "params": [("action", "refill"), ("orders", f"Order IDs ({ID_LIMIT})")],
+            "title": N_("Create multiple refill"),
+            "params": [("action", "refill"), ("orders", N_("Order IDs (separated by commas, up to 100 IDs)"))],
             "answer": [
                 answers.refill_item("1", 1, None),
                 answers.refill_item("2", 2, None),
                 answers.refill_item("3", None, answers.INCORRECT_ORDER),
             ],
             "schema": "RefillList",
-            "note": "One entry per distinct ID, in the order first sent: an ID sent twice is refilled once.",
+            "note": N_("One entry per distinct ID, in the order first sent: an ID sent twice is refilled once."),
         },
         {
             "id": "refill_status",
-            "title": "Get refill status",
-            "params": [("action", "refill_status"), ("refill", "Refill ID")],
+            "title": N_("Get refill status"),
+            "params": [("action", "refill_status"), ("refill", N_("Refill ID"))],
             "answer": answers.refill_state("Completed"),
             "schema": "RefillStatus",
-            "note": "Status is one of Pending, In progress, Completed, Rejected.",
+            "note": N_("Status is one of Pending, In progress, Completed, Rejected."),
         },
         {
             "id": "refill_status-multi",
-            "title": "Get multiple refill status",
-            "params": [("action", "refill_status"), ("refills", f"Refill IDs ({ID_LIMIT})")],
+            "title": N_("Get multiple refill status"),
+            "params": [("action", "refill_status"), ("refills", N_("Refill IDs (separated by commas, up to 100 IDs)"))],
             "answer": [
                 answers.refill_state_item("1", "Completed"),
                 answers.refill_state_item("2", "Rejected"),
                 answers.refill_state_item("3", None),
             ],
             "schema": "RefillStatusList",
-            "note": "One entry per distinct ID, in the order first sent.",
+            "note": N_("One entry per distinct ID, in the order first sent."),
         },
         {
             "id": "cancel",
-            "title": "Create cancel",
-            "params": [("action", "cancel"), ("orders", f"Order IDs ({ID_LIMIT})")],
+            "title": N_("Create cancel"),
+            "params": [("action", "cancel"), ("orders", N_("Order IDs (separated by commas, up to 100 IDs)"))],
             "answer": [answers.cancel_item("9", None, answers.INCORRECT_ORDER), answers.cancel_item("2", 1, None)],
             "schema": "CancelList",
-            "note": "One entry per distinct ID, in the order first sent: an ID sent twice is canceled once. "
-            "A lone `order` works too.",
+            "note": N_(
+                "One entry per distinct ID, in the order first sent: an ID sent twice is canceled once. "
+                "A lone `order` works too."
+            ),
         },
         {
             "id": "balance",
-            "title": "User balance",
+            "title": N_("User balance"),
             "params": [("action", "balance")],
             "answer": answers.balance(Decimal("100.84292"), settings.PANEL_CURRENCY),
             "schema": "Balance",
