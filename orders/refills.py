@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from upstream.client import UpstreamError, normalize_refill_status
 from upstream.models import Provider
@@ -22,7 +23,7 @@ from .errors import INCORRECT_ORDER, NOT_COMPLETED, NOT_ELIGIBLE, REFILL_DISABLE
 from .events import order_event, refill_final_notify
 from .models import ForwardState, Order, Refill, Status
 from .queue import FORWARD_REFILLS, enqueue
-from .staff import ActionError, StaffChange
+from .staff import ActionError, StaffChange, StaffText
 
 logger = logging.getLogger(__name__)
 
@@ -210,16 +211,19 @@ def refill_requeue(*, refill_id: int, actor_id: int) -> StaffChange:
     refill = Refill.objects.select_for_update().get(pk=refill_id)
     before = {"state": refill.state, "status": refill.status, "error": refill.error}
     if refill.state == Refill.State.SENT:
-        return StaffChange(False, f"Refill {refill_id} was sent; its status is polled.", refill, before, before)
+        message = StaffText(gettext_noop("Refill %(id)s was sent; its status is polled."), {"id": refill_id})
+        return StaffChange(False, message, refill, before, before)
     if refill.provider_id is None:
-        raise ActionError(f"Refill {refill_id} is of a manual order: resolve it in the manual queue.")
+        raise ActionError(
+            gettext_noop("Refill %(id)s is of a manual order: resolve it in the manual queue."), {"id": refill_id}
+        )
     try:
         with transaction.atomic():
             Refill.objects.filter(pk=refill.pk, state=refill.state).update(
                 state=Refill.State.QUEUED, status=Refill.Status.PENDING, error="", next_attempt_at=None
             )
     except IntegrityError:
-        raise ActionError(f"Order {refill.order_id} already has an open refill.") from None
+        raise ActionError(gettext_noop("Order %(id)s already has an open refill."), {"id": refill.order_id}) from None
     order_event(refill.order_id, "staff", f"Refill {refill.pk} retried by staff", actor_id=actor_id)
     after = {"state": Refill.State.QUEUED, "status": Refill.Status.PENDING}
-    return StaffChange(True, f"Refill {refill_id} queued.", refill, before, after)
+    return StaffChange(True, StaffText(gettext_noop("Refill %(id)s queued."), {"id": refill_id}), refill, before, after)
