@@ -122,7 +122,7 @@ class StaffTokenAdmin(admin.ModelAdmin):
             try:
                 token, key = token_issue(owner_id=owner.pk, name=form.cleaned_data["name"], actor=request.user)
             except TokenRefused as exc:
-                form.add_error(None, str(exc))
+                form.add_error(None, exc.translated())
             else:
                 return self._shown_once(request, token, key)
         context = {
@@ -141,7 +141,7 @@ class StaffTokenAdmin(admin.ModelAdmin):
         try:
             token, key = token_rotate(token_id=token_id, actor=request.user)
         except TokenRefused as exc:
-            messages.error(request, str(exc))
+            messages.error(request, exc.translated())
             return HttpResponseRedirect(reverse("admin:adminapi_stafftoken_changelist"))
         return self._shown_once(request, token, key)
 
@@ -154,5 +154,5 @@ class StaffTokenAdmin(admin.ModelAdmin):
             token_revoke(token_id=token.pk, actor=request.user)
             messages.success(request, _("Token “%(name)s” revoked: its key no longer works.") % {"name": token.name})
         except TokenRefused as exc:
-            messages.error(request, str(exc))
+            messages.error(request, exc.translated())
         return HttpResponseRedirect(reverse("admin:adminapi_stafftoken_changelist"))

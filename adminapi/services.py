@@ -9,15 +9,19 @@ import secrets
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from accounts.services import API_KEY_BYTES, API_KEY_PREFIX_LEN, MAX_KEY_LENGTH, api_key_hash, audit_record
+from upstream.refusals import Refusal
 
 from .models import StaffToken
 
 
-class TokenRefused(ValueError):
-    """The token cannot be issued or changed as asked; the message is for staff."""
+class TokenRefused(Refusal):
+    """The token cannot be issued or changed as asked; the message is for staff. str() is the
+    English text (tests and logs read it); the token pages show translated(), in the staff
+    member's language. Each message is marked with gettext_noop where it is raised."""
 
 
 def _may_manage(actor: User, owner: User) -> bool:
@@ -35,11 +39,11 @@ def token_issue(*, owner_id: int, name: str, actor: User) -> tuple[StaffToken, s
     owner = User.objects.filter(pk=owner_id).first()
     name = (name or "").strip()[:100]
     if owner is None or not owner.is_staff:
-        raise TokenRefused("Tokens are for staff members only.")
+        raise TokenRefused(gettext_noop("Tokens are for staff members only."))
     if not _may_manage(actor, owner):
-        raise TokenRefused("Only the staff member themself or a superuser can issue their tokens.")
+        raise TokenRefused(gettext_noop("Only the staff member themself or a superuser can issue their tokens."))
     if not name:
-        raise TokenRefused("Name the token (what the script is).")
+        raise TokenRefused(gettext_noop("Name the token (what the script is)."))
     raw, digest, prefix = _new_key()
     try:
         with transaction.atomic():
@@ -48,7 +52,10 @@ def token_issue(*, owner_id: int, name: str, actor: User) -> tuple[StaffToken, s
                 actor_id=actor.pk, action="adminapi.token_issue", obj=token, after={"user": owner.pk, "name": name}
             )
     except IntegrityError:
-        raise TokenRefused(f"{owner} already has an active token named {name!r}.") from None
+        raise TokenRefused(
+            gettext_noop("%(owner)s already has an active token named “%(name)s”."),
+            {"owner": owner.get_username(), "name": name},
+        ) from None
     return token, raw
 
 
@@ -57,9 +64,9 @@ def token_rotate(*, token_id: int, actor: User) -> tuple[StaffToken, str]:
     """Replace a token's key: the old key stops working at once. Returns the new key, once."""
     token = StaffToken.objects.select_for_update().select_related("user").filter(pk=token_id).first()
     if token is None or not _may_manage(actor, token.user):
-        raise TokenRefused("No such token of yours.")
+        raise TokenRefused(gettext_noop("No such token of yours."))
     if not token.active:
-        raise TokenRefused("A revoked token cannot be rotated; issue a new one.")
+        raise TokenRefused(gettext_noop("A revoked token cannot be rotated; issue a new one."))
     raw, digest, prefix = _new_key()
     before = {"prefix": token.prefix}
     StaffToken.objects.filter(pk=token.pk).update(key_hash=digest, prefix=prefix, rotated_at=timezone.now())
@@ -73,7 +80,7 @@ def token_revoke(*, token_id: int, actor: User) -> bool:
     """Revoke a token for good. False: it was already revoked."""
     token = StaffToken.objects.select_for_update().select_related("user").filter(pk=token_id).first()
     if token is None or not _may_manage(actor, token.user):
-        raise TokenRefused("No such token of yours.")
+        raise TokenRefused(gettext_noop("No such token of yours."))
     if not token.active:
         return False
     StaffToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
