@@ -34,7 +34,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from catalog.models import DRIPFEED_TYPES, Service, ServiceFallback, UpstreamService
 from catalog.pricing import quote
@@ -49,14 +49,15 @@ from .models import ForwardState, Order, OrderEvent
 from .selectors import COST, REVENUE, ZERO
 from .validation import validate_order
 
-# Why an order left a provider. SERVICE and FUNDS come from the provider's answer.
+# Why an order left a provider. SERVICE and FUNDS come from the provider's answer. English in
+# the order's events (stored) and the rows below; the backoffice's failover tables translate them.
 PROVIDER_DISABLED = "provider_disabled"
 CIRCUIT_OPEN = "circuit_open"
 REASONS = {
-    SERVICE: "service disabled or unknown upstream",
-    FUNDS: "out of funds",
-    PROVIDER_DISABLED: "provider disabled in our panel",
-    CIRCUIT_OPEN: "circuit breaker open",
+    SERVICE: gettext_noop("service disabled or unknown upstream"),
+    FUNDS: gettext_noop("out of funds"),
+    PROVIDER_DISABLED: gettext_noop("provider disabled in our panel"),
+    CIRCUIT_OPEN: gettext_noop("circuit breaker open"),
 }
 # Refusals about the whole provider: none of its services is tried again for the order.
 PROVIDER_WIDE = frozenset({FUNDS, PROVIDER_DISABLED, CIRCUIT_OPEN})
