@@ -15,14 +15,33 @@ from ..models import (
     Reversal,
 )
 from ..payments import (
+    LOOKUP_APPLIED,
+    LOOKUP_FAILED,
+    LOOKUP_NO_ANSWER,
+    Lookup,
+    deposit_ask,
     deposit_credit_manually,
-    deposit_lookup,
     deposit_review_clear,
     reversal_apply,
     reversal_dismiss,
 )
 from ..services import deposit_approve, deposit_reject
 from .common import pretty_payload
+
+
+def lookup_label(lookup: Lookup) -> str:
+    """What asking the gateway came to, in the staff member's language (the English text the
+    lookup returns is the one stored on the gateway event and logged)."""
+    if lookup.kind == LOOKUP_APPLIED:
+        status = Deposit.Status(lookup.status).label if lookup.status in Deposit.Status.values else lookup.status
+        if lookup.needs_review:
+            return gettext("%(status)s; left for review (see its note).") % {"status": status}
+        return str(status)
+    if lookup.kind == LOOKUP_FAILED:
+        return gettext("the gateway could not be asked; try again later.")
+    if lookup.kind == LOOKUP_NO_ANSWER:
+        return gettext("the gateway has nothing on it yet.")
+    return gettext("nothing to ask (closed, or no lookup).")
 
 
 @admin.register(DepositRequest)
@@ -186,9 +205,10 @@ class DepositAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Ask the gateway about the selected open deposits"))
     def ask_gateway(self, request, queryset):
         for pk in queryset.values_list("pk", flat=True)[:50]:
-            outcome = deposit_lookup(deposit_id=pk)
-            outcome = outcome or gettext("nothing to ask (closed, or no lookup).")
-            self.message_user(request, gettext("Deposit %(id)s: %(outcome)s") % {"id": pk, "outcome": outcome})
+            lookup = deposit_ask(deposit_id=pk)
+            level = messages.WARNING if lookup.kind == LOOKUP_FAILED or lookup.needs_review else messages.INFO
+            outcome = lookup_label(lookup)
+            self.message_user(request, gettext("Deposit %(id)s: %(outcome)s") % {"id": pk, "outcome": outcome}, level)
 
 
 @admin.register(GatewayEvent)

@@ -16,10 +16,16 @@ Lock order: the event, then the deposit, then (inside the ledger) the user.
 """
 
 from .deposits import (
+    LOOKUP_APPLIED,
+    LOOKUP_FAILED,
+    LOOKUP_NO_ANSWER,
+    LOOKUP_NOTHING,
     SWEEP_AFTER,
     SWEEP_FOR,
+    Lookup,
     checkout_from_json,
     checkout_to_json,
+    deposit_ask,
     deposit_create,
     deposit_lookup,
     deposit_start,
@@ -50,15 +56,21 @@ from .staff import (
 
 __all__ = [
     "CLOSED_UNPAID",
+    "LOOKUP_APPLIED",
+    "LOOKUP_FAILED",
+    "LOOKUP_NOTHING",
+    "LOOKUP_NO_ANSWER",
     "OPEN",
     "SWEEP_AFTER",
     "SWEEP_FOR",
     "DepositError",
+    "Lookup",
     "Quote",
     "bonus_for",
     "charge_places",
     "checkout_from_json",
     "checkout_to_json",
+    "deposit_ask",
     "deposit_create",
     "deposit_credit_manually",
     "deposit_lookup",

@@ -173,19 +173,35 @@ def notification_receive(*, method: PaymentMethod, incoming: Incoming) -> Reply:
     return gateway.reply(reports)
 
 
-def deposit_lookup(*, deposit_id: int) -> str | None:
-    """Ask the gateway about an open deposit (outside any transaction) and apply its answer.
-    None when there is nothing to ask (closed deposit, or a gateway without lookups)."""
+# What asking the gateway about a deposit came to (Lookup.kind); a page says it in its reader's
+# language (billing.admin.deposits), while the English text is what is stored and logged.
+LOOKUP_NOTHING = "nothing"  # closed, a manual method, or a gateway without lookups: not asked
+LOOKUP_FAILED = "failed"  # the gateway could not be asked (logged)
+LOOKUP_NO_ANSWER = "no_answer"  # the gateway knows nothing of it yet
+LOOKUP_APPLIED = "applied"  # its answer was applied (report_apply): see the deposit's state
+
+
+@dataclasses.dataclass(frozen=True)
+class Lookup:
+    kind: str
+    text: str | None = None  # report_apply's outcome, in English, as stored on the gateway event
+    status: str = ""  # the deposit's status afterwards (LOOKUP_APPLIED only)
+    needs_review: bool = False  # the answer left the deposit for staff (LOOKUP_APPLIED only)
+
+
+def deposit_ask(*, deposit_id: int) -> Lookup:
+    """Ask the gateway about an open deposit (outside any transaction), apply its answer, and
+    say what it came to."""
     _outside_transaction("deposit_lookup")
     deposit = Deposit.objects.select_related("method").filter(pk=deposit_id).first()
     if deposit is None or deposit.status not in OPEN or deposit.gateway == MANUAL:
-        return None
+        return Lookup(LOOKUP_NOTHING)
     try:
         gateway = gateway_for(deposit.method)
     except (ImportError, AttributeError, KeyError):
-        return None
+        return Lookup(LOOKUP_NOTHING)
     if not getattr(gateway, "can_lookup", False):
-        return None
+        return Lookup(LOOKUP_NOTHING)
     request = LookupRequest(
         deposit_id=deposit.pk,
         external_id=deposit.external_id or "",
@@ -197,10 +213,18 @@ def deposit_lookup(*, deposit_id: int) -> str | None:
         report = gateway.lookup(request)
     except GatewayError as error:
         logger.info("Deposit %s: lookup at %s failed: %s", deposit.pk, deposit.gateway, error)
-        return None
+        return Lookup(LOOKUP_FAILED)
     if report is None:
-        return None
-    return report_apply(method=deposit.method, report=report)
+        return Lookup(LOOKUP_NO_ANSWER)
+    text = report_apply(method=deposit.method, report=report)
+    status, needs_review = Deposit.objects.filter(pk=deposit.pk).values_list("status", "needs_review").get()
+    return Lookup(LOOKUP_APPLIED, text, status, needs_review)
+
+
+def deposit_lookup(*, deposit_id: int) -> str | None:
+    """deposit_ask's English outcome (the sweep task's result). None when there was nothing to
+    ask (closed deposit, or a gateway without lookups) or no answer to apply."""
+    return deposit_ask(deposit_id=deposit_id).text
 
 
 def deposits_sweep(*, now=None) -> int:
