@@ -27,7 +27,7 @@ from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, PERM_MONEY, PERM_ORD
 from panel.security import SpreadsheetSafeWriter, safe_next_url
 from upstream.client import UpstreamError
 from upstream.models import Provider
-from upstream.services import provider_client, provider_refresh_balance
+from upstream.services import failure_text, provider_client, provider_refresh_balance
 
 from . import selectors, services
 from .forms import (
@@ -229,7 +229,7 @@ def provider_action(request, provider_id: int, action: str):
         try:
             result = provider_client(provider).balance()
         except UpstreamError as exc:
-            messages.error(request, f"{provider.name}: {exc}")
+            messages.error(request, f"{provider.name}: {failure_text(exc)}")
         else:
             messages.success(
                 request,

@@ -9,7 +9,7 @@ from panel.admin_tools import ExtendableAdmin
 
 from .client import UpstreamError
 from .models import Provider
-from .services import provider_client, provider_refresh_balance
+from .services import failure_text, provider_client, provider_refresh_balance
 
 
 class ProviderForm(forms.ModelForm):
@@ -99,7 +99,7 @@ class ProviderAdmin(ExtendableAdmin):
             try:
                 result = provider_client(provider).balance()
             except UpstreamError as exc:
-                self.message_user(request, f"{provider.name}: {exc}", messages.ERROR)
+                self.message_user(request, f"{provider.name}: {failure_text(exc)}", messages.ERROR)
             else:
                 self.message_user(
                     request,

@@ -40,7 +40,16 @@ def _guard(url: str) -> None:
     try:
         check_url(url, allow_private=settings.UPSTREAM_ALLOW_PRIVATE)
     except UnsafeURL as exc:
-        raise NotSent("request", str(exc)) from None
+        failure = NotSent("request", str(exc))
+        failure.refusal = exc  # its English is the failure's detail; failure_text translates it
+        raise failure from None
+
+
+def failure_text(exc: UpstreamError) -> str:
+    """A failed call to a provider as staff read it: the URL guard's refusal in their language,
+    anything else (a provider's answer, a network error) in the client's own words."""
+    refusal = getattr(exc, "refusal", None)
+    return refusal.translated() if isinstance(refusal, UnsafeURL) else str(exc)
 
 
 # --- Connect-time SSRF check ----------------------------------------------------------------
