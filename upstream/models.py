@@ -114,7 +114,7 @@ class Provider(models.Model):
         try:
             provider_url_check(self.api_url)
         except ValueError as exc:
-            raise ValidationError({"api_url": str(exc)}) from None
+            raise ValidationError({"api_url": exc.translated()}) from None
 
 
 def provider_url_check(url: str) -> None:

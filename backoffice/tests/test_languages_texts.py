@@ -361,10 +361,6 @@ def test_testing_a_provider_at_a_private_address_is_refused_in_the_staff_members
     assert messages_of(action) == [f"sim: {translated}"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="upstream/models.py Provider.clean puts str(exc) into the form: it should put exc.translated()",
-)
 def test_the_provider_form_refuses_a_private_address_in_the_staff_members_language(as_russian, settings):
     settings.UPSTREAM_ALLOW_PRIVATE = False
     response = as_russian.post(
