@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 from . import answers
 
@@ -61,42 +61,45 @@ ADD_PARAMS: list[tuple[str, str]] = [
 # multi-ID answers, per ID. The "when" texts and the actions' descriptions are marked with
 # gettext_noop: the API page translates them, the OpenAPI document stays English.
 ERRORS: list[tuple[str, str]] = [
-    (answers.INVALID_KEY, N_("the key is missing, unknown, rotated or its account is disabled")),
+    (answers.INVALID_KEY, gettext_noop("the key is missing, unknown, rotated or its account is disabled")),
     (
         answers.INCORRECT_REQUEST,
-        N_(
+        gettext_noop(
             "no action; an ID parameter missing, empty or blank (`order=` is the same as no `order`); "
             "a body that is neither a form nor a JSON object"
         ),
     ),
-    (answers.KEY_IN_URL, N_("the key came in the URL's query string and this panel refuses keys in URLs")),
-    (answers.INVALID_ACTION, N_("an action this API does not have")),
-    (answers.TOO_MANY_IDS, N_("more than 100 IDs in `orders` or `refills`")),
-    (answers.TOO_MANY_REQUESTS, N_("a rate limit is exceeded (HTTP 429, with Retry-After)")),
-    ("Incorrect service ID", N_("add: the service is missing, empty, does not exist or is not on sale")),
-    ("Bad link", N_("add: the link is missing or malformed")),
-    ("Incorrect quantity", N_("add: the quantity is missing or not a positive whole number")),
-    ("Quantity less than minimal 50", N_("add: below the service's min (the number is the min)")),
-    ("Quantity more than maximum 10000", N_("add: above the service's max (the number is the max)")),
-    ("Not enough funds on balance", N_("add: the charge exceeds the balance")),
+    (answers.KEY_IN_URL, gettext_noop("the key came in the URL's query string and this panel refuses keys in URLs")),
+    (answers.INVALID_ACTION, gettext_noop("an action this API does not have")),
+    (answers.TOO_MANY_IDS, gettext_noop("more than 100 IDs in `orders` or `refills`")),
+    (answers.TOO_MANY_REQUESTS, gettext_noop("a rate limit is exceeded (HTTP 429, with Retry-After)")),
+    ("Incorrect service ID", gettext_noop("add: the service is missing, empty, does not exist or is not on sale")),
+    ("Bad link", gettext_noop("add: the link is missing or malformed")),
+    ("Incorrect quantity", gettext_noop("add: the quantity is missing or not a positive whole number")),
+    ("Quantity less than minimal 50", gettext_noop("add: below the service's min (the number is the min)")),
+    ("Quantity more than maximum 10000", gettext_noop("add: above the service's max (the number is the max)")),
+    ("Not enough funds on balance", gettext_noop("add: the charge exceeds the balance")),
     (
         "You have active order with this link. Please wait until order being completed.",
-        N_("add: an order for the same service and link is still running"),
+        gettext_noop("add: an order for the same service and link is still running"),
     ),
-    ("This service does not support drip-feed", N_("add: runs/interval on a service without drip-feed")),
-    ("Runs is required / Interval is required", N_("add: one of the two drip-feed fields without the other")),
-    ("<Field> is required / Incorrect <field>", N_("add: a type's own parameter missing or invalid")),
-    (answers.INCORRECT_ORDER, N_("status, refill, cancel: the order does not exist or is not yours")),
-    ("Refill is disabled for this service", N_("refill")),
-    ("The order is not completed", N_("refill")),
-    ("Order not eligible for refill", N_("refill: past the service's refill period")),
-    ("Refill already requested for this order", N_("refill: one is still open")),
-    ("Refill was requested less than 24 hours ago", N_("refill")),
-    (answers.REFILL_NOT_FOUND, N_("refill_status: the refill does not exist or is not yours")),
-    ("Cancel is disabled for this service", N_("cancel")),
-    ("Order can not be canceled", N_("cancel: the order is already final")),
-    ("Cancel already requested for this order", N_("cancel")),
-    (answers.INTERNAL_ERROR, N_("an unexpected server fault (HTTP 500); never for anything a request contains")),
+    ("This service does not support drip-feed", gettext_noop("add: runs/interval on a service without drip-feed")),
+    ("Runs is required / Interval is required", gettext_noop("add: one of the two drip-feed fields without the other")),
+    ("<Field> is required / Incorrect <field>", gettext_noop("add: a type's own parameter missing or invalid")),
+    (answers.INCORRECT_ORDER, gettext_noop("status, refill, cancel: the order does not exist or is not yours")),
+    ("Refill is disabled for this service", gettext_noop("refill")),
+    ("The order is not completed", gettext_noop("refill")),
+    ("Order not eligible for refill", gettext_noop("refill: past the service's refill period")),
+    ("Refill already requested for this order", gettext_noop("refill: one is still open")),
+    ("Refill was requested less than 24 hours ago", gettext_noop("refill")),
+    (answers.REFILL_NOT_FOUND, gettext_noop("refill_status: the refill does not exist or is not yours")),
+    ("Cancel is disabled for this service", gettext_noop("cancel")),
+    ("Order can not be canceled", gettext_noop("cancel: the order is already final")),
+    ("Cancel already requested for this order", gettext_noop("cancel")),
+    (
+        answers.INTERNAL_ERROR,
+        gettext_noop("an unexpected server fault (HTTP 500); never for anything a request contains"),
+    ),
 ]
 
 
@@ -148,7 +151,7 @@ def actions() -> list[dict[str, Any]]:
     return [
         {
             "id": "services",
-            "title": N_("Service list"),
+            "title": gettext_noop("Service list"),
             "params": [("action", "services"), ("lang", f"optional: {LANG_HELP}")],
             "answer": _service_examples(),
             "schema": "ServiceList",
@@ -160,24 +163,24 @@ def actions() -> list[dict[str, Any]]:
         },
         {
             "id": "add",
-            "title": N_("Add order"),
+            "title": gettext_noop("Add order"),
             "params": [
                 ("action", "add"),
-                ("service", N_("Service ID")),
-                ("...", N_("the service type's parameters, below")),
-                ("idempotency_key", N_("optional: retries with the same key return the same order")),
+                ("service", gettext_noop("Service ID")),
+                ("...", gettext_noop("the service type's parameters, below")),
+                ("idempotency_key", gettext_noop("optional: retries with the same key return the same order")),
             ],
             "answer": answers.order_placed(23501),
             "schema": "Order",
-            "note": N_("The `Idempotency-Key` header works like the parameter."),
+            "note": gettext_noop("The `Idempotency-Key` header works like the parameter."),
         },
         {
             "id": "status",
-            "title": N_("Order status"),
-            "params": [("action", "status"), ("order", N_("Order ID"))],
+            "title": gettext_noop("Order status"),
+            "params": [("action", "status"), ("order", gettext_noop("Order ID"))],
             "answer": _status_example("0.27819", 3572, "Partial", 157),
             "schema": "Status",
-            "note": N_(
+            "note": gettext_noop(
                 "`charge` is what you paid, net of refunds. Status is one of Pending, In progress, "
                 'Processing, Completed, Partial, Canceled; a Completed order has `remains` "0". After '
                 "`currency`, a drip-feed order's answer adds `runs` (the runs delivered so far) and a "
@@ -186,8 +189,11 @@ def actions() -> list[dict[str, Any]]:
         },
         {
             "id": "status-multi",
-            "title": N_("Multiple orders status"),
-            "params": [("action", "status"), ("orders", N_("Order IDs (separated by commas, up to 100 IDs)"))],
+            "title": gettext_noop("Multiple orders status"),
+            "params": [
+                ("action", "status"),
+                ("orders", gettext_noop("Order IDs (separated by commas, up to 100 IDs)")),
+            ],
             "answer": {
                 "1": _status_example("0.27819", 3572, "Partial", 157),
                 "10": answers.error(answers.INCORRECT_ORDER),
@@ -195,61 +201,72 @@ def actions() -> list[dict[str, Any]]:
                 "101": _status_example("2.40000", 120, "In progress", 300, quantity=100, runs=5, interval=30),
             },
             "schema": "StatusMap",
-            "note": N_("Keyed by the IDs as sent, in the order sent; an ID sent twice is one key."),
+            "note": gettext_noop("Keyed by the IDs as sent, in the order sent; an ID sent twice is one key."),
         },
         {
             "id": "refill",
-            "title": N_("Create refill"),
-            "params": [("action", "refill"), ("order", N_("Order ID"))],
+            "title": gettext_noop("Create refill"),
+            "params": [("action", "refill"), ("order", gettext_noop("Order ID"))],
             "answer": answers.refill_created(1),
             "schema": "Refill",
         },
         {
             "id": "refill-multi",
-            "title": N_("Create multiple refill"),
-            "params": [("action", "refill"), ("orders", N_("Order IDs (separated by commas, up to 100 IDs)"))],
+            "title": gettext_noop("Create multiple refill"),
+            "params": [
+                ("action", "refill"),
+                ("orders", gettext_noop("Order IDs (separated by commas, up to 100 IDs)")),
+            ],
             "answer": [
                 answers.refill_item("1", 1, None),
                 answers.refill_item("2", 2, None),
                 answers.refill_item("3", None, answers.INCORRECT_ORDER),
             ],
             "schema": "RefillList",
-            "note": N_("One entry per distinct ID, in the order first sent: an ID sent twice is refilled once."),
+            "note": gettext_noop(
+                "One entry per distinct ID, in the order first sent: an ID sent twice is refilled once."
+            ),
         },
         {
             "id": "refill_status",
-            "title": N_("Get refill status"),
-            "params": [("action", "refill_status"), ("refill", N_("Refill ID"))],
+            "title": gettext_noop("Get refill status"),
+            "params": [("action", "refill_status"), ("refill", gettext_noop("Refill ID"))],
             "answer": answers.refill_state("Completed"),
             "schema": "RefillStatus",
-            "note": N_("Status is one of Pending, In progress, Completed, Rejected."),
+            "note": gettext_noop("Status is one of Pending, In progress, Completed, Rejected."),
         },
         {
             "id": "refill_status-multi",
-            "title": N_("Get multiple refill status"),
-            "params": [("action", "refill_status"), ("refills", N_("Refill IDs (separated by commas, up to 100 IDs)"))],
+            "title": gettext_noop("Get multiple refill status"),
+            "params": [
+                ("action", "refill_status"),
+                ("refills", gettext_noop("Refill IDs (separated by commas, up to 100 IDs)")),
+            ],
             "answer": [
                 answers.refill_state_item("1", "Completed"),
                 answers.refill_state_item("2", "Rejected"),
                 answers.refill_state_item("3", None),
             ],
             "schema": "RefillStatusList",
-            "note": N_("One entry per distinct ID, in the order first sent."),
+            "note": gettext_noop("One entry per distinct ID, in the order first sent."),
         },
         {
             "id": "cancel",
-            "title": N_("Create cancel"),
-            "params": [("action", "cancel"), ("orders", N_("Order IDs (separated by commas, up to 100 IDs)"))],
+            "title": gettext_noop("Create cancel"),
+            "params": [
+                ("action", "cancel"),
+                ("orders", gettext_noop("Order IDs (separated by commas, up to 100 IDs)")),
+            ],
             "answer": [answers.cancel_item("9", None, answers.INCORRECT_ORDER), answers.cancel_item("2", 1, None)],
             "schema": "CancelList",
-            "note": N_(
+            "note": gettext_noop(
                 "One entry per distinct ID, in the order first sent: an ID sent twice is canceled once. "
                 "A lone `order` works too."
             ),
         },
         {
             "id": "balance",
-            "title": N_("User balance"),
+            "title": gettext_noop("User balance"),
             "params": [("action", "balance")],
             "answer": answers.balance(Decimal("100.84292"), settings.PANEL_CURRENCY),
             "schema": "Balance",

@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from modeltranslation.translator import NotRegistered, translator
 from modeltranslation.utils import build_localized_fieldname
 
@@ -45,31 +45,31 @@ class PricingSettings(models.Model):
     """Panel-wide pricing defaults (a single row, pk=1)."""
 
     class Rounding(models.TextChoices):
-        UP = "up", _lazy("Round up")
-        HALF_UP = "half_up", _lazy("Round half up")
+        UP = "up", gettext_lazy("Round up")
+        HALF_UP = "half_up", gettext_lazy("Round half up")
 
     default_markup_percent = models.DecimalField(
-        _lazy("default markup percent"),
+        gettext_lazy("default markup percent"),
         default=Decimal("50"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text=_lazy("Markup when neither the service, its category nor its provider sets one."),
+        help_text=gettext_lazy("Markup when neither the service, its category nor its provider sets one."),
         **PERCENT,
     )
     decimals = models.PositiveSmallIntegerField(
-        _lazy("decimals"),
+        gettext_lazy("decimals"),
         default=4,
         validators=[MaxValueValidator(5)],
-        help_text=_lazy("Decimal places of our rates per 1,000."),
+        help_text=gettext_lazy("Decimal places of our rates per 1,000."),
     )
-    rounding = models.CharField(_lazy("rounding"), max_length=8, choices=Rounding.choices, default=Rounding.UP)
+    rounding = models.CharField(gettext_lazy("rounding"), max_length=8, choices=Rounding.choices, default=Rounding.UP)
     refuse_duplicate_active_link = models.BooleanField(
-        _lazy("refuse duplicate active link"),
+        gettext_lazy("refuse duplicate active link"),
         default=True,
-        help_text=_lazy("Refuse a second active order for the same link and service."),
+        help_text=gettext_lazy("Refuse a second active order for the same link and service."),
     )
 
     class Meta:
-        verbose_name = verbose_name_plural = _lazy("pricing settings")
+        verbose_name = verbose_name_plural = gettext_lazy("pricing settings")
 
     def __str__(self) -> str:
         return "Pricing settings"
@@ -124,8 +124,8 @@ class UpstreamService(models.Model):
 
     class Meta:
         ordering = ["provider", "upstream_id"]
-        verbose_name = _lazy("upstream service")
-        verbose_name_plural = _lazy("upstream services")
+        verbose_name = gettext_lazy("upstream service")
+        verbose_name_plural = gettext_lazy("upstream services")
         constraints = [
             models.UniqueConstraint(fields=["provider", "upstream_id"], name="upstream_service_unique_per_provider"),
         ]
@@ -213,15 +213,15 @@ class ServiceQuerySet(DefaultLanguageLookups):
 
 
 class Category(models.Model):
-    name = models.CharField(_lazy("name"), max_length=255, unique=True)
-    position = models.IntegerField(_lazy("position"), default=0, db_index=True)
-    hidden = models.BooleanField(_lazy("hidden"), default=False)
+    name = models.CharField(gettext_lazy("name"), max_length=255, unique=True)
+    position = models.IntegerField(gettext_lazy("position"), default=0, db_index=True)
+    hidden = models.BooleanField(gettext_lazy("hidden"), default=False)
     markup_percent = models.DecimalField(
-        _lazy("markup percent"),
+        gettext_lazy("markup percent"),
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
-        help_text=_lazy("Markup for this category's services, unless a service sets its own."),
+        help_text=gettext_lazy("Markup for this category's services, unless a service sets its own."),
         **PERCENT,
     )
 
@@ -229,8 +229,8 @@ class Category(models.Model):
 
     class Meta:
         ordering = ["position", "name"]
-        verbose_name = _lazy("category")
-        verbose_name_plural = _lazy("categories")
+        verbose_name = gettext_lazy("category")
+        verbose_name_plural = gettext_lazy("categories")
 
     def __str__(self) -> str:
         return self.name
@@ -240,7 +240,7 @@ class Service(models.Model):
     """What we sell: our ID, name and price, mapped to one upstream service."""
 
     category = models.ForeignKey(
-        Category, on_delete=models.PROTECT, related_name="services", verbose_name=_lazy("category")
+        Category, on_delete=models.PROTECT, related_name="services", verbose_name=gettext_lazy("category")
     )
     # None for a manual service: no provider; staff (or their scripts) fulfil its orders.
     upstream = models.ForeignKey(
@@ -249,39 +249,47 @@ class Service(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="services",
-        verbose_name=_lazy("upstream service"),
+        verbose_name=gettext_lazy("upstream service"),
     )
     manual = models.BooleanField(
-        _lazy("manual"), default=False, help_text=_lazy("Fulfilled by staff: no provider, orders wait in a queue.")
+        gettext_lazy("manual"),
+        default=False,
+        help_text=gettext_lazy("Fulfilled by staff: no provider, orders wait in a queue."),
     )
     manual_cost = models.DecimalField(
-        _lazy("manual cost"),
+        gettext_lazy("manual cost"),
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text=_lazy("Manual services: what fulfilling 1,000 (or a package) costs us, for the reports."),
+        help_text=gettext_lazy("Manual services: what fulfilling 1,000 (or a package) costs us, for the reports."),
         **MONEY,
     )
-    name = models.CharField(_lazy("name"), max_length=500)
-    type = models.CharField(_lazy("type"), max_length=64, choices=ServiceType.choices, default=ServiceType.DEFAULT)
-    description = models.TextField(_lazy("description"), blank=True)
+    name = models.CharField(gettext_lazy("name"), max_length=500)
+    type = models.CharField(
+        gettext_lazy("type"), max_length=64, choices=ServiceType.choices, default=ServiceType.DEFAULT
+    )
+    description = models.TextField(gettext_lazy("description"), blank=True)
     rate = models.DecimalField(
-        _lazy("rate"), **MONEY, help_text=_lazy("Our price per 1,000 (per package for packages), before discounts.")
+        gettext_lazy("rate"),
+        **MONEY,
+        help_text=gettext_lazy("Our price per 1,000 (per package for packages), before discounts."),
     )
-    min = models.PositiveBigIntegerField(_lazy("min"))
-    max = models.PositiveBigIntegerField(_lazy("max"))
-    refill = models.BooleanField(_lazy("refill"), default=False)
+    min = models.PositiveBigIntegerField(gettext_lazy("min"))
+    max = models.PositiveBigIntegerField(gettext_lazy("max"))
+    refill = models.BooleanField(gettext_lazy("refill"), default=False)
     refill_days = models.PositiveSmallIntegerField(
-        _lazy("refill days"), default=30, help_text=_lazy("Refill period after completion.")
+        gettext_lazy("refill days"), default=30, help_text=gettext_lazy("Refill period after completion.")
     )
-    cancel = models.BooleanField(_lazy("cancel"), default=False)
-    dripfeed = models.BooleanField(_lazy("drip-feed"), default=False)
-    enabled = models.BooleanField(_lazy("enabled"), default=True)
-    position = models.IntegerField(_lazy("position"), default=0)
+    cancel = models.BooleanField(gettext_lazy("cancel"), default=False)
+    dripfeed = models.BooleanField(gettext_lazy("drip-feed"), default=False)
+    enabled = models.BooleanField(gettext_lazy("enabled"), default=True)
+    position = models.IntegerField(gettext_lazy("position"), default=0)
     # Pricing rules specific to this service; the most specific rule wins.
-    markup_percent = models.DecimalField(_lazy("markup percent"), null=True, blank=True, **PERCENT)
-    fixed_rate = models.DecimalField(_lazy("fixed rate"), null=True, blank=True, **MONEY)
+    markup_percent = models.DecimalField(gettext_lazy("markup percent"), null=True, blank=True, **PERCENT)
+    fixed_rate = models.DecimalField(gettext_lazy("fixed rate"), null=True, blank=True, **MONEY)
     allow_below_cost = models.BooleanField(
-        _lazy("allow below cost"), default=False, help_text=_lazy("Loss-leader: allow a price below cost.")
+        gettext_lazy("allow below cost"),
+        default=False,
+        help_text=gettext_lazy("Loss-leader: allow a price below cost."),
     )
     # True while the rules would price the service below cost and the rate was raised instead;
     # the BELOW_COST change is logged when it turns True.
@@ -312,8 +320,8 @@ class Service(models.Model):
 
     class Meta:
         ordering = ["category__position", "position", "id"]
-        verbose_name = _lazy("service")
-        verbose_name_plural = _lazy("services")
+        verbose_name = gettext_lazy("service")
+        verbose_name_plural = gettext_lazy("services")
         constraints = [
             models.CheckConstraint(condition=Q(rate__gte=0), name="service_rate_not_negative"),
             models.CheckConstraint(condition=Q(min__lte=models.F("max")), name="service_min_not_above_max"),

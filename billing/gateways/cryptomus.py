@@ -67,7 +67,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from .base import (
     TIMEOUT_SECONDS,
@@ -199,51 +199,62 @@ class CryptomusGateway:
     code: ClassVar[str] = "cryptomus"
     label: ClassVar[str] = "Cryptomus"
     fields: ClassVar[tuple[Field, ...]] = (
-        Field("merchant", _lazy("Merchant UUID"), help=_lazy("Cryptomus: Business → your merchant → Settings.")),
+        Field(
+            "merchant",
+            gettext_lazy("Merchant UUID"),
+            help=gettext_lazy("Cryptomus: Business → your merchant → Settings."),
+        ),
         Field(
             "api_key",
-            _lazy("Payment API key"),
+            gettext_lazy("Payment API key"),
             secret=True,
-            help=_lazy("The payment API key of that merchant (not the payout key). It also signs the webhooks."),
+            help=gettext_lazy("The payment API key of that merchant (not the payout key). It also signs the webhooks."),
         ),
         Field(
             "to_currency",
-            _lazy("Coin to quote"),
+            gettext_lazy("Coin to quote"),
             required=False,
-            help=_lazy(
+            help=gettext_lazy(
                 "Optional, e.g. USDT: the invoice is quoted in this coin, so the customer also sees an address."
             ),
         ),
-        Field("network", _lazy("Network"), required=False, help=_lazy("Optional, with the coin, e.g. tron or bsc.")),
+        Field(
+            "network",
+            gettext_lazy("Network"),
+            required=False,
+            help=gettext_lazy("Optional, with the coin, e.g. tron or bsc."),
+        ),
         Field(
             "checkout",
-            _lazy("Where the customer pays"),
+            gettext_lazy("Where the customer pays"),
             required=False,
-            help=_lazy("Cryptomus' payment page (default), or the address and QR code on the panel (needs the coin)."),
+            help=gettext_lazy(
+                "Cryptomus' payment page (default), or the address and QR code on the panel (needs the coin)."
+            ),
             choices=(
-                ("page", _lazy("Cryptomus' payment page")),
-                ("address", _lazy("Address and QR code in the panel")),
+                ("page", gettext_lazy("Cryptomus' payment page")),
+                ("address", gettext_lazy("Address and QR code in the panel")),
             ),
         ),
         Field(
             "lifetime",
-            _lazy("Invoice lifetime (seconds)"),
+            gettext_lazy("Invoice lifetime (seconds)"),
             required=False,
-            help=_lazy("300 to 43200; Cryptomus' default is 3600."),
+            help=gettext_lazy("300 to 43200; Cryptomus' default is 3600."),
         ),
         Field(
             "order_prefix",
-            _lazy("Order ID prefix"),
+            gettext_lazy("Order ID prefix"),
             required=False,
-            help=_lazy(
+            help=gettext_lazy(
                 "Letters, digits, - and _. Needed when several panels share one merchant: order IDs are unique."
             ),
         ),
         Field(
             "webhook_ips",
-            _lazy("Webhook source addresses"),
+            gettext_lazy("Webhook source addresses"),
             required=False,
-            help=_lazy("Empty: 91.227.144.54 as Cryptomus publishes. * turns the check off."),
+            help=gettext_lazy("Empty: 91.227.144.54 as Cryptomus publishes. * turns the check off."),
         ),
     )
     currencies: ClassVar[tuple[str, ...]] = ()  # any fiat code Cryptomus quotes, or a coin

@@ -81,7 +81,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from . import base
 from .base import BadNotification, Checkout, Field, GatewayError, Incoming, Outcome, Reply, Report
@@ -200,33 +200,44 @@ class PayPalGateway:
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
             "client_id",
-            _lazy("Client ID"),
-            help=_lazy("From the REST app in the PayPal Developer Dashboard (Apps & Credentials)."),
+            gettext_lazy("Client ID"),
+            help=gettext_lazy("From the REST app in the PayPal Developer Dashboard (Apps & Credentials)."),
         ),
-        Field("client_secret", _lazy("Secret"), secret=True, help=_lazy("The same app's secret key.")),
+        Field("client_secret", gettext_lazy("Secret"), secret=True, help=gettext_lazy("The same app's secret key.")),
         Field(
             "webhook_id",
-            _lazy("Webhook ID"),
-            help=_lazy("The ID PayPal shows for the webhook you added to that app with this method's notify URL."),
+            gettext_lazy("Webhook ID"),
+            help=gettext_lazy(
+                "The ID PayPal shows for the webhook you added to that app with this method's notify URL."
+            ),
         ),
         Field(
             "mode",
-            _lazy("Mode"),
-            choices=(("sandbox", _lazy("Sandbox (test money)")), ("live", _lazy("Live"))),
-            help=_lazy("Which PayPal environment the app belongs to."),
+            gettext_lazy("Mode"),
+            choices=(("sandbox", gettext_lazy("Sandbox (test money)")), ("live", gettext_lazy("Live"))),
+            help=gettext_lazy("Which PayPal environment the app belongs to."),
         ),
-        Field("brand_name", _lazy("Brand name"), required=False, help=_lazy("Shown to the payer on PayPal's pages.")),
+        Field(
+            "brand_name",
+            gettext_lazy("Brand name"),
+            required=False,
+            help=gettext_lazy("Shown to the payer on PayPal's pages."),
+        ),
         Field(
             "invoice_prefix",
-            _lazy("Invoice prefix"),
+            gettext_lazy("Invoice prefix"),
             required=False,
-            help=_lazy("Put before our deposit ID in PayPal's invoice ID; needed when shops share one PayPal account."),
+            help=gettext_lazy(
+                "Put before our deposit ID in PayPal's invoice ID; needed when shops share one PayPal account."
+            ),
         ),
         Field(
             "notify_ips",
-            _lazy("Allowed notification addresses"),
+            gettext_lazy("Allowed notification addresses"),
             required=False,
-            help=_lazy("Comma-separated IPs or networks webhooks may come from; empty: any (PayPal verifies each)."),
+            help=gettext_lazy(
+                "Comma-separated IPs or networks webhooks may come from; empty: any (PayPal verifies each)."
+            ),
         ),
     )
     currencies: ClassVar[tuple[str, ...]] = CURRENCIES

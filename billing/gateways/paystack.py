@@ -58,7 +58,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from .base import (
     TIMEOUT_SECONDS,
@@ -154,21 +154,23 @@ class PaystackGateway:
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
             "secret_key",
-            _lazy("Secret key"),
+            gettext_lazy("Secret key"),
             secret=True,
-            help=_lazy("Paystack dashboard → Settings → API Keys & Webhooks: sk_live_… (sk_test_… to test)."),
+            help=gettext_lazy("Paystack dashboard → Settings → API Keys & Webhooks: sk_live_… (sk_test_… to test)."),
         ),
         Field(
             "channels",
-            _lazy("Channels"),
+            gettext_lazy("Channels"),
             required=False,
-            help=_lazy("Optional, comma-separated: card, bank, ussd, qr, eft, mobile_money, bank_transfer."),
+            help=gettext_lazy("Optional, comma-separated: card, bank, ussd, qr, eft, mobile_money, bank_transfer."),
         ),
         Field(
             "webhook_ips",
-            _lazy("Webhook source addresses"),
+            gettext_lazy("Webhook source addresses"),
             required=False,
-            help=_lazy("Empty: Paystack's published 52.31.139.75, 52.49.173.169, 52.214.14.220. * turns it off."),
+            help=gettext_lazy(
+                "Empty: Paystack's published 52.31.139.75, 52.49.173.169, 52.214.14.220. * turns it off."
+            ),
         ),
     )
     currencies: ClassVar[tuple[str, ...]] = CURRENCIES

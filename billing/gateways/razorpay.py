@@ -83,7 +83,7 @@ from decimal import Decimal, InvalidOperation
 import razorpay
 import requests
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from razorpay import errors as razorpay_errors
 
 from . import base
@@ -188,52 +188,60 @@ def _notes(entity: dict) -> dict:
 
 class RazorpayGateway:
     code = "razorpay"
-    label = _lazy("Razorpay (UPI, cards, netbanking)")
+    label = gettext_lazy("Razorpay (UPI, cards, netbanking)")
     fields = (
         Field(
             "key_id",
-            _lazy("Key ID"),
-            help=_lazy("Dashboard > Account & Settings > API Keys: rzp_test_... (test mode) or rzp_live_...."),
+            gettext_lazy("Key ID"),
+            help=gettext_lazy("Dashboard > Account & Settings > API Keys: rzp_test_... (test mode) or rzp_live_...."),
         ),
-        Field("key_secret", _lazy("Key secret"), secret=True, help=_lazy("Shown once when the key is generated.")),
+        Field(
+            "key_secret",
+            gettext_lazy("Key secret"),
+            secret=True,
+            help=gettext_lazy("Shown once when the key is generated."),
+        ),
         Field(
             "webhook_secret",
-            _lazy("Webhook secret"),
+            gettext_lazy("Webhook secret"),
             secret=True,
-            help=_lazy(
+            help=gettext_lazy(
                 "The secret you typed when adding the webhook (Account & Settings > Webhooks); not the key secret."
             ),
         ),
         Field(
             "business_name",
-            _lazy("Business name on the checkout"),
+            gettext_lazy("Business name on the checkout"),
             required=False,
-            help=_lazy("Shown at the top of Razorpay's payment page. Empty: the deposit's description."),
+            help=gettext_lazy("Shown at the top of Razorpay's payment page. Empty: the deposit's description."),
         ),
         Field(
             "checkout",
-            _lazy("Payment page"),
+            gettext_lazy("Payment page"),
             required=False,
             choices=(
-                (POPUP, _lazy("Razorpay Checkout window on our page (UPI app on phones, UPI QR on computers)")),
-                (HOSTED, _lazy("Razorpay Hosted Checkout page (works without JavaScript; no UPI app switching)")),
+                (POPUP, gettext_lazy("Razorpay Checkout window on our page (UPI app on phones, UPI QR on computers)")),
+                (
+                    HOSTED,
+                    gettext_lazy("Razorpay Hosted Checkout page (works without JavaScript; no UPI app switching)"),
+                ),
             ),
-            help=_lazy("Empty: the Checkout window."),
+            help=gettext_lazy("Empty: the Checkout window."),
         ),
         Field(
             "account_id",
-            _lazy("Account ID"),
+            gettext_lazy("Account ID"),
             required=False,
-            help=_lazy(
+            help=gettext_lazy(
                 "acc_... as in the webhooks' account_id (your Merchant ID with acc_ before it). "
                 "When set, notifications for any other account are refused."
             ),
         ),
         Field(
             "webhook_ips",
-            _lazy("Webhook source addresses"),
+            gettext_lazy("Webhook source addresses"),
             required=False,
-            help=_lazy(
+            help=gettext_lazy(
                 "Comma-separated IPs or CIDRs notifications may come from. Empty: Razorpay's published "
                 "webhook IPs. * accepts any address (the signature is still checked)."
             ),

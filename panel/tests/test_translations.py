@@ -85,3 +85,27 @@ def test_catalogue_compiles_with_matching_placeholders(locale, tmp_path):
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+# makemessages tells xgettext these names (and `_`); a string marked through any other alias is
+# never gathered and silently stays English.
+GATHERED = {"_", "gettext", "gettext_lazy", "gettext_noop", "ngettext", "ngettext_lazy", "pgettext"}
+GATHERED |= {"pgettext_lazy", "npgettext", "npgettext_lazy"}
+
+
+def test_strings_are_marked_only_through_names_the_extraction_knows():
+    import re
+
+    alias = re.compile(r"from django\.utils\.translation import ([^\n]+)")
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith((".venv/", "var/")) or "/migrations/" in relative:
+            continue
+        for names in alias.findall(path.read_text(encoding="utf-8")):
+            for item in names.strip("() ").split(","):
+                name, _, renamed = item.strip().partition(" as ")
+                if renamed and name.strip().endswith("gettext" + name.strip().split("gettext")[-1]):
+                    if renamed.strip() not in GATHERED:
+                        offenders.append(f"{relative}: {item.strip()}")
+    assert not offenders, offenders
