@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from modeltranslation.translator import NotRegistered, translator
 from modeltranslation.utils import build_localized_fieldname
 
@@ -269,7 +269,7 @@ class Service(models.Model):
     )
     description = models.TextField(gettext_lazy("description"), blank=True)
     rate = models.DecimalField(
-        gettext_lazy("rate"),
+        pgettext_lazy("a service's price per 1,000", "rate"),
         **MONEY,
         help_text=gettext_lazy("Our price per 1,000 (per package for packages), before discounts."),
     )
