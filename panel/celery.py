@@ -5,7 +5,7 @@ from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "panel.settings")
 
-from django.conf import settings  # noqa: E402 - after the settings module is named
+from django.conf import settings
 
 if settings.TENANCY:
     # Child panels: every task sent carries the sender's schema in its `_schema_name` header and

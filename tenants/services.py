@@ -40,7 +40,8 @@ def template_migrate(*, verbosity: int = 0) -> None:
 def _check_schema_name(schema_name: str) -> None:
     if not re.fullmatch(SCHEMA_NAME_RE, schema_name) or schema_name in RESERVED_SCHEMAS | {template_schema()}:
         raise ValidationError(
-            f"{schema_name!r} cannot name a panel: use 2 to 41 lower-case letters, digits and _, starting with a letter."
+            f"{schema_name!r} cannot name a panel: use 2 to 41 lower-case letters, digits and _, "
+            "starting with a letter."
         )
 
 
