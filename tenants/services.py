@@ -38,7 +38,8 @@ def template_migrate(*, verbosity: int = 0) -> None:
 
 
 def _check_schema_name(schema_name: str) -> None:
-    if not re.fullmatch(SCHEMA_NAME_RE, schema_name) or schema_name in RESERVED_SCHEMAS | {template_schema()}:
+    reserved = schema_name in RESERVED_SCHEMAS | {template_schema()} or schema_name.startswith("pg_")
+    if reserved or not re.fullmatch(SCHEMA_NAME_RE, schema_name):
         raise ValidationError(
             f"{schema_name!r} cannot name a panel: use 2 to 41 lower-case letters, digits and _, "
             "starting with a letter."
