@@ -355,6 +355,12 @@ if TENANCY:
     TENANT_APPS = list(INSTALLED_APPS)
     SHARED_APPS = ["tenants", "django_tenants", *TENANT_APPS]
     INSTALLED_APPS = list(SHARED_APPS)
+# Child panels answer on their own host names only with CHILD_PANELS=true (PostgreSQL). Off (the
+# default), every request is the parent's, with no lookup at all: the install is as before.
+CHILD_PANELS = _bool("CHILD_PANELS", False)
+if CHILD_PANELS and not TENANCY:
+    raise ImproperlyConfigured("CHILD_PANELS=true needs PostgreSQL (DATABASE_URL=postgres://...).")
+if CHILD_PANELS:
     # First of all: the panel of the request's host name sets the schema every later step reads.
     MIDDLEWARE.insert(0, "tenants.middleware.PanelMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -5,7 +5,6 @@ a child's (tenants.middleware). A child's data lives in its own schema, `schema_
 """
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 # Lower-case letters, digits and underscores, starting with a letter: safe unquoted, never
@@ -14,18 +13,18 @@ SCHEMA_NAME_RE = r"^[a-z][a-z0-9_]{1,40}$"
 
 
 class PanelStatus(models.TextChoices):
-    ACTIVE = "active", _("active")
-    SUSPENDED = "suspended", _("suspended")
+    ACTIVE = "active", "active"
+    SUSPENDED = "suspended", "suspended"
 
 
 class Panel(TenantMixin):
-    name = models.CharField(_("name"), max_length=100)
-    status = models.CharField(_("status"), max_length=12, choices=PanelStatus.choices, default=PanelStatus.ACTIVE)
+    name = models.CharField("name", max_length=100)
+    status = models.CharField("status", max_length=12, choices=PanelStatus.choices, default=PanelStatus.ACTIVE)
     # The customer on the parent who owns (and pays for) the panel. A plain ID, not a foreign
     # key: while a child's schema is active, `accounts_user` names the child's users, so an ORM
     # relation would read the wrong table.
-    owner_id = models.BigIntegerField(_("owner (parent user ID)"), null=True, blank=True, db_index=True)
-    created = models.DateTimeField(_("created"), auto_now_add=True)
+    owner_id = models.BigIntegerField("owner (parent user ID)", null=True, blank=True, db_index=True)
+    created = models.DateTimeField("created", auto_now_add=True)
 
     # A schema is never dropped with its row by accident: deleting a panel is an explicit step
     # (export first), done by tenants.services.
@@ -38,7 +37,7 @@ class Panel(TenantMixin):
             models.CheckConstraint(
                 condition=models.Q(schema_name__regex=SCHEMA_NAME_RE),
                 name="panel_schema_name_shape",
-                violation_error_message=_("The schema name must be lower-case letters, digits and _."),
+                violation_error_message="The schema name must be lower-case letters, digits and _.",
             ),
             models.CheckConstraint(condition=models.Q(status__in=PanelStatus.values), name="panel_status_known"),
         ]

@@ -43,6 +43,9 @@ def _child_schemas(django_db_setup, django_db_blocker):
 def children(_child_schemas, db, settings, plain_static_storage):
     """{schema: Panel} for child_a and child_b; their host names are allowed, pages render without collectstatic."""
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, ".panels.test"]
+    # CHILD_PANELS=true: host names route to panels (clients made after this see the middleware).
+    settings.CHILD_PANELS = True
+    settings.MIDDLEWARE = ["tenants.middleware.PanelMiddleware", *settings.MIDDLEWARE]
     connection.set_schema_to_public()
     panels = {}
     for schema, domain in CHILDREN.items():
