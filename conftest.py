@@ -11,7 +11,8 @@ def pytest_sessionstart(session):
     if not session.config.pluginmanager.hasplugin("django"):
         return  # e.g. the client and simulator tests run with -p no:django
     db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    # django-tenants' backend (a schema per panel) is PostgreSQL's with the search_path set.
+    if db["ENGINE"] not in {"django.db.backends.postgresql", "django_tenants.postgresql_backend"}:
         pytest.exit(f"Tests need PostgreSQL; DATABASE_URL points at {db['ENGINE']}.", returncode=3)
     import psycopg
 

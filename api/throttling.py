@@ -17,6 +17,8 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from panel.tenancy import scoped
+
 DEFAULT_LIMITS = {"key": (1200, 60), "ip": (3000, 60)}
 PREFIX = "panel:api:rl"
 
@@ -63,7 +65,8 @@ def _counter_keys(raw_key: str | None, ip: str, now: float) -> list[tuple[str, i
         who["key"] = hashlib.sha256(raw_key.encode("utf-8", "replace")).hexdigest()[:32]
     for scope, name in who.items():
         allowed, window = current[scope]
-        keys.append((f"{PREFIX}:{scope}:{name}:{int(now // window)}", allowed, window))
+        # Each panel counts its own requests (panel.tenancy: a child's names start t:<schema>:).
+        keys.append((scoped(f"{PREFIX}:{scope}:{name}:{int(now // window)}"), allowed, window))
     return keys
 
 
@@ -99,7 +102,7 @@ def reset() -> None:
     """Forget every counter (tests)."""
     client = _redis()
     if client is not None:
-        names = list(client.scan_iter(f"{PREFIX}:*", count=1000))
+        names = [*client.scan_iter(f"{PREFIX}:*", count=1000), *client.scan_iter(f"t:*:{PREFIX}:*", count=1000)]
         if names:
             client.delete(*names)
     else:

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from panel.events import DomainEvent, emit
 from panel.observability import bind_log_context, current_context, log_context
+from panel.tenancy import scoped
 from upstream.client import NotSent, Rejected, Unknown, UpstreamError
 from upstream.client.errors import FUNDS, SERVICE
 from upstream.models import Provider, resends_unknown_outcomes_q
@@ -124,7 +125,8 @@ def _release(
 
 
 def upstream_idempotency_key(order_id: int) -> str:
-    return f"{settings.PANEL_IDEMPOTENCY_PREFIX}-{order_id}"
+    # A child panel's order IDs repeat the parent's, so its keys carry its schema (panel.tenancy).
+    return scoped(f"{settings.PANEL_IDEMPOTENCY_PREFIX}-{order_id}", sep="-")
 
 
 def order_forward(*, order_id: int) -> str:

@@ -51,7 +51,11 @@ def _prepared_cursor():
     costs PostgreSQL about as much as running it (pgbench: 0.34 ms a call unprepared, 0.19 ms
     prepared). Django's own cursors bind on the client and never prepare; this one is wrapped
     like them, so it is logged and counted all the same."""
-    connection.ensure_connection()
+    # Opening (and closing) a cursor the usual way first: with child panels that is what points
+    # the connection's search_path at the current panel's schema (django-tenants does it in
+    # _cursor(), which a raw psycopg cursor skips; without it this read could see the tables of
+    # the panel the connection served last). No statement once the path is already set.
+    connection.cursor().close()
     raw = _PreparingCursor(connection.connection)
     return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
 

@@ -5,7 +5,16 @@ from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "panel.settings")
 
-app = Celery("panel")
+from django.conf import settings
+
+if settings.TENANCY:
+    # Child panels: every task sent carries the sender's schema in its `_schema_name` header and
+    # runs in that schema (tenant-schemas-celery); the parent's tasks carry `public`.
+    from tenant_schemas_celery.app import CeleryApp
+
+    app = CeleryApp("panel")
+else:
+    app = Celery("panel")
 # Every CELERY_* setting in panel/settings.py configures the app.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

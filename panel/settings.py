@@ -330,6 +330,39 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# --- Child panels (tenants/) ---------------------------------------------------------------
+# On PostgreSQL every panel is a schema of its own (django-tenants): the parent is `public`,
+# each child panel a schema cloned from a kept-migrated template, chosen per request by host
+# name (tenants.middleware, first in MIDDLEWARE) and per Celery task by a header
+# (tenant-schemas-celery). Every app is in both SHARED_APPS and TENANT_APPS, so each schema holds
+# all of the panel's tables and no query can fall through to the parent's; only the registry of
+# panels (the tenants app) lives in `public` alone. SQLite (`make run` without services) has no
+# schemas: a single panel, no children, and none of this is installed.
+TENANCY = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if TENANCY:
+    DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+    DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+    TENANT_MODEL = "tenants.Panel"
+    TENANT_DOMAIN_MODEL = "tenants.Domain"
+    # New children are cloned from this schema (tables and their seed rows), which
+    # `migrate` keeps current along with every panel (tenants.management.commands.migrate).
+    TENANT_BASE_SCHEMA = "panel_template"
+    TENANT_CREATION_FAKES_MIGRATIONS = True
+    # One `SET search_path` per connection and panel, not one per cursor.
+    TENANT_LIMIT_SET_CALLS = True
+    # Every app in every schema (TENANT_APPS); the registry of panels in `public` only. `tenants`
+    # before django_tenants: its `migrate` (every schema and the template) is the one run.
+    TENANT_APPS = list(INSTALLED_APPS)
+    SHARED_APPS = ["tenants", "django_tenants", *TENANT_APPS]
+    INSTALLED_APPS = list(SHARED_APPS)
+# Child panels answer on their own host names only with CHILD_PANELS=true (PostgreSQL). Off (the
+# default), every request is the parent's, with no lookup at all: the install is as before.
+CHILD_PANELS = _bool("CHILD_PANELS", False)
+if CHILD_PANELS and not TENANCY:
+    raise ImproperlyConfigured("CHILD_PANELS=true needs PostgreSQL (DATABASE_URL=postgres://...).")
+if CHILD_PANELS:
+    # First of all: the panel of the request's host name sets the schema every later step reads.
+    MIDDLEWARE.insert(0, "tenants.middleware.PanelMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FORMS_URLFIELD_ASSUME_HTTPS = True
 
@@ -447,10 +480,17 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "panel",
+            # The parent's keys as before; a child panel's start with t:<schema>: (panel.tenancy).
+            "KEY_FUNCTION": "panel.tenancy.cache_key",
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_FUNCTION": "panel.tenancy.cache_key",
+        }
+    }
 
 CELERY_BROKER_URL = _url("CELERY_BROKER_URL", REDIS_URL, ("redis", "rediss", "amqp", "amqps", "filesystem", "memory"))
 if CELERY_BROKER_URL is None:
@@ -492,6 +532,11 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_QUEUES = tuple(Queue(name) for name in ("default", "forward", "poll", "notify"))
 # django-celery-beat's database scheduler, plus a heartbeat that /readyz reads.
 CELERY_BEAT_SCHEDULER = "panel.health:HeartbeatScheduler"
+if TENANCY:
+    # The same schedule (read from `public`), each due task sent once per active panel.
+    CELERY_BEAT_SCHEDULER = "tenants.beat:PanelsScheduler"
+    # Tasks find their panel by the schema in their header; the lookup is kept this long.
+    CELERY_TASK_TENANT_CACHE_SECONDS = 30
 # Django's LOGGING (JSON in production) also formats the worker's and beat's lines.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -21,12 +21,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from accounts.models import User
+from panel.tenancy import var_dir
 
 from .models import Ticket, TicketAttachment, TicketMessage
 from .services import ticket_open, ticket_reply
@@ -52,7 +52,8 @@ class Prepared:
 
 
 def attachments_dir() -> Path:
-    return Path(settings.VAR_DIR) / "attachments"
+    # Each panel's own folder (panel.tenancy): a child's files never sit beside another's.
+    return var_dir() / "attachments"
 
 
 def _clean_name(raw: str, extension: str) -> str:

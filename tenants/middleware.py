@@ -1,0 +1,34 @@
+"""Chooses the panel of a request by its host name, before anything else reads the database."""
+
+from django.http import HttpResponse, JsonResponse
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_public_schema_name
+
+from .models import PanelStatus
+
+
+class PanelMiddleware(TenantMainMiddleware):
+    """A child panel's host name selects its schema; every other host is the parent's.
+
+    The parent (`public`) needs no domain row: with no child panels every request is served as
+    before. A suspended child keeps its data and answers 503: pages with a notice, the API in
+    the protocol's error shape.
+    """
+
+    def process_request(self, request):
+        response = super().process_request(request)
+        if response is not None:
+            return response
+        tenant = getattr(request, "tenant", None)
+        if tenant is None or tenant.schema_name == get_public_schema_name():
+            return None
+        if tenant.status == PanelStatus.SUSPENDED:
+            message = "This panel is suspended."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"error": message}, status=503)
+            return HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+        return None
+
+    def no_tenant_found(self, request, hostname):
+        # Not a child's host name: the parent panel, which has always answered every allowed host.
+        return None
