@@ -351,9 +351,11 @@ if TENANCY:
     # One `SET search_path` per connection and panel, not one per cursor.
     TENANT_LIMIT_SET_CALLS = True
     # Every app in every schema (TENANT_APPS); the registry of panels in `public` only. `tenants`
-    # before django_tenants: its `migrate` (every schema and the template) is the one run.
+    # first: its `migrate` (every schema and the template) is the one run. django_tenants last: its
+    # admin templates (a sidebar with an inline <style>, which our CSP refuses) must not replace
+    # the admin's own.
     TENANT_APPS = list(INSTALLED_APPS)
-    SHARED_APPS = ["tenants", "django_tenants", *TENANT_APPS]
+    SHARED_APPS = ["tenants", *TENANT_APPS, "django_tenants"]
     INSTALLED_APPS = list(SHARED_APPS)
 # Child panels answer on their own host names only with CHILD_PANELS=true (PostgreSQL). Off (the
 # default), every request is the parent's, with no lookup at all: the install is as before.
