@@ -178,3 +178,14 @@ def test_the_api_never_converts(client, customer, currencies_on, make_service):
     services = client.post("/api/v2", {"key": key, "action": "services"}).json()
     listed = next(row for row in services if int(row["service"]) == service.pk)
     assert Decimal(listed["rate"]) == service.rate
+
+
+def test_the_new_order_pages_balance_is_rounded_down_like_the_top_bars(in_euro, customer):
+    from accounts.ledger import ledger_credit
+
+    # 1,000.00599 USD x 0.92 = 920.0055... EUR: a balance never shows the cent it does not have.
+    ledger_credit(user_id=customer.pk, amount=Decimal("0.00599"), memo="odd cents")
+    html = in_euro.get(reverse("dashboard:order_new")).content.decode()
+    card = html.split('class="stat-line"', 1)[1].split("</p>", 1)[0]
+    assert "920.00" in card and "920.01" not in html.split('id="balance"', 1)[1][:80]
+    assert "920.01" not in card
