@@ -14,7 +14,7 @@ import re
 import time
 from pathlib import Path
 
-from testing.gateways.jsonfake import Answer, Call, JsonFakeServer
+from testing.gateways.jsonfake import Answer, Call, JsonFakeServer, ServedFake
 
 RECORDED = Path(__file__).with_name("eurofxref-daily.xml")
 RECORDED_DATE = "2026-11-30"
@@ -29,28 +29,13 @@ def recorded_feed(date: str | None = None) -> bytes:
     return body
 
 
-class FakeEcb:
+class FakeEcb(ServedFake):
     def __init__(self) -> None:
         self.date: str | None = None
         self.body: bytes | None = None
         self.status = 200
         self.delay = 0.0
         self.server = JsonFakeServer(self._answer, name="fake-ecb")
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def calls(self) -> list[Call]:
-        return self.server.calls
-
-    def start(self) -> FakeEcb:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def _answer(self, call: Call) -> Answer:
         if call.method != "GET" or call.path != FEED_PATH:

@@ -39,7 +39,7 @@ from typing import Any
 
 from billing.gateways.base import Checkout, Incoming
 
-from .jsonfake import Answer, Call, JsonFakeServer
+from .jsonfake import Answer, Call, JsonFakeServer, ServedFake
 
 # The example merchant and payment key of their PHP SDK's README.
 MERCHANT = "c26b80a8-9549-4a66-bb53-774f12809249"
@@ -102,7 +102,7 @@ class Invoice:
         return self.status in FINAL
 
 
-class FakeCryptomus:
+class FakeCryptomus(ServedFake):
     def __init__(self, *, merchant: str = MERCHANT, api_key: str = API_KEY) -> None:
         self.merchant = merchant
         self.api_key = api_key
@@ -110,23 +110,6 @@ class FakeCryptomus:
         self.balances: dict[str, Decimal] = {"USDT": Decimal("5.00000000"), "BTC": Decimal("0.57000000")}
         self.lock = threading.Lock()
         self.server = JsonFakeServer(self.handle, name="fake-cryptomus")
-
-    # ------------------------------------------------------------------ server
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def calls(self) -> list[Call]:
-        return self.server.calls
-
-    def start(self) -> FakeCryptomus:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def handle(self, call: Call) -> Answer:
         page = re.fullmatch(r"/pay/([0-9a-f-]{36})", call.path)

@@ -100,6 +100,28 @@ class JsonFakeServer:
         self.server.server_close()
 
 
+class ServedFake:
+    """A fake service answered by its `server` (a JsonFakeServer): the address tests point the
+    client at, the calls it received, start (returning the fake) and stop."""
+
+    server: JsonFakeServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def calls(self) -> list[Call]:
+        return self.server.calls
+
+    def start(self):
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
 @contextlib.contextmanager
 def silent_listener() -> Iterator[str]:
     """The base URL of a port that accepts connections (the kernel's backlog does) and never

@@ -39,7 +39,7 @@ from urllib.parse import unquote
 
 from billing.gateways.base import Checkout, Incoming
 
-from .jsonfake import Answer, Call, JsonFakeServer
+from .jsonfake import Answer, Call, JsonFakeServer, ServedFake
 
 SECRET_KEY = "sk_test_" + "4f1c" * 10  # the shape of a test secret key
 WEBHOOK_IPS = ("52.31.139.75", "52.49.173.169", "52.214.14.220")
@@ -72,7 +72,7 @@ class Transaction:
     paid_at: float | None = None
 
 
-class FakePaystack:
+class FakePaystack(ServedFake):
     def __init__(self, *, secret_key: str = SECRET_KEY, currencies: tuple[str, ...] = ("NGN",)) -> None:
         self.secret_key = secret_key
         self.currencies = currencies
@@ -81,23 +81,6 @@ class FakePaystack:
         self.ids = itertools.count(4099260516)
         self.lock = threading.Lock()
         self.server = JsonFakeServer(self.handle, name="fake-paystack")
-
-    # ------------------------------------------------------------------ server
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def calls(self) -> list[Call]:
-        return self.server.calls
-
-    def start(self) -> FakePaystack:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def handle(self, call: Call) -> Answer:
         page = re.fullmatch(r"/checkout/([0-9a-z]+)", call.path)
