@@ -254,6 +254,8 @@ INSTALLED_APPS = [
     "captcha",
     "drf_spectacular",
     "adminapi",
+    # Child panels as a business (buying, renewal, the parent as provider); registry: tenants.
+    "childpanels",
     # Last: after each migrate it grants the staff roles the permissions of every app above.
     "backoffice",
 ]
@@ -577,6 +579,13 @@ EMAIL_TIMEOUT = _int("EMAIL_TIMEOUT", 15, 1)
 # address list for the alert digest (every NOTIFY_DIGEST_MINUTES), how long failed deliveries
 # are retried, and the webhook receivers' time limits (seconds).
 PANEL_URL = _url("PANEL_URL", "http://127.0.0.1:8000", ("http", "https"))
+
+# Child panels (childpanels/): the domain whose subdomains customers may pick for a panel they buy
+# (empty: only their own domains; point a wildcard DNS record and certificate at the install),
+# and the parent's API v2 address that children order from (the loopback: the parent's own API,
+# by default at PANEL_URL).
+CHILD_PANEL_DOMAIN = os.environ.get("CHILD_PANEL_DOMAIN", "").strip().strip(".").lower()
+CHILD_PARENT_API_URL = _url("CHILD_PARENT_API_URL", PANEL_URL.rstrip("/") + "/api/v2", ("http", "https"))
 NOTIFY_STAFF_EMAILS = env.list("NOTIFY_STAFF_EMAILS", default=[])
 NOTIFY_DIGEST_MINUTES = _int("NOTIFY_DIGEST_MINUTES", 5, 1)
 NOTIFY_RETRY_HOURS = _int("NOTIFY_RETRY_HOURS", 24, 1)

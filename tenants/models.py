@@ -4,8 +4,14 @@ The parent panel has no row: it is the `public` schema and answers every host na
 a child's (tenants.middleware). A child's data lives in its own schema, `schema_name`.
 """
 
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
+
+from panel.money import MONEY
 
 # Lower-case letters, digits and underscores, starting with a letter: safe unquoted, never
 # `pg_...`, never `public` or the template (refused in tenants.services).
@@ -13,8 +19,47 @@ SCHEMA_NAME_RE = r"^[a-z][a-z0-9_]{1,40}$"
 
 
 class PanelStatus(models.TextChoices):
+    # Bought and paid, its schema not made yet (childpanels: made by a task after the commit).
+    PENDING = "pending", "pending"
     ACTIVE = "active", "active"
     SUSPENDED = "suspended", "suspended"
+    # Exported, then its schema dropped: the row stays for the parent's history and revenue.
+    DELETED = "deleted", "deleted"
+
+
+class SuspendedReason(models.TextChoices):
+    NONE = "", "none"
+    UNPAID = "unpaid", "unpaid"  # the renewal could not be charged: restored when paid
+    STAFF = "staff", "staff"  # the parent's staff suspended it: only staff resume it
+
+
+class ChildPanelPlan(models.Model):
+    """What a child panel costs and what it includes: one row, edited by the parent's staff.
+
+    A panel bought copies the price and limits onto its own row, so staff can change the plan
+    for new panels (or one panel) without touching the others.
+    """
+
+    selling = models.BooleanField("sold to customers", default=False)
+    monthly_price = models.DecimalField(
+        "monthly price", **MONEY, default=Decimal("25"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    max_customers = models.PositiveIntegerField("max customers", default=1000, help_text="0: no limit.")
+    max_services = models.PositiveIntegerField("max services", default=500, help_text="0: no limit.")
+    max_staff = models.PositiveIntegerField("max staff users", default=3, help_text="0: no limit.")
+    warn_days = models.PositiveSmallIntegerField("warn days before renewal", default=3)
+
+    class Meta:
+        verbose_name = "child panel plan"
+        verbose_name_plural = "child panel plan"
+
+    def __str__(self) -> str:
+        return "child panel plan"
+
+    @classmethod
+    def current(cls) -> "ChildPanelPlan":
+        plan = cls.objects.order_by("pk").first()
+        return plan if plan is not None else cls.objects.create()
 
 
 class Panel(TenantMixin):
@@ -25,6 +70,24 @@ class Panel(TenantMixin):
     # relation would read the wrong table.
     owner_id = models.BigIntegerField("owner (parent user ID)", null=True, blank=True, db_index=True)
     created = models.DateTimeField("created", auto_now_add=True)
+    currency = models.CharField("currency", max_length=3, default=settings.PANEL_CURRENCY)
+    # Billing (childpanels): the price and limits copied from the plan when bought; the fee is
+    # charged through the owner's ledger on the parent for each period up to `paid_until`.
+    monthly_price = models.DecimalField("monthly price", **MONEY, default=Decimal("0"))
+    max_customers = models.PositiveIntegerField("max customers", default=0, help_text="0: no limit.")
+    max_services = models.PositiveIntegerField("max services", default=0, help_text="0: no limit.")
+    max_staff = models.PositiveIntegerField("max staff users", default=0, help_text="0: no limit.")
+    paid_until = models.DateTimeField("paid until", null=True, blank=True, db_index=True)
+    # The `paid_until` the owner was last warned about (once per period, however often beat runs).
+    warned_for = models.DateTimeField("warned for", null=True, blank=True)
+    suspended_reason = models.CharField(
+        "suspended because", max_length=8, choices=SuspendedReason.choices, default="", blank=True
+    )
+    suspended_at = models.DateTimeField("suspended at", null=True, blank=True)
+    # The last export of the panel's data (a file under the var dir); deleting needs a fresh one.
+    exported_at = models.DateTimeField("exported at", null=True, blank=True)
+    export_file = models.CharField("export file", max_length=255, blank=True)
+    deleted_at = models.DateTimeField("deleted at", null=True, blank=True)
 
     # A schema is never dropped with its row by accident: deleting a panel is an explicit step
     # (export first), done by tenants.services.
@@ -40,6 +103,7 @@ class Panel(TenantMixin):
                 violation_error_message="The schema name must be lower-case letters, digits and _.",
             ),
             models.CheckConstraint(condition=models.Q(status__in=PanelStatus.values), name="panel_status_known"),
+            models.CheckConstraint(condition=models.Q(monthly_price__gte=0), name="panel_monthly_price_not_negative"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,3 @@
+"""Celery tasks of childpanels.provider (only load IDs and call a service)."""
+
+__all__: list[str] = []
