@@ -57,6 +57,35 @@ class User(AbstractUser):
         return self.username
 
 
+class PanelApiKey(models.Model):
+    """A second API key of a parent customer, held by one of their child panels.
+
+    A child panel calls the parent's API v2 as its owner (the parent is the child's provider).
+    It gets a key of its own rather than the owner's: rotating the owner's key would break the
+    panel, and handing the panel that key would break the owner's scripts when the panel's is
+    replaced. The API accepts it as the owner (accounts.services.user_by_api_key) in the same
+    single indexed query as the main key. Stored like the main key: a SHA-256 hash and a prefix.
+    Lives in the parent's schema only in practice; deleting the row revokes the key.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="panel_api_keys"
+    )
+    # The child panel's schema name (tenants.Panel.schema_name): a plain name, not a foreign key,
+    # since accounts sits below the registry and the registry lives in the parent's schema.
+    panel_schema = models.CharField(_("child panel"), max_length=63, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_prefix = models.CharField(_("API key prefix"), max_length=12, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("child panel API key")
+        verbose_name_plural = _("child panel API keys")
+
+    def __str__(self) -> str:
+        return f"{self.panel_schema}: {self.key_prefix}…"
+
+
 class LedgerEntry(models.Model):
     """One movement of a customer's money. Append-only: corrections are new entries."""
 

@@ -7,10 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from .ledger import InsufficientFunds, LedgerError, Posting, ledger_post, money
-from .models import AuditLog, LedgerEntry, User
+from .models import AuditLog, LedgerEntry, PanelApiKey, User
 
 API_KEY_BYTES = 24  # 192 bits from the OS's CSPRNG, shown as 48 hex characters.
 API_KEY_PREFIX_LEN = 8
@@ -37,17 +38,58 @@ def api_key_rotate(*, user: User) -> str:
 API_USER_FIELDS = ("id", "username", "balance", "discount_percent", "api_key_hash", "is_active", "timezone")
 
 
+def panel_key_owner(digest: str) -> Subquery:
+    """The owner of the child panel key with this hash, as a subquery that PostgreSQL runs once
+    (it names no outer column) through the unique index on the hash."""
+    return Subquery(PanelApiKey.objects.filter(key_hash=digest).values("user_id")[:1])
+
+
 def user_by_api_key(raw_key: str | None) -> User | None:
-    """The active user owning this API key, or None."""
+    """The active user owning this API key (their own, or one of their child panels'), or None.
+
+    One query either way: `api_key_hash = %s OR id = (SELECT user_id ... WHERE key_hash = %s)`,
+    two index lookups that PostgreSQL combines, so a child panel's calls cost what the owner's do.
+    """
     if not raw_key or len(raw_key) > MAX_KEY_LENGTH:
         return None
     digest = api_key_hash(raw_key)
-    user = User.objects.filter(api_key_hash=digest, is_active=True).only(*API_USER_FIELDS).first()
+    panel_key_hash = Subquery(PanelApiKey.objects.filter(key_hash=digest).values("key_hash")[:1])
+    user = (
+        User.objects.filter(Q(api_key_hash=digest) | Q(pk=panel_key_owner(digest)), is_active=True)
+        .annotate(panel_key_hash=panel_key_hash)
+        .only(*API_USER_FIELDS)
+        .first()
+    )
     # The lookup is by hash, so timing reveals nothing about the key; the comparison is
     # repeated in constant time so a collation quirk can never match a near-miss.
-    if user is None or not hmac.compare_digest(user.api_key_hash, digest):
+    if user is None:
         return None
-    return user
+    if hmac.compare_digest(user.api_key_hash or "", digest) or hmac.compare_digest(user.panel_key_hash or "", digest):
+        return user
+    return None
+
+
+def panel_api_key_issue(*, user_id: int, panel_schema: str) -> str:
+    """Give the child panel `panel_schema` a new API key of its owner `user_id` on this panel,
+    replacing the one it had (which stops working at once). Returns the key in full, once."""
+    raw_key = secrets.token_hex(API_KEY_BYTES)
+    PanelApiKey.objects.update_or_create(
+        panel_schema=panel_schema,
+        defaults={"user_id": user_id, "key_hash": api_key_hash(raw_key), "key_prefix": raw_key[:API_KEY_PREFIX_LEN]},
+    )
+    return raw_key
+
+
+def panel_api_key_matches(*, panel_schema: str, raw_key: str) -> bool:
+    """Whether `raw_key` is the child panel's current key on this panel."""
+    current = PanelApiKey.objects.filter(panel_schema=panel_schema).values_list("key_hash", flat=True).first()
+    return current is not None and hmac.compare_digest(current, api_key_hash(raw_key))
+
+
+def panel_api_key_revoke(*, panel_schema: str) -> bool:
+    """Revoke the child panel's key (the panel is deleted): True when it had one."""
+    deleted, _ = PanelApiKey.objects.filter(panel_schema=panel_schema).delete()
+    return bool(deleted)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from panel.events import DomainEvent, emit
 from panel.observability import bind_log_context, current_context, log_context
-from panel.tenancy import scoped
+from panel.tenancy import current_schema, is_child, scoped
 from upstream.client import NotSent, Rejected, Unknown, UpstreamError
 from upstream.client.errors import FUNDS, SERVICE
 from upstream.models import Provider, resends_unknown_outcomes_q
@@ -242,6 +242,9 @@ def _send(order: Order, provider: Provider, may_exist: bool) -> str | Refusal:
     except (Unknown, UpstreamError) as exc:
         return _unknown(order, provider, exc)
     breaker.success()
+    if provider.funds_short_since is not None:
+        # The shortage is over; the next one is told again.
+        Provider.objects.filter(pk=provider.pk).update(funds_short_since=None)
     with transaction.atomic():
         # A sweeper may have moved a lapsed lease to `unknown` meanwhile; the answer still wins.
         Order.objects.filter(pk=order.pk, forward_state__in=[ForwardState.SENDING, ForwardState.UNKNOWN]).update(
@@ -273,12 +276,59 @@ def _out_of_funds(order: Order, provider: Provider, message: str, may_exist: boo
     # provider that honours keys refuses a repeated key only if it does not have the order, so
     # it is queued as before; its mark stays, so that it is never sent anywhere else.
     _release(order.pk, OUT_OF_FUNDS_RETRY, undo_attempt=True, keep_mark=may_exist)
-    Order.objects.filter(pk=order.pk).update(
-        needs_attention=True, attention_reason=f"Provider {provider.name} is out of funds: {message}"
-    )
+    if provider.is_parent:
+        # A child panel: the money that ran out is its owner's balance on the parent panel.
+        reason = (
+            f"The panel owner's balance on the parent panel is too low for this order ({message}). "
+            "Top it up on the parent panel: waiting orders are sent again every 5 minutes."
+        )
+    else:
+        reason = f"Provider {provider.name} is out of funds: {message}"
+    Order.objects.filter(pk=order.pk).update(needs_attention=True, attention_reason=reason)
     order_event(order.pk, "attention", f"Provider out of funds ({message}); waiting")
     logger.error("order %s provider %s: provider out of funds: %s", order.pk, provider.name, message)
+    _funds_short(provider, message)
     return "provider_out_of_funds"
+
+
+def _funds_short(provider: Provider, message: str) -> None:
+    """Mark the start of the provider's shortage (once, however many orders and retries meet
+    it) and, for a child panel whose provider is the parent, tell the panel's owner on the
+    parent: one "childpanel.funds_short" event per shortage, which ends when the provider
+    accepts an order again (_send)."""
+    if provider.funds_short_since is not None:
+        return
+    now = timezone.now()
+    if not (provider.is_parent and is_child()):
+        Provider.objects.filter(pk=provider.pk, funds_short_since__isnull=True).update(funds_short_since=now)
+        return
+    # Only child panels (PostgreSQL) get here: the registry and django-tenants are not installed
+    # on the single-panel SQLite demo.
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    from tenants.models import Panel
+
+    schema = current_schema()
+    # The mark (in the child's schema) and the event (in the parent's) commit together, so the
+    # owner is told exactly once per shortage even if a worker dies in between. The transaction
+    # is opened in the parent's schema: the event's dispatch is enqueued there after the commit.
+    with schema_context(get_public_schema_name()), transaction.atomic():
+        panel = Panel.objects.filter(schema_name=schema).values("name", "owner_id").first()
+        with schema_context(schema):
+            started = Provider.objects.filter(pk=provider.pk, funds_short_since__isnull=True).update(
+                funds_short_since=now
+            )
+        if not started or panel is None or panel["owner_id"] is None:
+            return
+        emit(
+            DomainEvent(
+                kind="childpanel.funds_short",
+                key=f"childpanel:{schema}:funds-short:{now.isoformat()}",
+                user_id=panel["owner_id"],
+                data={"panel": schema, "panel_name": panel["name"], "message": message[:500]},
+            )
+        )
+    logger.warning("child panel %s: the owner's parent balance is too low (%s); owner told", schema, message)
 
 
 def _rejected(order: Order, provider: Provider, message: str) -> str:

@@ -2,11 +2,12 @@ from decimal import Decimal
 
 import psycopg
 from django.db import connection
-from django.db.models import Case, DecimalField, ExpressionWrapper, F, Value, When
+from django.db.models import Case, DecimalField, ExpressionWrapper, F, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from accounts.ledger import money
-from accounts.models import User
+from accounts.models import PanelApiKey, User
+from accounts.services import panel_key_owner
 from panel.money import MONEY
 
 from .models import UNITS, Order, Status
@@ -78,7 +79,11 @@ def order_status_rows_by_key(*, key_hash: str, order_ids: list[str]) -> tuple[in
     Elsewhere (the SQLite demo) two ORM queries give the same rows.
     """
     if connection.vendor != "postgresql":
-        user_id = User.objects.filter(api_key_hash=key_hash, is_active=True).values_list("id", flat=True).first()
+        user_id = (
+            User.objects.filter(Q(api_key_hash=key_hash) | Q(pk=panel_key_owner(key_hash)), is_active=True)
+            .values_list("id", flat=True)
+            .first()
+        )
         if user_id is None or not order_ids:
             return user_id, []
         rows = Order.objects.filter(user_id=user_id, pk__in=[int(pk) for pk in order_ids]).values_list(
@@ -90,10 +95,13 @@ def order_status_rows_by_key(*, key_hash: str, order_ids: list[str]) -> tuple[in
         "SELECT u.id, o.id, (o.charge - o.refunded)::text, o.start_count, o.status, o.remains, "  # noqa: S608
         f"o.quantity, o.runs, o.interval FROM {User._meta.db_table} u "
         f"LEFT JOIN {Order._meta.db_table} o ON o.user_id = u.id AND o.id = ANY(%s::bigint[]) "
-        "WHERE u.api_key_hash = %s AND u.is_active"
+        # The key is the customer's own or one of their child panels' (accounts.PanelApiKey): the
+        # subquery names no outer column, so it runs once, through the unique index on the hash.
+        "WHERE (u.api_key_hash = %s OR u.id = "
+        f"(SELECT k.user_id FROM {PanelApiKey._meta.db_table} k WHERE k.key_hash = %s)) AND u.is_active"
     )
     with _prepared_cursor() as cursor:
-        cursor.execute(sql, [_id_array(order_ids), key_hash])
+        cursor.execute(sql, [_id_array(order_ids), key_hash, key_hash])
         fetched = cursor.fetchall()
     if not fetched:
         return None, []

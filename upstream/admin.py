@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from panel.admin_tools import ExtendableAdmin
+from panel.tenancy import is_child
 
 from .client import UpstreamError
 from .models import Provider
@@ -75,6 +76,22 @@ class ProviderAdmin(ExtendableAdmin):
     )
     actions = ("test_connection", "refresh_balance")
     change_form_template = "backoffice/provider_change_form.html"
+
+    # A child panel's only provider is the parent (childpanels.provider wires it, with a key of
+    # the panel's owner on the parent): its staff may look at it, test it and sync it, but not
+    # repoint it, delete it or add another one.
+    def has_add_permission(self, request):
+        return not is_child() and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        if is_child() and (obj is None or obj.is_parent):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if is_child() or (obj is not None and obj.is_parent):
+            return False
+        return super().has_delete_permission(request, obj)
 
     @admin.display(description=gettext_lazy("Balance"), ordering="balance")
     def balance_shown(self, obj):

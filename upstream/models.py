@@ -70,6 +70,13 @@ class Provider(models.Model):
         editable=False,
         help_text=_("The provider said so itself (its answers carry the Idempotency-Keys: honoured header)."),
     )
+    # A child panel's provider that is the parent panel's own API (childpanels.provider). Set by
+    # the wiring only, never by a form: in a child's backoffice it cannot be edited or deleted,
+    # and no other provider can be added (upstream.admin).
+    is_parent = models.BooleanField(_("parent panel"), default=False, editable=False)
+    # When the provider first refused an order for want of funds in the current shortage; cleared
+    # by the next order it accepts. One notice per shortage, not one per order or per retry.
+    funds_short_since = models.DateTimeField(_("out of funds since"), null=True, blank=True, editable=False)
     # Pricing default for services bought from this provider (catalog rules may override it).
     markup_percent = models.DecimalField(_("markup percent"), max_digits=7, decimal_places=2, null=True, blank=True)
 

@@ -20,17 +20,19 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from panel.events import DomainEvent, emit
+from panel.tenancy import current_schema
 from upstream import metrics
 
 from .client import ApiV2Client, CallHook, NotSent, UpstreamError
 from .models import Provider, provider_url_check
-from .urlguard import UnsafeURL, check_url, resolve_allowed
+from .urlguard import UnsafeURL, check_url, is_parent_api_host, resolve_allowed
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_clients: dict[int, tuple[object, ApiV2Client, requests.Session]] = {}
+# Keyed by panel and provider: child panels number their providers from 1 as the parent does.
+_clients: dict[tuple[str, int], tuple[object, ApiV2Client, requests.Session]] = {}
 _clients_lock = threading.Lock()
 
 
@@ -66,7 +68,7 @@ class _CheckedConnectMixin:
     """
 
     def _new_conn(self) -> socket.socket:
-        if settings.UPSTREAM_ALLOW_PRIVATE:
+        if settings.UPSTREAM_ALLOW_PRIVATE or is_parent_api_host(self._dns_host, self.port):
             return super()._new_conn()
         try:
             infos = resolve_allowed(self._dns_host, self.port)
@@ -155,8 +157,9 @@ def _metered(provider_name: str) -> CallHook:
 
 def provider_client(provider: Provider) -> ApiV2Client:
     """A client on a pooled session, reused per process until the provider is edited."""
+    key = (current_schema(), provider.pk)
     with _clients_lock:
-        cached = _clients.get(provider.pk)
+        cached = _clients.get(key)
         if cached and cached[0] == provider.updated_at:
             return cached[1]
         pool_size = max(provider.max_concurrency, 2)
@@ -174,7 +177,7 @@ def provider_client(provider: Provider) -> ApiV2Client:
         if cached:
             cached[1].close()
             cached[2].close()
-        _clients[provider.pk] = (provider.updated_at, client, session)
+        _clients[key] = (provider.updated_at, client, session)
         return client
 
 

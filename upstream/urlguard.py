@@ -20,6 +20,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.utils.translation import gettext_noop
 
 from .refusals import Refusal
@@ -74,6 +75,35 @@ def resolve_allowed(host: str, port: int, family: int = socket.AF_UNSPEC) -> lis
     return infos
 
 
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port
+
+
+def is_parent_api_url(url: str) -> bool:
+    """Whether `url` is this install's own API (settings.CHILD_PARENT_API_URL), which child
+    panels call as their provider. The operator set that address, not staff, and it is often a
+    private one (the API behind the same load balancer, or loopback): it is allowed whatever it
+    resolves to, but only that exact URL, so no other path of the install can be reached."""
+    parent = getattr(settings, "CHILD_PARENT_API_URL", "")
+    if not parent:
+        return False
+    return _origin(url) == _origin(parent) and urlsplit(url).path.rstrip("/") == urlsplit(parent).path.rstrip("/")
+
+
+def is_parent_api_host(host: str, port: int) -> bool:
+    """Whether a connection to host:port goes to the host of CHILD_PARENT_API_URL (the connection
+    knows no path; the URL was checked with is_parent_api_url before the request was made)."""
+    parent = _origin(getattr(settings, "CHILD_PARENT_API_URL", "") or "")
+    return parent is not None and (parent[1], parent[2]) == (host.strip("[]").lower(), port)
+
+
 def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
     """Raise UnsafeURL when the URL may not be called."""
     try:
@@ -87,7 +117,7 @@ def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
         raise UnsafeURL(gettext_noop("The URL has no host."))
     if parts.username or parts.password:
         raise UnsafeURL(gettext_noop("The URL must not carry a user name or password."))
-    if allow_private:
+    if allow_private or is_parent_api_url(url):
         return
     host = parts.hostname
     try:

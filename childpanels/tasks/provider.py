@@ -1,3 +1,14 @@
 """Celery tasks of childpanels.provider (only load IDs and call a service)."""
 
-__all__: list[str] = []
+from celery import shared_task
+
+from ..provider import provider_wire
+
+__all__ = ["wire_panel"]
+
+
+@shared_task(name="childpanels.wire_panel")
+def wire_panel(panel_id: int) -> int:
+    """Wire (again) a child panel to the parent: safe to run twice and concurrently (the panel's
+    row lock makes two wirings take turns; a kept key is not replaced). Returns the provider ID."""
+    return provider_wire(panel_id=panel_id).provider_id
