@@ -12,12 +12,14 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
+from django.db.models.base import ModelBase
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import path, re_path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from panel.security import safe_next_url
+from panel.tenancy import is_child
 
 
 def staff_2fa_required() -> bool:
@@ -66,6 +68,44 @@ def moved_model_redirect(request: HttpRequest, old_app: str, model: str, rest: s
     return HttpResponseRedirect(target + (f"?{query}" if query else ""))
 
 
+# What belongs to the install, not to one panel: a child panel's staff neither see nor reach these
+# admin pages (the model's pages answer 403 and it is missing from the menu and home). The parent's
+# staff keep them. By app label, or "app_label.model_name" for a single model.
+PARENT_ONLY = {
+    # The beat schedule: one for the install, read only from the parent's schema
+    # (tenants.beat.PanelsScheduler); a child's copy of the table would be edited for nothing.
+    "django_celery_beat",
+    # The registry of panels and the plan they are sold on: `public` only, reachable from a
+    # child's search path, and the parent's business (childpanels.admin).
+    "tenants",
+}
+
+
+def parent_only(model) -> bool:
+    """True for the models only the parent's staff manage (PARENT_ONLY)."""
+    meta = model._meta
+    return meta.app_label in PARENT_ONLY or meta.label_lower in PARENT_ONLY
+
+
+class ParentOnlyAdmin:
+    """Mixed in front of a parent-only model's admin: no permission at all on a child panel."""
+
+    def has_module_permission(self, request):
+        return not is_child() and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return not is_child() and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args, **kwargs):
+        return not is_child() and super().has_add_permission(request, *args, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        return not is_child() and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not is_child() and super().has_delete_permission(request, obj)
+
+
 class PanelAdminSite(admin.AdminSite):
     site_header = gettext_lazy("Panel backoffice")
     site_title = gettext_lazy("Panel backoffice")
@@ -77,6 +117,18 @@ class PanelAdminSite(admin.AdminSite):
         context = super().each_context(request)
         context["site_header"] = _("%(panel)s backoffice") % {"panel": settings.PANEL_NAME}
         return context
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        # Every app registers through here (django_celery_beat too): a parent-only model gets
+        # ParentOnlyAdmin in front of its own admin class, whoever wrote it.
+        models = [model_or_iterable] if isinstance(model_or_iterable, ModelBase) else list(model_or_iterable)
+        for model in models:
+            chosen = admin_class or admin.ModelAdmin
+            if parent_only(model) and not issubclass(chosen, ParentOnlyAdmin):
+                chosen = type(
+                    f"ParentOnly{chosen.__name__}", (ParentOnlyAdmin, chosen), {"__module__": chosen.__module__}
+                )
+            super().register(model, chosen, **options)
 
     def has_permission(self, request: HttpRequest) -> bool:
         if not super().has_permission(request):
