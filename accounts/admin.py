@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from panel.admin_tools import PERM_CUSTOMERS, PERM_MONEY, ExtendableAdmin, ReadOnlyAdmin
+from tenants.limits import staff_room
 
 from .models import AuditLog, LedgerEntry, User
 from .services import customer_discount_change
@@ -21,6 +23,27 @@ class UserAdmin(ExtendableAdmin, DjangoUserAdmin):
     panel_fields = ("balance", "discount_percent", "timezone", "api_key_prefix", "api_key_created_at")
     fieldsets = (*DjangoUserAdmin.fieldsets, (_("Panel"), {"fields": panel_fields}))
     change_form_template = "backoffice/user_change_form.html"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "is_staff" not in form.base_fields:
+            return form
+
+        class StaffLimitedForm(form):
+            def clean(self):
+                # A child panel's plan includes so many staff users (tenants.limits): making one
+                # more is refused here, where staff are made.
+                cleaned = super().clean()
+                was_staff = self.instance.pk is not None and User.objects.filter(pk=self.instance.pk, is_staff=True)
+                if cleaned.get("is_staff") and not (was_staff and was_staff.exists()):
+                    free = staff_room(User.objects.filter(is_staff=True).count)
+                    if free is not None and free <= 0:
+                        self.add_error(
+                            "is_staff", gettext("This panel's plan includes no more staff users: its limit is reached.")
+                        )
+                return cleaned
+
+        return StaffLimitedForm
 
     def get_readonly_fields(self, request, obj=None):
         # Bans go through the audited action, never through the form.

@@ -38,6 +38,7 @@ from orders.models import CancelRequest, ForwardState, Order, Refill
 from orders.polling import order_recheck
 from orders.refills import refill_requeue, refills_forward
 from orders.staff import ActionError, StaffText, Term
+from tenants.limits import services_room
 
 
 @dataclass(frozen=True)
@@ -315,6 +316,12 @@ def services_import(
         rows = [row for row in rows if known_type(row.type)]
         if not rows:
             return Outcome(False, _("Nothing to import: those services are already sold or cannot be sold."))
+        # A child panel's plan includes so many services (tenants.limits): import what fits.
+        free = services_room(Service.objects.count)
+        if free == 0:
+            return Outcome(False, _("This panel's plan includes no more services: its limit is reached."))
+        skipped = 0 if free is None else max(0, len(rows) - free)
+        rows = rows[: len(rows) - skipped]
         fixed: Category | None = None
         if category_id:
             fixed = Category.objects.get(pk=category_id)
@@ -357,6 +364,12 @@ def services_import(
     message = ngettext("%(count)s service imported.", "%(count)s services imported.", len(created)) % {
         "count": len(created)
     }
+    if skipped:
+        message += " " + ngettext(
+            "%(count)s not imported: the panel's service limit is reached.",
+            "%(count)s not imported: the panel's service limit is reached.",
+            skipped,
+        ) % {"count": skipped}
     return Outcome(True, message, created)
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import get_language_info, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from panel.admin_tools import PERM_CATALOG, PERM_CUSTOMERS, ExtendableAdmin, ReadOnlyAdmin, admin_extend
+from tenants.limits import services_room
 
 from .bulk import catalog_edit_audit
 from .models import (
@@ -264,6 +265,9 @@ class ServiceForm(TranslatedTextsForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.instance.pk is None and services_room(Service.objects.count) == 0:
+            # A child panel's plan includes so many services (tenants.limits).
+            raise forms.ValidationError(gettext("This panel's plan includes no more services: its limit is reached."))
         upstream, category = cleaned.get("upstream"), cleaned.get("category")
         manual = cleaned.get("manual", False)
         if manual and upstream is not None:

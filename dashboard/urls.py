@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import currency, notifications, orders, pages, payments, storefront
+from .views import childpanels, currency, notifications, orders, pages, payments, storefront
 
 app_name = "dashboard"
 
@@ -54,4 +54,7 @@ urlpatterns = [
     path("webhooks/delete/", notifications.webhooks_delete, name="webhooks_delete"),
     path("webhooks/test/", notifications.webhooks_test, name="webhooks_test"),
     path("webhooks/<int:pk>/send-again/", notifications.webhooks_resend, name="webhooks_resend"),
+    path("child-panels/", childpanels.child_panels, name="child_panels"),
+    path("child-panels/rows/", childpanels.child_panel_rows, name="child_panel_rows"),
+    path("child-panels/<int:pk>/pay/", childpanels.child_panel_pay, name="child_panel_pay"),
 ]

@@ -70,6 +70,19 @@ KINDS = {
             email_default=True,
             telegram_default=True,
         ),
+        # Child panels the customer bought (childpanels): their state and their fee, always worth
+        # telling (a panel that stops stops its owner's business).
+        *(
+            Kind(name, label, CUSTOMER, email=True, telegram=True, email_default=True, telegram_default=True)
+            for name, label in (
+                ("childpanel.ready", _("Child panel ready")),
+                ("childpanel.renewal_due", _("Child panel renews soon")),
+                ("childpanel.renewed", _("Child panel renewed")),
+                ("childpanel.suspended", _("Child panel suspended (not paid)")),
+                ("childpanel.restored", _("Child panel restored")),
+                ("childpanel.funds_short", _("Child panel orders waiting for funds")),
+            )
+        ),
         Kind("catalog.update", _("Catalog changed (new service, price, disabled, back)"), CUSTOMER, webhook=True),
         Kind("catalog.digest", _("Catalog updates (a daily email digest)"), CUSTOMER, email=True),
         Kind("webhook.test", _("Test event"), CUSTOMER, webhook=True),

@@ -11,6 +11,7 @@ from django.utils import translation
 from django.utils.encoding import force_str
 
 from panel.i18n import language_valid
+from tenants.limits import customers_room
 
 from .selectors import brand
 
@@ -25,6 +26,15 @@ def mail_language(email: str, context: dict) -> str:
 
 
 class PanelAccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        # A child panel whose plan's customer limit is reached takes no new customers (allauth
+        # shows its "sign up closed" page, and the sign-up form refuses).
+        customers = get_user_model().objects.filter(is_staff=False)
+        free = customers_room(customers.count)
+        if free is not None and free <= 0:
+            return False
+        return super().is_open_for_signup(request)
+
     def format_email_subject(self, subject: str) -> str:
         return f"[{brand().name}] {force_str(subject)}"
 

@@ -88,6 +88,14 @@ class Panel(TenantMixin):
     exported_at = models.DateTimeField("exported at", null=True, blank=True)
     export_file = models.CharField("export file", max_length=255, blank=True)
     deleted_at = models.DateTimeField("deleted at", null=True, blank=True)
+    # The first staff user of a bought panel, until its schema is built: the password only as a
+    # Django password hash, so nothing readable passes through Celery, Redis or this table.
+    # Cleared once the user exists in the panel's schema.
+    staff_username = models.CharField("first staff user", max_length=150, blank=True)
+    staff_email = models.EmailField("first staff email", blank=True)
+    staff_password_hash = models.CharField("first staff password hash", max_length=256, blank=True)
+    # When the schema build last failed (retried by the renewal run), and why, for staff.
+    build_error = models.CharField("build error", max_length=255, blank=True)
 
     # A schema is never dropped with its row by accident: deleting a panel is an explicit step
     # (export first), done by tenants.services.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from tenants.limits import services_room
 from upstream.models import Provider
 from upstream.names import name_key
 
@@ -24,6 +26,8 @@ from ..models import (
 )
 from ..services import apply_price, flag_reason_add, services_write
 from .listing import clean_text, known_type
+
+log = logging.getLogger("catalog.sync")
 
 # Compared with what we stored to tell whether a service changed; `raw` itself is compared
 # through its digest, so that a sync need not load 10,000 JSON documents.
@@ -363,6 +367,17 @@ class SyncPass:
             )
             created.append(service)
             self.imported.add(row.pk)
+        free = services_room(Service.objects.count)
+        if free is not None and len(created) > free:
+            # A child panel's plan includes so many services (tenants.limits): the rest wait for
+            # room, and the run says so to staff.
+            skipped = created[free:]
+            created = created[:free]
+            for service in skipped:
+                self.imported.discard(service.upstream.pk)
+            note = f"{len(skipped)} services not imported: the panel's service limit is reached."
+            SyncRun.objects.filter(pk=self.run.pk).update(error=note)
+            log.warning("sync of provider %s: %s", self.provider.pk, note)
         # Under the provider lock no other run imports these; the partial unique constraint
         # (one auto-imported service per upstream service) is the database's guarantee.
         Service.objects.bulk_create(created, batch_size=WRITE_BATCH)
