@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path, re_path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -245,7 +245,11 @@ if settings.TENANCY:
             wrap = self.admin_site.admin_view
             return [
                 path("<int:panel_id>/export.json.gz", wrap(self.download_view), name="childpanels_panel_download"),
-                path("<int:panel_id>/<str:action>/", wrap(self.action_view), name="childpanels_panel_action"),
+                re_path(
+                    r"^(?P<panel_id>[0-9]+)/(?P<action>" + "|".join(ACTIONS) + ")/$",
+                    wrap(self.action_view),
+                    name="childpanels_panel_action",
+                ),
                 *super().get_urls(),
             ]
 
@@ -278,13 +282,14 @@ if settings.TENANCY:
                 )
             return super().change_view(request, object_id, form_url, extra)
 
-        def action_view(self, request, panel_id: int, action: str):
+        def action_view(self, request, panel_id: str, action: str):
             if action not in ACTIONS:
                 raise Http404
-            panel = self._panel_for(request, panel_id)
+            panel = self._panel_for(request, int(panel_id))
             title, form_class, button = ACTIONS[action]
             back = reverse("admin:tenants_panel_change", args=[panel.pk])
-            form = form_class(request.POST or None) if form_class is not None else None
+            bound = request.POST if request.method == "POST" else None
+            form = form_class(bound) if form_class is not None else None
             if request.method == "POST" and (form is None or form.is_valid()):
                 data = form.cleaned_data if form is not None else {}
                 try:

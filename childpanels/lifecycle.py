@@ -19,6 +19,7 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -39,7 +40,7 @@ EXPORT_FRESH_FOR = timedelta(hours=24)
 UNDROPPABLE = {"public", "information_schema"}
 # Tables that are not the panel's data: the registry (reached through the search path's
 # `public`, never the child's) and live sessions (bearer secrets that would outlive the panel).
-EXPORT_EXCLUDE = ["tenants", "sessions"]
+EXPORT_EXCLUDE = {"tenants", "sessions"}
 
 
 # The tasks (childpanels.tasks.lifecycle) are enqueued by name: tasks import this module, never
@@ -50,6 +51,19 @@ PURGE_TASK = "childpanels.purge_panel"
 
 def _enqueue(task_name: str, *args) -> None:
     app.signature(task_name, args=args).delay()
+
+
+def export_models() -> list[str]:
+    """Every model with a table in a child's schema (`app.Model`), minus EXPORT_EXCLUDE: no
+    table-less models (the staff permissions' holder), no proxies, no registry."""
+    return [
+        model._meta.label
+        for model in apps.get_models()
+        if model._meta.managed
+        and not model._meta.proxy
+        and model._meta.app_label not in EXPORT_EXCLUDE
+        and model._meta.label_lower not in EXPORT_EXCLUDE
+    ]
 
 
 class LifecycleError(ValueError):
@@ -219,13 +233,7 @@ def panel_export(*, panel_id: int) -> Path:
     partial = folder / f".partial-{os.getpid()}-{name}"
     try:
         with schema_context(panel.schema_name):
-            call_command(
-                "dumpdata",
-                exclude=EXPORT_EXCLUDE,
-                output=str(partial),
-                verbosity=0,
-                indent=None,
-            )
+            call_command("dumpdata", *export_models(), output=str(partial), verbosity=0)
         os.replace(partial, folder / name)
     finally:
         partial.unlink(missing_ok=True)

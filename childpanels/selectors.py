@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, F, Func, Q, Sum, Value
+from django.db.models import CharField, Count, F, Func, Q, Sum, Value
 
 from accounts.models import LedgerEntry, User
 from orders.models import Order
@@ -82,7 +82,7 @@ def panels_fees_paid(panel_ids: Iterable[int]) -> dict[int, Decimal]:
     if connection.vendor != "postgresql":
         # SQLite has no split_part; there are no child panels there either.
         return {}
-    part = Func(F("idempotency_key"), Value(":"), Value(2), function="split_part")
+    part = Func(F("idempotency_key"), Value(":"), Value(2), function="split_part", output_field=CharField())
     rows = (
         LedgerEntry.objects.filter(idempotency_key__startswith=FEE_KEY_PREFIX)
         .annotate(panel=part)
