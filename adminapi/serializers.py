@@ -3,7 +3,6 @@ from). Field names follow the hosted leader's Admin API v2 where it is known: `i
 `service_id`, `service_name`, `link`, `quantity`, `start_count`, `remains`, `status`,
 `charge` {value, currency_code}, `external_id`, `created_timestamp`, `comments`."""
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -11,6 +10,7 @@ from rest_framework import serializers
 from catalog.pricing import unit_cost
 from orders.manual import order_version
 from orders.models import ForwardState
+from panel.tenancy import panel_currency
 
 MONEY = {"max_digits": 18, "decimal_places": 5}
 
@@ -61,7 +61,7 @@ class OrderSerializer(serializers.Serializer):
 
     @extend_schema_field(ChargeSerializer)
     def get_charge(self, order):
-        return {"value": f"{order.charge:.5f}", "currency_code": settings.PANEL_CURRENCY}
+        return {"value": f"{order.charge:.5f}", "currency_code": panel_currency()}
 
     @extend_schema_field(ProviderRefSerializer(allow_null=True))
     def get_provider(self, order):

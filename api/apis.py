@@ -41,6 +41,7 @@ from orders.models import Refill
 from orders.placement import order_place
 from orders.refills import refill_request
 from orders.selectors import order_status_rows_by_key
+from panel.tenancy import panel_currency
 from upstream.client import IDEMPOTENCY_HEADER, IDEMPOTENCY_HONOURED
 
 from . import answers
@@ -284,7 +285,7 @@ def status_by_key(raw_key: str, params: dict[str, Any]) -> str | dict[str, str]:
         return answers.error(answers.INVALID_KEY)
     if bad_request is not None:
         raise bad_request
-    currency = settings.PANEL_CURRENCY
+    currency = panel_currency()
     found = {
         str(pk): answers.order_status_json(
             charge=charge,
@@ -356,7 +357,7 @@ def cancel(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
 
 
 def balance(request: HttpRequest, user: User, params: dict[str, Any]) -> Any:
-    return answers.balance(user.balance, settings.PANEL_CURRENCY)
+    return answers.balance(user.balance, panel_currency())
 
 
 ACTIONS: dict[str, Callable[[HttpRequest, User, dict[str, Any]], Any]] = {

@@ -11,6 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
+from panel.tenancy import panel_currency
+
 from . import answers
 
 ID_LIMIT = "separated by commas, up to 100 IDs"
@@ -144,7 +146,7 @@ def _status_example(
         status=status,
         remains=remains,
         quantity=quantity or remains,
-        currency=settings.PANEL_CURRENCY,
+        currency=panel_currency(),
         **dripfeed,
     )
 
@@ -271,7 +273,7 @@ def actions() -> list[dict[str, Any]]:
             "id": "balance",
             "title": gettext_noop("User balance"),
             "params": [("action", "balance")],
-            "answer": answers.balance(Decimal("100.84292"), settings.PANEL_CURRENCY),
+            "answer": answers.balance(Decimal("100.84292"), panel_currency()),
             "schema": "Balance",
         },
     ]

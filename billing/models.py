@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from encrypted_model_fields.fields import EncryptedTextField
 
 from panel.money import MONEY
+from panel.tenancy import panel_currency
 
 from .gateways import GATEWAYS, gateway_class
 
@@ -112,7 +113,7 @@ class PaymentMethod(models.Model):
         return self.kind == MANUAL
 
     def charge_currency(self) -> str:
-        return (self.currency or settings.PANEL_CURRENCY).upper()
+        return (self.currency or panel_currency()).upper()
 
     def secret_values(self) -> dict[str, str]:
         try:

@@ -9,7 +9,6 @@ billing.payments; referrals, commissions and payouts in billing.affiliates.
 
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -18,6 +17,7 @@ from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry, User
 from accounts.services import audit_record
 from panel.events import DomainEvent, emit
+from panel.tenancy import panel_currency
 
 from .affiliates import affiliate_get, commission_accrue, referral_record
 from .models import MANUAL, DepositRequest, PaymentMethod
@@ -47,7 +47,7 @@ def deposit_request_create(
         user=user, method=method, amount=amount, fee=fee_for(method, amount), bonus=bonus, reference=reference[:255]
     )
     # Staff alert (notifications): a manual deposit waits for their approval.
-    message = f"Deposit request {request.pk} from {user.username}: {amount} {settings.PANEL_CURRENCY} by {method.name}"
+    message = f"Deposit request {request.pk} from {user.username}: {amount} {panel_currency()} by {method.name}"
     emit(DomainEvent(kind="deposit.pending", key=f"deposit-request:{request.pk}:pending", data={"message": message}))
     return request
 

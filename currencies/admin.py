@@ -5,7 +5,6 @@ fixed ones; the feed's are read-only). Every change is audited (accounts.AuditLo
 from decimal import Decimal
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied
@@ -13,6 +12,8 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from panel.tenancy import panel_currency
 
 from .models import CurrencySettings, ExchangeRate, Source
 from .selectors import currency_label, currency_settings, feed_newest_date, known_currencies, rates_in_use
@@ -33,7 +34,7 @@ class CurrencySettingsForm(forms.ModelForm):
         fields = ("source", "currencies", "stale_after_days")
 
     def clean_currencies(self):
-        return sorted({code.upper() for code in self.cleaned_data["currencies"]} - {settings.PANEL_CURRENCY})
+        return sorted({code.upper() for code in self.cleaned_data["currencies"]} - {panel_currency()})
 
 
 @admin.register(CurrencySettings)
@@ -67,7 +68,7 @@ class CurrencySettingsAdmin(admin.ModelAdmin):
             {"code": code, "label": currency_label(code), "rate": rates.get(code)} for code in config.currencies or []
         ]
         extra = {
-            "panel_currency": settings.PANEL_CURRENCY,
+            "panel_currency": panel_currency(),
             "rates_rows": rows,
             "feed_newest": feed_newest_date(),
             "feed_in_use": config.source == Source.ECB,
@@ -119,11 +120,11 @@ class ExchangeRateForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         code, valid_on = cleaned.get("currency"), cleaned.get("valid_on")
-        if code == settings.PANEL_CURRENCY:
+        if code == panel_currency():
             self.add_error("currency", gettext("This is the panel currency: its rate is always 1."))
         elif code and valid_on:
             same = ExchangeRate.objects.filter(
-                source=Source.FIXED, base=settings.PANEL_CURRENCY, currency=code, valid_on=valid_on
+                source=Source.FIXED, base=panel_currency(), currency=code, valid_on=valid_on
             ).exclude(pk=self.instance.pk)
             if same.exists():
                 message = gettext("There is a fixed rate for this currency and date: change that one.")

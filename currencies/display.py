@@ -18,6 +18,8 @@ from babel.numbers import format_currency, format_decimal
 from django.conf import settings
 from django.utils import translation
 
+from panel.tenancy import panel_currency
+
 from . import money
 from .selectors import rate_in_use
 
@@ -80,7 +82,7 @@ def active() -> Display | None:
     currency (nothing asked, the panel currency asked, or a currency staff no longer offer or
     without a rate)."""
     wanted = _wanted.get()
-    if wanted is None or not wanted.code or wanted.code == settings.PANEL_CURRENCY:
+    if wanted is None or not wanted.code or wanted.code == panel_currency():
         return None
     if not wanted.resolved:
         found = rate_in_use(wanted.code)

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from babel.numbers import get_currency_name, list_currencies
-from django.conf import settings
 from django.db.models import Max, Q
 from django.utils import timezone
+
+from panel.tenancy import panel_currency
 
 from .models import CurrencySettings, ExchangeRate, Source
 
@@ -38,7 +39,7 @@ def rates_in_use(
     left out. A few queries whatever the number of codes."""
     config = config or currency_settings()
     today = today or timezone.localdate()
-    base = settings.PANEL_CURRENCY
+    base = panel_currency()
     codes = {code for code in codes if code and code != base}
     found: dict[str, RateInUse] = {}
     for source in _sources(config):
@@ -64,7 +65,7 @@ def rate_in_use(
 ) -> RateInUse | None:
     """The rate `code` is shown at, if customers may choose it and it has one; else None."""
     config = config or currency_settings()
-    if not code or code == settings.PANEL_CURRENCY or code not in (config.currencies or []):
+    if not code or code == panel_currency() or code not in (config.currencies or []):
         return None
     return rates_in_use([code], config=config, today=today).get(code)
 
@@ -87,7 +88,7 @@ def display_choices(*, locale: str = "en", config: CurrencySettings | None = Non
     """What a customer may pick: the panel currency first, then each currency staff enabled that
     has a rate today."""
     config = config or currency_settings()
-    base = settings.PANEL_CURRENCY
+    base = panel_currency()
     enabled = [code for code in (config.currencies or []) if code != base]
     rates = rates_in_use(enabled, config=config)
     choices = [Choice("", currency_label(base, locale), None)]
@@ -102,6 +103,6 @@ def known_currencies() -> list[tuple[str, str]]:
 
 def feed_newest_date() -> datetime.date | None:
     """The newest date the feed gave rates for (against the current panel currency)."""
-    return ExchangeRate.objects.filter(source=Source.ECB, base=settings.PANEL_CURRENCY).aggregate(
-        newest=Max("valid_on")
-    )["newest"]
+    return ExchangeRate.objects.filter(source=Source.ECB, base=panel_currency()).aggregate(newest=Max("valid_on"))[
+        "newest"
+    ]

@@ -12,12 +12,12 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.services import audit_record
 from panel.events import DomainEvent, emit
+from panel.tenancy import panel_currency
 
 from . import ecb
 from .models import CurrencySettings, ExchangeRate, Source
@@ -70,7 +70,7 @@ def rates_fetch(*, force: bool = False, actor_id: int | None = None, today: date
     try:
         # Outside any transaction: a slow feed holds no lock and no connection in a transaction.
         feed = ecb.parse(ecb.fetch())
-        rates = ecb.cross_rates(feed, settings.PANEL_CURRENCY)
+        rates = ecb.cross_rates(feed, panel_currency())
     except ecb.FeedError as error:
         message = str(error)
         CurrencySettings.objects.filter(pk=1).update(feed_checked_at=now, feed_error=message[:300])
@@ -85,7 +85,7 @@ def rates_fetch(*, force: bool = False, actor_id: int | None = None, today: date
     rows = [
         ExchangeRate(
             source=Source.ECB,
-            base=settings.PANEL_CURRENCY,
+            base=panel_currency(),
             currency=code,
             rate=rates[code],
             valid_on=feed.date,
@@ -162,7 +162,7 @@ def settings_save(*, actor_id: int, config: CurrencySettings, before: dict) -> C
 def fixed_rate_save(*, actor_id: int, rate: ExchangeRate, before: dict | None) -> ExchangeRate:
     """Save a rate staff typed (`before`: its fields as loaded, None for a new one), audited."""
     rate.source = Source.FIXED
-    rate.base = rate.base or settings.PANEL_CURRENCY
+    rate.base = rate.base or panel_currency()
     rate.currency = rate.currency.upper()
     rate.entered_by_id = actor_id
     rate.fetched_at = timezone.now()

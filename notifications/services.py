@@ -27,6 +27,7 @@ from django.utils.translation import gettext
 
 from panel.events import DomainEvent
 from panel.i18n import language_valid
+from panel.tenancy import panel_currency
 
 from .channels import Outcome, telegram
 from .channels.email import EmailChannel, customer_language
@@ -482,7 +483,7 @@ def balances_check() -> int:
                     data={
                         "balance": str(row.user.balance),
                         "threshold": str(row.balance_threshold),
-                        "currency": settings.PANEL_CURRENCY,
+                        "currency": panel_currency(),
                     },
                 )
             )

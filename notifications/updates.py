@@ -12,12 +12,12 @@ daily email digest of what was published.
 import logging
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 
 from catalog.models import Service
 from panel.events import DomainEvent, emit
+from panel.tenancy import panel_currency
 
 from .models import CatalogUpdate, CustomerSettings, Preference, ServiceState, UpdatesSettings, WebhookEndpoint
 
@@ -57,7 +57,7 @@ def _announce(updates: list[CatalogUpdate]) -> None:
                     "change": update.kind,
                     "old_rate": update.old_rate,
                     "new_rate": update.new_rate,
-                    "currency": settings.PANEL_CURRENCY,
+                    "currency": panel_currency(),
                 },
             )
             for update in updates
@@ -166,7 +166,7 @@ def updates_digest_send() -> int:
                             }
                             for update in updates
                         ],
-                        "currency": settings.PANEL_CURRENCY,
+                        "currency": panel_currency(),
                     },
                 )
             )

@@ -4,9 +4,8 @@ The same transitions tell notifications (panel.events) what customers and staff 
 each helper here is the one place its event is raised, with a deterministic key.
 """
 
-from django.conf import settings
-
 from panel.events import DomainEvent, emit
+from panel.tenancy import panel_currency
 
 from .models import FINAL_STATUSES, Order, OrderEvent, Refill
 
@@ -50,7 +49,7 @@ def _final_event(order: Order, refunded) -> DomainEvent:
             "quantity": order.quantity,
             "link": order.link,
             "service": order.service_id,
-            "currency": settings.PANEL_CURRENCY,
+            "currency": panel_currency(),
         },
     )
 

@@ -4,6 +4,7 @@ from django.http import HttpResponse, JsonResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
+from .lookup import panel_for_host
 from .models import PanelStatus
 
 
@@ -14,6 +15,14 @@ class PanelMiddleware(TenantMainMiddleware):
     before. A suspended child keeps its data and answers 503: pages with a notice, the API in
     the protocol's error shape.
     """
+
+    def get_tenant(self, domain_model, hostname):
+        # The registry's answer from the cache (tenants.lookup): after the first request a host
+        # name costs no query, and a change to the registry is seen at the next request.
+        panel = panel_for_host(hostname)
+        if panel is None:
+            raise domain_model.DoesNotExist
+        return panel
 
     def process_request(self, request):
         response = super().process_request(request)

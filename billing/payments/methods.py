@@ -10,6 +10,8 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from django.conf import settings
 from django.utils.translation import gettext
 
+from panel.tenancy import panel_currency
+
 from ..gateways import GATEWAYS, gateway_class
 from ..gateways.manual import ManualGateway
 from ..models import MANUAL, BonusTier, PaymentMethod, plain_amount
@@ -92,7 +94,7 @@ def methods_available() -> list[PaymentMethod]:
 def rate_for(method: PaymentMethod) -> Decimal:
     """Units of the method's charge currency per one unit of the panel's currency. Staff fix it on
     the method for now; a rate feed replaces this one function."""
-    if method.charge_currency() == settings.PANEL_CURRENCY.upper():
+    if method.charge_currency() == panel_currency().upper():
         return Decimal("1")
     return method.rate
 

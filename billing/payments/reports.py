@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from accounts.ledger import ledger_credit
 from accounts.models import LedgerEntry
 from panel.events import DomainEvent, emit
+from panel.tenancy import panel_currency
 
 from ..affiliates import commission_accrue
 from ..gateways.base import (
@@ -232,7 +233,7 @@ def deposit_credited_notify(*, user_id: int, entry_id: int, amount: Decimal, met
             kind="deposit.credited",
             key=f"ledger-entry:{entry_id}",
             user_id=user_id,
-            data={"amount": amount, "currency": settings.PANEL_CURRENCY, "method": method},
+            data={"amount": amount, "currency": panel_currency(), "method": method},
         )
     )
 

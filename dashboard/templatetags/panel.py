@@ -20,6 +20,7 @@ from catalog.pricing import FLAT_TYPES
 from currencies.display import Display, active, babel_locale, format_money, format_rate
 from currencies.models import Source
 from currencies.selectors import display_choices
+from panel.tenancy import panel_currency
 
 register = template.Library()
 
@@ -60,10 +61,10 @@ def _decimal(value) -> Decimal | None:
 
 
 def _with_currency(text: str) -> str:
-    symbol = SYMBOLS.get(settings.PANEL_CURRENCY)
+    symbol = SYMBOLS.get(panel_currency())
     if symbol:
         return f"-{symbol}{text[1:]}" if text.startswith("-") else f"{symbol}{text}"
-    return f"{text} {settings.PANEL_CURRENCY}"
+    return f"{text} {panel_currency()}"
 
 
 def panel_money(amount: Decimal) -> str:
@@ -168,7 +169,7 @@ def rate_note(display: Display | None) -> str:
         source = _("rates of %(date)s, set by the panel") % {"date": date}
     # The equation stays left to right inside a right-to-left page.
     rate = format_rate(display.rate)
-    return format_html('<bdi dir="ltr">1 {} = {} {}</bdi> · {}', settings.PANEL_CURRENCY, rate, display.code, source)
+    return format_html('<bdi dir="ltr">1 {} = {} {}</bdi> · {}', panel_currency(), rate, display.code, source)
 
 
 @register.simple_tag

@@ -17,6 +17,7 @@ from currencies.display import babel_locale
 from currencies.middleware import COOKIE
 from currencies.selectors import display_choices
 from panel.security import safe_next_url
+from panel.tenancy import panel_currency
 
 COOKIE_AGE = 365 * 24 * 3600
 
@@ -47,7 +48,7 @@ def set_currency(request):
     if user.is_authenticated:
         messages.success(
             request,
-            _("Amounts are now shown in %(currency)s.") % {"currency": code or settings.PANEL_CURRENCY},
+            _("Amounts are now shown in %(currency)s.") % {"currency": code or panel_currency()},
         )
     # Not redirect(): a `next` of plain text would be looked up as a view name.
     response = HttpResponseRedirect(target)

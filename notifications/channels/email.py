@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import User
 from panel.i18n import language_valid
+from panel.tenancy import panel_url
 
 from ..kinds import KINDS
 from ..models import CustomerSettings, Delivery, Event
@@ -46,7 +47,7 @@ def unsubscribe_read(token: str) -> tuple[int, str] | None:
 
 
 def absolute(path: str) -> str:
-    return settings.PANEL_URL.rstrip("/") + path
+    return panel_url() + path
 
 
 def _send(message: EmailMultiAlternatives) -> Outcome:
@@ -73,7 +74,7 @@ def email_context(event: Event, user) -> dict:
         "user": user,
         "kind": KINDS[event.kind],
         "panel_name": settings.PANEL_NAME,
-        "panel_url": settings.PANEL_URL.rstrip("/"),
+        "panel_url": panel_url(),
         "preferences_url": absolute(reverse("dashboard:notifications")),
         "unsubscribe_url": absolute(unsubscribe),
     }
@@ -140,7 +141,7 @@ def staff_message(events: list[Event], to: list[str]) -> EmailMultiAlternatives:
     context = {
         "events": [(event, KINDS.get(event.kind)) for event in events],
         "panel_name": settings.PANEL_NAME,
-        "panel_url": settings.PANEL_URL.rstrip("/"),
+        "panel_url": panel_url(),
     }
     text = render_to_string("email/staff_digest.txt", context)
     html = render_to_string("email/staff_digest.html", context)

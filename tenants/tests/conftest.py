@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
+from tenants.lookup import registry_changed
 from tenants.models import Domain, Panel, PanelStatus
 from tenants.services import panel_create
 
@@ -47,6 +48,8 @@ def children(_child_schemas, db, settings, plain_static_storage):
     settings.CHILD_PANELS = True
     settings.MIDDLEWARE = ["tenants.middleware.PanelMiddleware", *settings.MIDDLEWARE]
     connection.set_schema_to_public()
+    # The registry's cached lookups outlive a test's rolled-back changes to its rows: start fresh.
+    registry_changed()
     panels = {}
     for schema, domain in CHILDREN.items():
         # The schema survives a flush of the parent's tables; its registry rows may not.
