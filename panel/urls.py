@@ -55,6 +55,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
+    # Child panels' TLS question (tenants.views): PostgreSQL installs only, where panels exist.
+    *([path("", include("tenants.urls"))] if settings.TENANCY else []),
     # Public pages (landing, FAQ, terms, privacy, news, sitemap.xml) before the dashboard's.
     path("", include("site_pages.urls")),
     path("", include("dashboard.urls")),
