@@ -16,11 +16,13 @@ from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, re_path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from panel.admin_tools import PERM_CUSTOMERS, PERM_MONEY
+from accounts.models import User
+from panel.admin_tools import PERM_CUSTOMERS, PERM_MONEY, labelled_choices_filter
 from panel.tenancy import is_child
 
 # Acting on a panel (suspend, resume, export, delete, download its data) moves the owner's
@@ -35,6 +37,7 @@ STATUS_LABELS = {
     "deleted": gettext_lazy("deleted"),
 }
 REASON_LABELS = {
+    "": gettext_lazy("none"),
     "unpaid": gettext_lazy("not paid"),
     "staff": gettext_lazy("by staff"),
 }
@@ -134,10 +137,13 @@ if settings.TENANCY:
             "orders",
             "revenue",
             "fees",
-            "created",
+            "created_on",
         )
         list_display_links = ("name",)
-        list_filter = ("status", "suspended_reason")
+        list_filter = (
+            ("status", labelled_choices_filter(STATUS_LABELS)),
+            ("suspended_reason", labelled_choices_filter(REASON_LABELS)),
+        )
         search_fields = ("name", "schema_name", "domains__domain")
         ordering = ("-created", "-pk")
         list_per_page = 50
@@ -206,8 +212,11 @@ if settings.TENANCY:
             if obj.owner_id is None:
                 return "—"
             figures = getattr(obj, "figures", None)
-            owner = figures.owner if figures is not None else None
-            label = owner.username if owner is not None else f"#{obj.owner_id}"
+            if figures is not None:
+                username = figures.owner.username if figures.owner is not None else None
+            else:
+                username = User.objects.filter(pk=obj.owner_id).values_list("username", flat=True).first()
+            label = username or f"#{obj.owner_id}"
             return format_html('<a href="{}">{}</a>', reverse("admin:accounts_user_change", args=[obj.owner_id]), label)
 
         @admin.display(description=gettext_lazy("Domains"))
@@ -228,6 +237,10 @@ if settings.TENANCY:
                     REASON_LABELS.get(obj.suspended_reason, obj.suspended_reason),
                 )
             return format_html('<span class="cp-status cp-{}">{}</span>', obj.status, label)
+
+        @admin.display(description=gettext_lazy("Created"), ordering="created")
+        def created_on(self, obj):
+            return timezone.localdate(obj.created)
 
         @admin.display(description=gettext_lazy("Orders"))
         def orders(self, obj):
