@@ -69,8 +69,13 @@ class Parent:
 
     def child_api(self, key: str, action: str, **params) -> object:
         """A call to the child panel's API v2, by its host name."""
+        previous = connection.schema_name
         client = Client(HTTP_HOST=HOST)
-        return client.post("/api/v2", {"key": key, "action": action, **params}).json()
+        answer = client.post("/api/v2", {"key": key, "action": action, **params}).json()
+        # The request left this thread's connection on the child's schema: back to the one the
+        # test was working in.
+        connection.set_schema(previous)
+        return answer
 
     def child_customer(self, username: str = "kid", funds: str = "100") -> tuple[int, str]:
         with schema_context(SCHEMA):
