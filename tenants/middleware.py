@@ -1,11 +1,31 @@
 """Chooses the panel of a request by its host name, before anything else reads the database."""
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
 from .lookup import panel_for_host
-from .models import PanelStatus
+from .models import PanelStatus, SuspendedReason
+
+
+def suspended_page(request, tenant) -> HttpResponse:
+    """A suspended child's notice, in the visitor's language (this runs before LocaleMiddleware);
+    the owner is told where to pay."""
+    language = translation.get_language_from_request(request)
+    parent_url = settings.PANEL_URL.rstrip("/") + "/child-panels/"
+    context = {
+        "panel_name": tenant.name,
+        "unpaid": tenant.suspended_reason == SuspendedReason.UNPAID,
+        "parent_url": parent_url,
+    }
+    with translation.override(language):
+        body = render_to_string("tenants/suspended.html", context)
+    response = HttpResponse(body, status=503)
+    response["Retry-After"] = "3600"
+    return response
 
 
 class PanelMiddleware(TenantMainMiddleware):
@@ -35,7 +55,7 @@ class PanelMiddleware(TenantMainMiddleware):
             message = "This panel is suspended."
             if request.path.startswith("/api/"):
                 return JsonResponse({"error": message}, status=503)
-            return HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+            return suspended_page(request, tenant)
         return None
 
     def no_tenant_found(self, request, hostname):
