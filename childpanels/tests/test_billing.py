@@ -465,3 +465,20 @@ def test_the_run_does_nothing_inside_a_child(plan, children, in_schema):
     with in_schema("child_a"):
         assert renewals_run(now=T0) is None
     assert fees(user) == []
+
+
+def test_a_panel_suspended_unpaid_shows_its_notice_and_tells_the_owner_where_to_pay(plan, children, settings):
+    from django.test import Client
+
+    panel = children["child_a"]
+    panel.status, panel.suspended_reason = PanelStatus.SUSPENDED, SuspendedReason.UNPAID
+    panel.save()
+    page = Client(HTTP_HOST="a.panels.test").get("/", HTTP_ACCEPT_LANGUAGE="en")
+    text = page.content.decode()
+    assert page.status_code == 503 and page["Retry-After"] == "3600"
+    assert "This panel is suspended" in text and "Pay now" in text and settings.PANEL_URL in text
+    api = Client(HTTP_HOST="a.panels.test").post("/api/v2", {"key": "x", "action": "balance"})
+    assert api.status_code == 503 and api.json() == {"error": "This panel is suspended."}
+    panel.suspended_reason = SuspendedReason.STAFF
+    panel.save()
+    assert "Pay now" not in Client(HTTP_HOST="a.panels.test").get("/").content.decode()
