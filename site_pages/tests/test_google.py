@@ -91,3 +91,15 @@ def test_a_forged_state_is_refused(client, google):
     client.get(f"{callback.path}?{forged}")
     assert client.get("/").status_code == 302
     assert google.token_calls == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/accounts/google/login/", "/accounts/google/login/callback/", "/accounts/google/login/token/"]
+)
+def test_google_addresses_answer_404_until_google_sign_in_is_set_up(client, path):
+    from allauth.socialaccount.models import SocialApp
+
+    SocialApp.objects.filter(provider="google").delete()
+    assert client.get(path).status_code == 404
+    assert client.post(path).status_code == 404
