@@ -19,15 +19,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from accounts.models import User
 from accounts.services import panel_api_key_issue, panel_api_key_matches, panel_api_key_revoke
 from catalog.models import ProviderImport, SyncRun
 from catalog.sync import sync_provider_unless_running
 from currencies.selectors import rates_in_use
-from tenants.models import Panel, PanelStatus
 from upstream.models import Provider
+
+# The registry of panels (tenants) and django-tenants are imported where they are used:
+# django-allauth imports every installed app's `provider` module at start to look for login
+# providers, on the single-panel SQLite demo too, where neither is installed.
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,10 @@ def provider_wire(*, panel_id: int, sync: bool = True) -> Wired:
     import on. Then (`sync`) the parent's services are imported, outside any transaction (it
     calls the parent's API). Two wirings of one panel take turns on the panel's row.
     """
+    from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
+
+    from tenants.models import Panel, PanelStatus
+
     if connection.in_atomic_block:
         raise RuntimeError("provider_wire calls the parent's API: run it outside transactions.")
     public = get_public_schema_name()
@@ -137,6 +143,10 @@ def provider_unwire(*, panel_id: int) -> bool:
     """Revoke the panel's key on the parent (the panel is being deleted): from then on the
     parent refuses the child's calls. True when there was a key. The child's schema is left as
     it is (it is exported, then dropped, by the deletion itself)."""
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    from tenants.models import Panel
+
     with schema_context(get_public_schema_name()):
         schema = Panel.objects.filter(pk=panel_id).values_list("schema_name", flat=True).first()
         if schema is None:
