@@ -21,6 +21,7 @@ from catalog.models import Service, SyncRun
 from orders.models import ForwardState, Order, ReconciliationReport
 from orders.rollups import rollup_figures, rollups_usable
 from orders.selectors import COST, REVENUE, ZERO
+from panel.tenancy import is_child
 from upstream.models import Provider
 
 
@@ -77,13 +78,19 @@ class Home:
     failed_syncs: list[SyncRun]
     flagged_services: int
     reconciliation: ReconciliationReport | None
-    periodic: list[dict]
+    periodic: list[dict] | None  # None on a child panel: the schedule is the install's
 
 
-def periodic_tasks(now: datetime | None = None) -> list[dict]:
-    """Each beat task with its last run and whether it looks overdue (3 intervals late)."""
+def periodic_tasks(now: datetime | None = None) -> list[dict] | None:
+    """Each beat task with its last run and whether it looks overdue (3 intervals late).
+
+    None on a child panel: beat reads only the parent's schedule (tenants.beat), so a child's copy
+    of the table never records a run, and its staff could not change the schedule anyway.
+    """
     from django_celery_beat.models import PeriodicTask
 
+    if is_child():
+        return None
     now = now or timezone.now()
     rows = []
     for task in PeriodicTask.objects.select_related("interval").order_by("name"):

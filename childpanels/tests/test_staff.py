@@ -223,6 +223,13 @@ def test_the_plan_is_edited_by_staff_audited(admin_staff, client, children):
     assert json.dumps(row.before)  # stored as JSON
 
 
+def test_the_parents_staff_see_child_panels_and_the_beat_schedule(admin_staff, client, children, settings):
+    client.force_login(admin_staff)
+    text = client.get("/" + settings.ADMIN_URL).content.decode()
+    assert reverse(LIST) in text and reverse("admin:tenants_childpanelplan_changelist") in text
+    assert "Background tasks (Celery beat)" in text and "django_celery_beat/periodictask/" in text
+
+
 def test_a_child_staff_member_cannot_see_or_reach_any_of_it(children, in_schema, settings):
     admin_home = "/" + settings.ADMIN_URL
     client = Client()
@@ -233,6 +240,7 @@ def test_a_child_staff_member_cannot_see_or_reach_any_of_it(children, in_schema,
     assert home.status_code == 200
     text = home.content.decode()
     assert "tenants/panel" not in text and "django_celery_beat" not in text
+    assert "Background tasks (Celery beat)" not in text  # the install's schedule, not the panel's
     panel = children[B]
     for path in (
         "tenants/panel/",
