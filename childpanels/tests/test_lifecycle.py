@@ -254,3 +254,9 @@ def test_delete_drops_the_schema_and_files_and_keeps_the_row(children, admin_sta
         lifecycle.panel_delete(panel_id=panel.pk, actor_id=admin_staff.pk, confirm_domain=domain)
     export.unlink()
     Panel.objects.filter(pk=panel.pk).delete()
+
+
+def test_the_services_enqueue_tasks_every_process_knows():
+    from panel.celery import app
+
+    assert {lifecycle.EXPORT_TASK, lifecycle.PURGE_TASK} <= set(app.tasks)
