@@ -30,7 +30,7 @@ from accounts.ledger import InsufficientFunds, ledger_debit
 from accounts.models import LedgerEntry, User
 from panel.celery import app
 from panel.events import DomainEvent, emit
-from panel.tenancy import is_child
+from panel.tenancy import is_child, parent_hosts
 from tenants.lookup import registry_changed
 from tenants.models import ChildPanelPlan, Domain, Panel, PanelStatus, SuspendedReason
 from tenants.services import RESERVED_SCHEMAS, template_migrate, template_schema
@@ -107,7 +107,7 @@ def panel_domain(panel: Panel) -> str | None:
 
 def _parent_hosts() -> set[str]:
     hosts = set()
-    for entry in settings.ALLOWED_HOSTS:
+    for entry in parent_hosts():
         entry = entry.strip().lower().rstrip(".")
         if entry and entry != "*":
             hosts.add(entry.lstrip("."))

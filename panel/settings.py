@@ -367,6 +367,11 @@ if CHILD_PANELS and not TENANCY:
 if CHILD_PANELS:
     # First of all: the panel of the request's host name sets the schema every later step reads.
     MIDDLEWARE.insert(0, "tenants.middleware.PanelMiddleware")
+    # Customers' own domains are registered while the site runs, so Django's fixed list cannot
+    # name them: the configured hosts become the parent's (panel.tenancy.parent_hosts) and the
+    # panel middleware refuses (400) any host that is neither one of them nor a panel's domain.
+    PARENT_HOSTS = ALLOWED_HOSTS
+    ALLOWED_HOSTS = ["*"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FORMS_URLFIELD_ASSUME_HTTPS = True
 

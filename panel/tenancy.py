@@ -117,3 +117,13 @@ def panel_url() -> str:
     parts = urlsplit(parent)
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}"
+
+
+def parent_hosts() -> list[str]:
+    """The host names the parent answers (Django's ALLOWED_HOSTS patterns).
+
+    With CHILD_PANELS on, settings move the configured ALLOWED_HOSTS here and let Django accept
+    any host, because customers' own domains cannot be listed before they are bought; the panel
+    middleware then accepts a host only if it is one of these or a registered panel's domain.
+    """
+    return list(getattr(settings, "PARENT_HOSTS", None) or settings.ALLOWED_HOSTS)

@@ -1,11 +1,15 @@
 """Chooses the panel of a request by its host name, before anything else reads the database."""
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse, JsonResponse
+from django.http.request import split_domain_port, validate_host
 from django.template.loader import render_to_string
 from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
+
+from panel.tenancy import parent_hosts
 
 from .lookup import panel_for_host
 from .models import PanelStatus, SuspendedReason
@@ -45,6 +49,7 @@ class PanelMiddleware(TenantMainMiddleware):
         return panel
 
     def process_request(self, request):
+        self.check_host(request)
         response = super().process_request(request)
         if response is not None:
             return response
@@ -57,6 +62,19 @@ class PanelMiddleware(TenantMainMiddleware):
                 return JsonResponse({"error": message}, status=503)
             return suspended_page(request, tenant)
         return None
+
+    @staticmethod
+    def check_host(request) -> None:
+        """Django's ALLOWED_HOSTS check, widened to the registered panels' domains.
+
+        Raises DisallowedHost (Django answers 400) for a host that is neither the parent's nor a
+        panel's, so a forged Host header can no more reach the site than without child panels.
+        """
+        domain, _port = split_domain_port(request._get_raw_host())
+        domain = domain.rstrip(".").lower()
+        if domain and (validate_host(domain, parent_hosts()) or panel_for_host(domain) is not None):
+            return
+        raise DisallowedHost(f"Invalid HTTP_HOST header: {request._get_raw_host()!r}.")
 
     def no_tenant_found(self, request, hostname):
         # Not a child's host name: the parent panel, which has always answered every allowed host.

@@ -15,6 +15,8 @@ from django.http import HttpResponse, HttpResponseForbidden
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from panel.tenancy import parent_hosts
+
 from .models import Domain, PanelStatus
 
 
@@ -36,10 +38,10 @@ def tls_allowed(request):
         return HttpResponse("no domain\n", status=400, content_type="text/plain")
     # The parent's own names, listed exactly: a pattern such as `.panels.example.com` (every
     # subdomain) would let anyone make us ask for certificates for random names.
-    parent_hosts = {host.lower() for host in settings.ALLOWED_HOSTS if host != "*" and not host.startswith(".")}
+    exact_parent_hosts = {host.lower() for host in parent_hosts() if host != "*" and not host.startswith(".")}
     served = settings.CHILD_PANELS and (
         Domain.objects.filter(domain=domain).exclude(tenant__status=PanelStatus.DELETED).exists()
     )
-    if served or domain in parent_hosts:
+    if served or domain in exact_parent_hosts:
         return HttpResponse("ok\n", content_type="text/plain")
     return HttpResponse("unknown\n", status=404, content_type="text/plain")

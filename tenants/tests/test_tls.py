@@ -39,3 +39,18 @@ def test_only_callers_nearby_may_ask(client, children):
 def test_without_child_panels_no_child_domain_is_allowed(client, children, settings):
     settings.CHILD_PANELS = False
     assert ask(client, "a.panels.test").status_code == 404
+
+
+def test_with_child_panels_a_registered_custom_domain_is_served_and_a_forged_host_refused(client, children, settings):
+    # As settings do with CHILD_PANELS=true: Django accepts any host, the middleware decides.
+    settings.PARENT_HOSTS = ["testserver", ".panels.test"]
+    settings.ALLOWED_HOSTS = ["*"]
+    from tenants.models import Domain
+
+    Domain.objects.create(domain="shop.customer-owned.example", tenant=children["child_a"], is_primary=False)
+    assert client.get("/healthz", HTTP_HOST="shop.customer-owned.example").status_code == 200
+    assert client.get("/healthz", HTTP_HOST="SHOP.customer-owned.example.:443").status_code == 200
+    assert client.get("/healthz", HTTP_HOST="testserver").status_code == 200
+    assert client.get("/healthz", HTTP_HOST="evil.example.net").status_code == 400
+    assert client.get("/accounts/login/", HTTP_HOST="evil.example.net").status_code == 400
+    assert ask(client, "shop.customer-owned.example").status_code == 200
