@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 from panel.money import MONEY
@@ -20,17 +21,17 @@ SCHEMA_NAME_RE = r"^[a-z][a-z0-9_]{1,40}$"
 
 class PanelStatus(models.TextChoices):
     # Bought and paid, its schema not made yet (childpanels: made by a task after the commit).
-    PENDING = "pending", "pending"
-    ACTIVE = "active", "active"
-    SUSPENDED = "suspended", "suspended"
+    PENDING = "pending", _("pending")
+    ACTIVE = "active", _("active")
+    SUSPENDED = "suspended", _("suspended")
     # Exported, then its schema dropped: the row stays for the parent's history and revenue.
-    DELETED = "deleted", "deleted"
+    DELETED = "deleted", _("deleted")
 
 
 class SuspendedReason(models.TextChoices):
-    NONE = "", "none"
-    UNPAID = "unpaid", "unpaid"  # the renewal could not be charged: restored when paid
-    STAFF = "staff", "staff"  # the parent's staff suspended it: only staff resume it
+    NONE = "", _("none")
+    UNPAID = "unpaid", _("unpaid")  # the renewal could not be charged: restored when paid
+    STAFF = "staff", _("staff")  # the parent's staff suspended it: only staff resume it
 
 
 class ChildPanelPlan(models.Model):
@@ -40,18 +41,18 @@ class ChildPanelPlan(models.Model):
     for new panels (or one panel) without touching the others.
     """
 
-    selling = models.BooleanField("sold to customers", default=False)
+    selling = models.BooleanField(_("sold to customers"), default=False)
     monthly_price = models.DecimalField(
         "monthly price", **MONEY, default=Decimal("25"), validators=[MinValueValidator(Decimal("0"))]
     )
-    max_customers = models.PositiveIntegerField("max customers", default=1000, help_text="0: no limit.")
-    max_services = models.PositiveIntegerField("max services", default=500, help_text="0: no limit.")
-    max_staff = models.PositiveIntegerField("max staff users", default=3, help_text="0: no limit.")
-    warn_days = models.PositiveSmallIntegerField("warn days before renewal", default=3)
+    max_customers = models.PositiveIntegerField(_("max customers"), default=1000, help_text=_("0: no limit."))
+    max_services = models.PositiveIntegerField(_("max services"), default=500, help_text=_("0: no limit."))
+    max_staff = models.PositiveIntegerField(_("max staff users"), default=3, help_text=_("0: no limit."))
+    warn_days = models.PositiveSmallIntegerField(_("warn days before renewal"), default=3)
 
     class Meta:
-        verbose_name = "child panel plan"
-        verbose_name_plural = "child panel plan"
+        verbose_name = _("child panel plan")
+        verbose_name_plural = _("child panel plan")
 
     def __str__(self) -> str:
         return "child panel plan"
@@ -63,39 +64,39 @@ class ChildPanelPlan(models.Model):
 
 
 class Panel(TenantMixin):
-    name = models.CharField("name", max_length=100)
-    status = models.CharField("status", max_length=12, choices=PanelStatus.choices, default=PanelStatus.ACTIVE)
+    name = models.CharField(_("name"), max_length=100)
+    status = models.CharField(_("status"), max_length=12, choices=PanelStatus.choices, default=PanelStatus.ACTIVE)
     # The customer on the parent who owns (and pays for) the panel. A plain ID, not a foreign
     # key: while a child's schema is active, `accounts_user` names the child's users, so an ORM
     # relation would read the wrong table.
-    owner_id = models.BigIntegerField("owner (parent user ID)", null=True, blank=True, db_index=True)
-    created = models.DateTimeField("created", auto_now_add=True)
-    currency = models.CharField("currency", max_length=3, default=settings.PANEL_CURRENCY)
+    owner_id = models.BigIntegerField(_("owner (parent user ID)"), null=True, blank=True, db_index=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    currency = models.CharField(_("currency"), max_length=3, default=settings.PANEL_CURRENCY)
     # Billing (childpanels): the price and limits copied from the plan when bought; the fee is
     # charged through the owner's ledger on the parent for each period up to `paid_until`.
-    monthly_price = models.DecimalField("monthly price", **MONEY, default=Decimal("0"))
-    max_customers = models.PositiveIntegerField("max customers", default=0, help_text="0: no limit.")
-    max_services = models.PositiveIntegerField("max services", default=0, help_text="0: no limit.")
-    max_staff = models.PositiveIntegerField("max staff users", default=0, help_text="0: no limit.")
-    paid_until = models.DateTimeField("paid until", null=True, blank=True, db_index=True)
+    monthly_price = models.DecimalField(_("monthly price"), **MONEY, default=Decimal("0"))
+    max_customers = models.PositiveIntegerField(_("max customers"), default=0, help_text=_("0: no limit."))
+    max_services = models.PositiveIntegerField(_("max services"), default=0, help_text=_("0: no limit."))
+    max_staff = models.PositiveIntegerField(_("max staff users"), default=0, help_text=_("0: no limit."))
+    paid_until = models.DateTimeField(_("paid until"), null=True, blank=True, db_index=True)
     # The `paid_until` the owner was last warned about (once per period, however often beat runs).
-    warned_for = models.DateTimeField("warned for", null=True, blank=True)
+    warned_for = models.DateTimeField(_("warned for"), null=True, blank=True)
     suspended_reason = models.CharField(
-        "suspended because", max_length=8, choices=SuspendedReason.choices, default="", blank=True
+        _("suspended because"), max_length=8, choices=SuspendedReason.choices, default="", blank=True
     )
-    suspended_at = models.DateTimeField("suspended at", null=True, blank=True)
+    suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
     # The last export of the panel's data (a file under the var dir); deleting needs a fresh one.
-    exported_at = models.DateTimeField("exported at", null=True, blank=True)
-    export_file = models.CharField("export file", max_length=255, blank=True)
-    deleted_at = models.DateTimeField("deleted at", null=True, blank=True)
+    exported_at = models.DateTimeField(_("exported at"), null=True, blank=True)
+    export_file = models.CharField(_("export file"), max_length=255, blank=True)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
     # The first staff user of a bought panel, until its schema is built: the password only as a
     # Django password hash, so nothing readable passes through Celery, Redis or this table.
     # Cleared once the user exists in the panel's schema.
-    staff_username = models.CharField("first staff user", max_length=150, blank=True)
-    staff_email = models.EmailField("first staff email", blank=True)
-    staff_password_hash = models.CharField("first staff password hash", max_length=256, blank=True)
+    staff_username = models.CharField(_("first staff user"), max_length=150, blank=True)
+    staff_email = models.EmailField(_("first staff email"), blank=True)
+    staff_password_hash = models.CharField(_("first staff password hash"), max_length=256, blank=True)
     # When the schema build last failed (retried by the renewal run), and why, for staff.
-    build_error = models.CharField("build error", max_length=255, blank=True)
+    build_error = models.CharField(_("build error"), max_length=255, blank=True)
 
     # A schema is never dropped with its row by accident: deleting a panel is an explicit step
     # (export first), done by tenants.services.
@@ -103,12 +104,14 @@ class Panel(TenantMixin):
     auto_create_schema = True
 
     class Meta:
+        verbose_name = _("child panel")
+        verbose_name_plural = _("child panels")
         ordering = ["created", "pk"]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(schema_name__regex=SCHEMA_NAME_RE),
                 name="panel_schema_name_shape",
-                violation_error_message="The schema name must be lower-case letters, digits and _.",
+                violation_error_message=_("The schema name must be lower-case letters, digits and _."),
             ),
             models.CheckConstraint(condition=models.Q(status__in=PanelStatus.values), name="panel_status_known"),
             models.CheckConstraint(condition=models.Q(monthly_price__gte=0), name="panel_monthly_price_not_negative"),
@@ -126,6 +129,8 @@ class Domain(DomainMixin):
     """A host name that serves a child panel (its own domain, or a subdomain of ours)."""
 
     class Meta:
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
         ordering = ["domain"]
 
     def save(self, *args, **kwargs):
