@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils.translation import gettext_noop
 
 from panel.tenancy import panel_currency
+from site_pages.selectors import brand
 
 from . import answers
 
@@ -437,7 +438,7 @@ def openapi(server_url: str = "/") -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {
-            "title": f"{settings.PANEL_NAME} API v2",
+            "title": f"{brand().name} API v2",
             "version": "2",
             "description": "The SMM panel API v2. Every call takes `key` and `action`"
             + ("." if settings.API_ALLOW_KEY_IN_URL else ", the key in the POST body: keys in URLs are refused.")

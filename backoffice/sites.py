@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from panel.security import safe_next_url
 from panel.tenancy import is_child
+from site_pages.selectors import brand
 
 
 def staff_2fa_required() -> bool:
@@ -115,7 +116,7 @@ class PanelAdminSite(admin.AdminSite):
 
     def each_context(self, request):
         context = super().each_context(request)
-        context["site_header"] = _("%(panel)s backoffice") % {"panel": settings.PANEL_NAME}
+        context["site_header"] = _("%(panel)s backoffice") % {"panel": brand().name}
         return context
 
     def register(self, model_or_iterable, admin_class=None, **options):

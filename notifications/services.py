@@ -28,6 +28,7 @@ from django.utils.translation import gettext
 from panel.events import DomainEvent
 from panel.i18n import language_valid
 from panel.tenancy import panel_currency
+from site_pages.selectors import brand
 
 from .channels import Outcome, telegram
 from .channels.email import EmailChannel, customer_language
@@ -561,14 +562,14 @@ def _telegram_message(config: TelegramBot, message: dict) -> None:
             # Now linked: the customer's own language.
             language = _chat_language(chat_id, sender)
             with translation.override(language):
-                reply = gettext("Linked: %(panel)s will message you here.") % {"panel": settings.PANEL_NAME}
+                reply = gettext("Linked: %(panel)s will message you here.") % {"panel": brand().name}
         elif not TelegramLink.objects.filter(chat_id=chat_id).exists():
             # (A chat that is linked already got its answer from the poll that linked it.)
             with translation.override(language):
                 reply = gettext("This code is not valid (or expired). Get a new one on the Notifications page.")
     elif command.split("@")[0] == "/stop" and TelegramLink.objects.filter(chat_id=chat_id).delete()[0]:
         with translation.override(language):
-            reply = gettext("Unlinked: %(panel)s will not message you any more.") % {"panel": settings.PANEL_NAME}
+            reply = gettext("Unlinked: %(panel)s will not message you any more.") % {"panel": brand().name}
     if reply:
         try:
             api.send_message(chat_id, reply)

@@ -1,7 +1,5 @@
-from django.conf import settings
-
-from panel.tenancy import panel_currency
+from panel.tenancy import panel_currency, panel_name
 
 
 def panel(request):
-    return {"PANEL_NAME": settings.PANEL_NAME, "PANEL_CURRENCY": panel_currency()}
+    return {"PANEL_NAME": panel_name(), "PANEL_CURRENCY": panel_currency()}

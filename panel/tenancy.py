@@ -103,6 +103,15 @@ def panel_currency() -> str:
     return currency or settings.PANEL_CURRENCY
 
 
+def panel_name() -> str:
+    """The current panel's name where no branding says otherwise: the name a child was bought
+    with, else settings.PANEL_NAME. Pages and emails use the branding (site_pages), which falls
+    back to this."""
+    panel = current_panel()
+    name = getattr(panel, "name", "") if panel is not None else ""
+    return name or settings.PANEL_NAME
+
+
 def panel_url() -> str:
     """The current panel's public address, without a trailing slash, for links in what it sends.
 

@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
+
+from panel.tenancy import panel_name
 
 from .models import Branding, Page
 
@@ -40,7 +41,7 @@ def brand() -> Brand:
         return cached
     row = Branding.objects.defer("logo_png").filter(pk=1).first() or Branding()
     value = Brand(
-        name=row.panel_name or settings.PANEL_NAME,
+        name=row.panel_name or panel_name(),
         tagline=row.tagline,
         intro=row.intro,
         primary=row.primary_colour,

@@ -158,6 +158,8 @@ def browser(monkeypatch):
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
+                # Child panels' test host names (tenants/tests/conftest.py) reach the live server.
+                "--host-resolver-rules=MAP *.panels.test 127.0.0.1",
             ],
         )
         yield instance

@@ -8,12 +8,12 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.models import User
+from panel.tenancy import panel_name
 
 from ..gateways.base import (
     BadNotification,
@@ -95,7 +95,7 @@ def deposit_start(*, deposit: Deposit, return_url: str, cancel_url: str, notify_
         deposit_id=deposit.pk,
         amount=deposit.charge_amount,
         currency=deposit.charge_currency,
-        description=f"{settings.PANEL_NAME} balance top-up #{deposit.pk}",
+        description=f"{panel_name()} balance top-up #{deposit.pk}",
         customer_email=user.email or "",
         customer_name=user.get_full_name() or user.username,
         return_url=return_url,

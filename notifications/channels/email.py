@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from panel.i18n import language_valid
 from panel.tenancy import panel_url
+from site_pages.selectors import brand
 
 from ..kinds import KINDS
 from ..models import CustomerSettings, Delivery, Event
@@ -73,7 +74,7 @@ def email_context(event: Event, user) -> dict:
         "data": event.data,
         "user": user,
         "kind": KINDS[event.kind],
-        "panel_name": settings.PANEL_NAME,
+        "panel_name": brand().name,
         "panel_url": panel_url(),
         "preferences_url": absolute(reverse("dashboard:notifications")),
         "unsubscribe_url": absolute(unsubscribe),
@@ -99,7 +100,7 @@ def customer_message(event: Event, user) -> EmailMultiAlternatives:
         html = render_to_string(f"email/{name}.html", context)
     unsubscribe_url = context["unsubscribe_url"]
     message = EmailMultiAlternatives(
-        subject=f"{settings.PANEL_NAME}: {subject}",
+        subject=f"{brand().name}: {subject}",
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[user.email],
@@ -140,7 +141,7 @@ def staff_message(events: list[Event], to: list[str]) -> EmailMultiAlternatives:
     """The digest email, in the active language."""
     context = {
         "events": [(event, KINDS.get(event.kind)) for event in events],
-        "panel_name": settings.PANEL_NAME,
+        "panel_name": brand().name,
         "panel_url": panel_url(),
     }
     text = render_to_string("email/staff_digest.txt", context)
@@ -148,7 +149,7 @@ def staff_message(events: list[Event], to: list[str]) -> EmailMultiAlternatives:
     count = len(events)
     alerts = ngettext("%(n)s staff alert", "%(n)s staff alerts", count) % {"n": count}
     message = EmailMultiAlternatives(
-        subject=f"{settings.PANEL_NAME}: {alerts}", body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to
+        subject=f"{brand().name}: {alerts}", body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to
     )
     message.attach_alternative(html, "text/html")
     return message

@@ -18,6 +18,8 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import ngettext
 
+from site_pages.selectors import brand
+
 from ..kinds import KINDS
 from ..models import Delivery, Event, TelegramBot, TelegramLink
 from ..selectors import preference_enabled
@@ -132,7 +134,7 @@ def staff_digest(events: list[Event]) -> Outcome:
     with translation.override(settings.LANGUAGE_CODE):
         count = len(events)
         alerts = ngettext("%(n)s staff alert", "%(n)s staff alerts", count) % {"n": count}
-        lines = [f"{settings.PANEL_NAME}: {alerts}"]
+        lines = [f"{brand().name}: {alerts}"]
         for event in events:
             kind = KINDS.get(event.kind)
             label = kind.label if kind else event.kind

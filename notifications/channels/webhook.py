@@ -29,6 +29,7 @@ import requests
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
+from site_pages.selectors import brand
 from upstream.services import upstream_session
 from upstream.urlguard import UnsafeURL, check_url
 
@@ -76,7 +77,7 @@ def post(url: str, secret: str, event: Event) -> Outcome:
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": f"{settings.PANEL_NAME} webhooks",
+        "User-Agent": f"{brand().name} webhooks",
         "webhook-id": event.public_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(secret, event.public_id, timestamp, body),

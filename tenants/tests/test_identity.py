@@ -120,3 +120,21 @@ def test_a_gateway_deposit_on_a_eur_child_is_charged_in_eur(euro_a, in_schema, m
     finally:
         fake.stop()
         connection.set_schema_to_public()
+
+
+def test_a_child_without_a_branded_name_is_called_by_the_name_it_was_bought_with(children, in_schema, settings):
+    from site_pages.models import Branding
+    from site_pages.selectors import brand, brand_forget
+
+    children["child_b"].name = "Bravo Boost"
+    children["child_b"].save(update_fields=["name"])
+    with in_schema("child_b"):
+        Branding.objects.filter(pk=1).update(panel_name="")
+        brand_forget()
+        assert brand().name == "Bravo Boost"
+        Branding.objects.update_or_create(pk=1, defaults={"panel_name": "Bravo Likes"})
+        brand_forget()
+        assert brand().name == "Bravo Likes"
+        brand_forget()
+    brand_forget()
+    assert brand().name == settings.PANEL_NAME
