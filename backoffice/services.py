@@ -366,8 +366,8 @@ def services_import(
     }
     if skipped:
         message += " " + ngettext(
-            "%(count)s not imported: the panel's service limit is reached.",
-            "%(count)s not imported: the panel's service limit is reached.",
+            "%(count)s service not imported: the panel's service limit is reached.",
+            "%(count)s services not imported: the panel's service limit is reached.",
             skipped,
         ) % {"count": skipped}
     return Outcome(True, message, created)

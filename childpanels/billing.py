@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_tenants.utils import schema_context, schema_exists
 
 from accounts.ledger import InsufficientFunds, ledger_debit
@@ -203,8 +204,14 @@ def panel_buy(
             User.objects.select_for_update().only("pk").get(pk=user_id)
             owned = Panel.objects.filter(owner_id=user_id).exclude(status=PanelStatus.DELETED).count()
             if owned >= MAX_PANELS_PER_CUSTOMER:
+                # The page's own wording (templates/dashboard/child_panels.html), singular and plural.
                 raise BuyError(
-                    _("You already have %(count)d child panels, the most one account may have.") % {"count": owned}
+                    ngettext(
+                        "You have %(n)s child panel, the most one account may have.",
+                        "You have %(n)s child panels, the most one account may have.",
+                        owned,
+                    )
+                    % {"n": owned}
                 )
             if Domain.objects.filter(domain=domain).exists():
                 raise BuyError(_("This domain already serves a panel."), field="domain")

@@ -148,7 +148,7 @@ def panel_suspend(*, panel_id: int, actor_id: int | None, reason: str = "") -> P
     middleware), its data stays. Only staff resume it, even once it is paid."""
     panel = _locked(panel_id)
     if panel.status not in (PanelStatus.ACTIVE, PanelStatus.SUSPENDED):
-        raise LifecycleError(_("Only an active or suspended panel can be suspended."))
+        raise LifecycleError(_("Only an active panel, or one suspended for non-payment, can be suspended."))
     if panel.status == PanelStatus.SUSPENDED and panel.suspended_reason == SuspendedReason.STAFF:
         return panel
     before = {"status": panel.status, "suspended_reason": panel.suspended_reason}

@@ -43,7 +43,7 @@ class ChildPanelPlan(models.Model):
 
     selling = models.BooleanField(_("sold to customers"), default=False)
     monthly_price = models.DecimalField(
-        "monthly price", **MONEY, default=Decimal("25"), validators=[MinValueValidator(Decimal("0"))]
+        _("monthly price"), **MONEY, default=Decimal("25"), validators=[MinValueValidator(Decimal("0"))]
     )
     max_customers = models.PositiveIntegerField(_("max customers"), default=1000, help_text=_("0: no limit."))
     max_services = models.PositiveIntegerField(_("max services"), default=500, help_text=_("0: no limit."))
@@ -80,7 +80,7 @@ class Panel(TenantMixin):
     max_staff = models.PositiveIntegerField(_("max staff users"), default=0, help_text=_("0: no limit."))
     paid_until = models.DateTimeField(_("paid until"), null=True, blank=True, db_index=True)
     # The `paid_until` the owner was last warned about (once per period, however often beat runs).
-    warned_for = models.DateTimeField(_("warned for"), null=True, blank=True)
+    warned_for = models.DateTimeField(_("renewal warning sent for"), null=True, blank=True)
     suspended_reason = models.CharField(
         _("suspended because"), max_length=8, choices=SuspendedReason.choices, default="", blank=True
     )
