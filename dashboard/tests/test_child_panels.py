@@ -1,7 +1,6 @@
 """The customer's Child panel page: the list, the order form, Pay now; and buying it in a browser."""
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -10,9 +9,8 @@ from accounts.ledger import ledger_credit, ledger_drift
 from accounts.models import LedgerEntry, User
 from tenants.models import ChildPanelPlan, Domain, Panel, PanelStatus, SuspendedReason
 from tenants.tests.conftest import _child_schemas, children, in_schema, make_customer  # noqa: F401
-from testing.fixtures import BROWSER_MARKS, page_logged_in_as
+from testing.fixtures import BROWSER_MARKS, page_logged_in_as, screenshot
 
-SHOTS = Path("/tmp/h/shots")
 FORM = {
     "name": "Acme Boost",
     "domain": "acme",
@@ -164,11 +162,10 @@ def test_pay_now_restores_an_unpaid_panel_of_ones_own_only(client, selling):
 def test_buying_a_child_panel_in_the_browser(browser, live_server, selling, monkeypatch, width):
     # The build copies a schema (childpanels' tests cover it): here the page shows it being prepared.
     monkeypatch.setattr("childpanels.billing._enqueue_build", lambda panel_id: None)
-    SHOTS.mkdir(parents=True, exist_ok=True)
     user = customer_with("60")
     page = page_logged_in_as(browser, live_server, user, viewport={"width": width, "height": 900})
     page.goto(live_server.url + reverse("dashboard:child_panels"))
-    page.screenshot(path=str(SHOTS / f"child_panel_before_{width}.png"), full_page=True)
+    screenshot(page, f"child_panel_before_{width}")
     for name, value in FORM.items():
         if name == "currency":
             page.select_option(f"#id_{name}", value)
@@ -176,7 +173,7 @@ def test_buying_a_child_panel_in_the_browser(browser, live_server, selling, monk
             page.fill(f"#id_{name}", value)
     page.click("#child-panel-form button[type=submit]")
     page.wait_for_selector("text=being prepared")
-    page.screenshot(path=str(SHOTS / f"child_panel_after_{width}.png"), full_page=True)
+    screenshot(page, f"child_panel_after_{width}")
     assert page.locator("#child-panel-list").inner_text().count("acme.panels.example.net") == 1
     assert "$35.00" in page.locator("#balance").inner_text()
     # No horizontal scrolling on a phone.
