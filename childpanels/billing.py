@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from dateutil.relativedelta import relativedelta
@@ -70,6 +71,24 @@ class NotEnoughFunds(BuyError):
 
 def period_key(panel_id: int, start: datetime.datetime) -> str:
     return f"childpanel:{panel_id}:period:{start.isoformat()}"
+
+
+def _charge_period(
+    *, panel_id: int, owner_id: int, price: Decimal, domain: str, start: datetime.datetime, end: datetime.datetime
+) -> None:
+    """Charge the owner one period of the panel through the ledger, under the period's key (a
+    replayed period moves nothing). Raises InsufficientFunds; the caller's transaction is left
+    usable (a savepoint)."""
+    if price <= 0:
+        return
+    with transaction.atomic():
+        ledger_debit(
+            user_id=owner_id,
+            amount=price,
+            kind=LedgerEntry.Kind.CHARGE,
+            memo=f"Child panel {domain}: {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+            idempotency_key=period_key(panel_id, start),
+        )
 
 
 def _event(kind: str, key: str, panel: Panel, **data) -> None:
@@ -234,17 +253,17 @@ def panel_buy(
             panel.auto_create_schema = False
             panel.save()
             Domain.objects.create(domain=domain, tenant=panel, is_primary=True)
-            if plan.monthly_price > 0:
-                try:
-                    ledger_debit(
-                        user_id=user_id,
-                        amount=plan.monthly_price,
-                        kind=LedgerEntry.Kind.CHARGE,
-                        memo=f"Child panel {domain}: {now:%Y-%m-%d} to {panel.paid_until:%Y-%m-%d}",
-                        idempotency_key=period_key(panel.pk, now),
-                    )
-                except InsufficientFunds:
-                    raise NotEnoughFunds(_("Your balance is too low to pay the first month.")) from None
+            try:
+                _charge_period(
+                    panel_id=panel.pk,
+                    owner_id=user_id,
+                    price=plan.monthly_price,
+                    domain=domain,
+                    start=now,
+                    end=panel.paid_until,
+                )
+            except InsufficientFunds:
+                raise NotEnoughFunds(_("Your balance is too low to pay the first month.")) from None
             transaction.on_commit(lambda: _enqueue_build(panel.pk))
     except IntegrityError:
         # Another purchase took the domain (or its schema name) between the check and the insert.
@@ -391,15 +410,14 @@ def panel_renew(*, panel_id: int, now: datetime.datetime) -> str:
         end = start + PERIOD
         domain = panel_domain(panel) or panel.schema_name
         try:
-            if panel.monthly_price > 0:
-                with transaction.atomic():
-                    ledger_debit(
-                        user_id=panel.owner_id,
-                        amount=panel.monthly_price,
-                        kind=LedgerEntry.Kind.CHARGE,
-                        memo=f"Child panel {domain}: {start:%Y-%m-%d} to {end:%Y-%m-%d}",
-                        idempotency_key=period_key(panel.pk, start),
-                    )
+            _charge_period(
+                panel_id=panel.pk,
+                owner_id=panel.owner_id,
+                price=panel.monthly_price,
+                domain=domain,
+                start=start,
+                end=end,
+            )
         except InsufficientFunds:
             Panel.objects.filter(pk=panel.pk).update(
                 status=PanelStatus.SUSPENDED, suspended_reason=SuspendedReason.UNPAID, suspended_at=now
@@ -438,15 +456,14 @@ def panel_pay(*, panel_id: int, user_id: int | None = None, now: datetime.dateti
         end = now + PERIOD
         domain = panel_domain(panel) or panel.schema_name
         try:
-            if panel.monthly_price > 0:
-                with transaction.atomic():
-                    ledger_debit(
-                        user_id=panel.owner_id,
-                        amount=panel.monthly_price,
-                        kind=LedgerEntry.Kind.CHARGE,
-                        memo=f"Child panel {domain}: {now:%Y-%m-%d} to {end:%Y-%m-%d}",
-                        idempotency_key=period_key(panel.pk, now),
-                    )
+            _charge_period(
+                panel_id=panel.pk,
+                owner_id=panel.owner_id,
+                price=panel.monthly_price,
+                domain=domain,
+                start=now,
+                end=end,
+            )
         except InsufficientFunds:
             return "short"
         Panel.objects.filter(pk=panel.pk).update(

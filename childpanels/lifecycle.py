@@ -113,6 +113,21 @@ def primary_domain(panel: Panel) -> str:
     return domains[0][1] if domains else ""
 
 
+def _save_changes(obj, values: dict, *, action: str, actor_id: int | None, reason: str):
+    """Write the fields of `values` that differ on the (locked) row and audit them, before and
+    after; nothing changed writes nothing, so a repeated form is not a second audit row."""
+    before = {f: getattr(obj, f) for f in values if getattr(obj, f) != values[f]}
+    if not before:
+        return obj
+    for field in before:
+        setattr(obj, field, values[field])
+    obj.save(update_fields=list(before))
+    audit_record(
+        actor_id=actor_id, action=action, obj=obj, before=before, after={f: values[f] for f in before}, reason=reason
+    )
+    return obj
+
+
 @transaction.atomic
 def panel_terms_change(*, panel_id: int, actor_id: int | None, reason: str = "", **terms) -> Panel:
     """Change a panel's monthly price, limits or paid-until date (extending it by hand), audited
@@ -125,21 +140,7 @@ def panel_terms_change(*, panel_id: int, actor_id: int | None, reason: str = "",
         raise LifecycleError(_("A deleted panel cannot be changed."))
     if terms.get("monthly_price") is not None and terms["monthly_price"] < 0:
         raise LifecycleError(_("The monthly price cannot be negative."))
-    before = {f: getattr(panel, f) for f in terms if getattr(panel, f) != terms[f]}
-    if not before:
-        return panel
-    for field in before:
-        setattr(panel, field, terms[field])
-    panel.save(update_fields=list(before))
-    audit_record(
-        actor_id=actor_id,
-        action="childpanel.terms",
-        obj=panel,
-        before=before,
-        after={f: terms[f] for f in before},
-        reason=reason,
-    )
-    return panel
+    return _save_changes(panel, terms, action="childpanel.terms", actor_id=actor_id, reason=reason)
 
 
 @transaction.atomic
@@ -336,18 +337,4 @@ def plan_change(*, actor_id: int | None, reason: str = "", **values) -> ChildPan
     plan = ChildPanelPlan.objects.select_for_update().get(pk=current.pk)
     if values.get("monthly_price") is not None and values["monthly_price"] < 0:
         raise LifecycleError(_("The monthly price cannot be negative."))
-    before = {f: getattr(plan, f) for f in values if getattr(plan, f) != values[f]}
-    if not before:
-        return plan
-    for field in before:
-        setattr(plan, field, values[field])
-    plan.save(update_fields=list(before))
-    audit_record(
-        actor_id=actor_id,
-        action="childpanel.plan",
-        obj=plan,
-        before=before,
-        after={f: values[f] for f in before},
-        reason=reason,
-    )
-    return plan
+    return _save_changes(plan, values, action="childpanel.plan", actor_id=actor_id, reason=reason)
