@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib import admin
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -120,8 +121,10 @@ def world(children, in_schema, make_customer):
     from billing.models import PaymentMethod
     from billing.payments.deposits import deposit_create
     from catalog.models import Category, Service, UpstreamService
-    from orders.models import Order, Refill
-    from support.services import ticket_open
+    from notifications.models import Announcement, Delivery, Event
+    from orders.models import CancelRequest, Order, Refill
+    from support.attachments import attachments_prepare, ticket_open_with_files
+    from support.models import TicketAttachment
     from testing.gateways.stripe import SECRET_KEY, WEBHOOK_SECRET
     from upstream.models import Provider
 
@@ -163,11 +166,24 @@ def world(children, in_schema, make_customer):
         Order.objects.filter(pk=placed.json()["order"]).update(status="Completed")
         order = Order.objects.get(pk=placed.json()["order"])
         refill = Refill.objects.create(order=order, user=customer, provider=provider)
-        ticket = ticket_open(user=customer, subject=f"{MARK} ticket", body=f"{MARK} body", topic="other")
+        # A real attachment (a PDF checked by its magic bytes), stored under X's own folder.
+        pdf = SimpleUploadedFile(f"{MARK}.pdf", b"%PDF-1.4\n" + MARK.encode() + b"\n%%EOF\n", "application/pdf")
+        ticket = ticket_open_with_files(
+            user=customer,
+            subject=f"{MARK} ticket",
+            body=f"{MARK} body",
+            topic="other",
+            files=attachments_prepare([pdf]),
+        )
+        attachment = TicketAttachment.objects.get(message__ticket=ticket)
         method = PaymentMethod(name=f"{MARK} card", kind="stripe", min_amount=Decimal("5"), max_amount=Decimal("1000"))
         method.set_secret_values({"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET})
         method.save()
         deposit = deposit_create(user=customer, method=method, amount=Decimal("20"))
+        announcement = Announcement.objects.create(title=f"{MARK} announcement", body=f"{MARK} news")
+        event = Event.objects.create(key=f"{MARK}:event", kind="order.status", user=customer, data={"mark": MARK})
+        delivery = Delivery.objects.create(event=event, channel=Delivery.Channel.WEBHOOK, user=customer)
+        cancel = CancelRequest.objects.create(order=order, user=customer)
         staff = User.objects.get(username=f"{X}_staff")
         _, token = token_issue(owner_id=staff.pk, name=f"{MARK} script", actor=staff)
         objects.update(
@@ -179,6 +195,10 @@ def world(children, in_schema, make_customer):
             ticket=ticket,
             method=method,
             deposit=deposit,
+            announcement=announcement,
+            attachment=attachment,
+            delivery=delivery,
+            cancel=cancel,
             staff=staff,
             token=token,
             provider=provider,
@@ -195,7 +215,18 @@ def world(children, in_schema, make_customer):
         y_customer, y_staff = Client(), Client()
         y_customer.force_login(y_user)
         y_staff.force_login(y_staff_user)
-        for name in ("order", "refill", "ticket", "method", "deposit", "service", "customer"):
+        for name in (
+            "order",
+            "refill",
+            "ticket",
+            "method",
+            "deposit",
+            "service",
+            "customer",
+            "announcement",
+            "delivery",
+            "cancel",
+        ):
             model = type(objects[name])
             assert not model.objects.filter(pk=objects[name].pk).exists(), name
     connection.set_schema_to_public()
@@ -223,7 +254,7 @@ def cases(x) -> dict[str, tuple[dict, dict]]:
         "dashboard:order_refill": one("pk", x["order"].pk),
         "dashboard:order_cancel": one("pk", x["order"].pk),
         "dashboard:favourite": one("pk", x["service"].pk),
-        "dashboard:ticket_attachment": one("pk", x["ticket"].pk),
+        "dashboard:ticket_attachment": one("pk", x["attachment"].pk),
         "dashboard:ticket": one("pk", x["ticket"].pk),
         "dashboard:deposit_new": one("method_id", x["method"].pk),
         "dashboard:deposit_quote": one("method_id", x["method"].pk),
@@ -231,23 +262,21 @@ def cases(x) -> dict[str, tuple[dict, dict]]:
         "dashboard:deposit_status": one("pk", x["deposit"].pk),
         "dashboard:deposit_return": one("pk", x["deposit"].pk),
         "dashboard:payment_notify": one("method_id", x["method"].pk),
-        # No announcement, delivery, attachment or cancel request is made in X: these take an ID
-        # from X's sequence range, which Y does not have.
-        "dashboard:announcement_dismiss": one("pk", x["order"].pk),
-        "dashboard:webhooks_resend": one("pk", x["order"].pk),
+        "dashboard:announcement_dismiss": one("pk", x["announcement"].pk),
+        "dashboard:webhooks_resend": one("pk", x["delivery"].pk),
         "dashboard:referral": one("code", x["customer"].username, "zz-missing"),
         "site_pages:news_item": one("slug", f"{MARK}-news", "zz-missing"),
         # The backoffice's own pages (Y's staff), the child-panel pages (the registry's IDs).
         "admin:bo_manual_order": one("order_id", x["order"].pk),
         "admin:bo_manual_take": one("order_id", x["order"].pk, action="take"),
         "admin:bo_manual_refill": one("refill_id", x["refill"].pk, outcome="done"),
-        "admin:bo_manual_cancel": one("cancel_id", x["order"].pk, outcome="done"),
+        "admin:bo_manual_cancel": one("cancel_id", x["cancel"].pk, outcome="done"),
         "admin:bo_import": one("provider_id", x["provider"].pk),
         "admin:bo_provider_action": one("provider_id", x["provider"].pk, action="test"),
         "admin:bo_order_action": one("order_id", x["order"].pk, action="cancel"),
         "admin:bo_customer_action": one("user_id", x["customer"].pk, action="adjust"),
         "admin:bo_refill_retry": one("refill_id", x["refill"].pk),
-        "admin:bo_cancel_retry": one("cancel_id", x["order"].pk),
+        "admin:bo_cancel_retry": one("cancel_id", x["cancel"].pk),
         "admin:view_on_site": one("object_id", x["order"].pk, content_type_id=x["order_type"]),
         "admin:childpanels_panel_action": one("panel_id", x["panel"], action="suspend"),
         "dashboard:child_panel_pay": one("pk", x["panel"]),
