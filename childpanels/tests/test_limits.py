@@ -105,3 +105,29 @@ def test_no_service_beyond_the_service_limit(children, in_schema):
         form = ServiceForm(data={"name": "Fits"})
         form.is_valid()
         assert "limit is reached" not in " ".join(form.non_field_errors())
+
+
+def test_the_catalogue_sync_imports_only_what_the_service_limit_allows(children, in_schema, sim):
+    from catalog.models import ProviderImport, Service, SyncRun
+    from catalog.sync import sync_provider
+    from upstream.models import Provider
+
+    with in_schema("child_a"):
+        provider = Provider.objects.create(name="sim for limits", api_url=sim.url, api_key=sim.sim.key)
+        ProviderImport.objects.update_or_create(provider=provider, defaults={"auto_import": True})
+        before = Service.objects.count()
+    set_limits(children["child_a"], max_services=before + 5)
+    with in_schema("child_a"):
+        run = sync_provider(provider_id=provider.pk, import_existing=True)
+        assert run.ok is True
+        assert Service.objects.count() == before + 5
+        assert Service.objects.filter(upstream__provider=provider).count() == 5
+        note = SyncRun.objects.get(pk=run.pk).error
+        assert note.endswith("services not imported: the panel's service limit is reached.")
+        # Room made by a higher limit is filled by the next sync; nothing is imported twice.
+    set_limits(children["child_a"], max_services=before + 8)
+    with in_schema("child_a"):
+        sync_provider(provider_id=provider.pk, import_existing=True)
+        assert Service.objects.filter(upstream__provider=provider).count() == 8
+        Service.objects.filter(upstream__provider=provider).delete()
+        provider.delete()
