@@ -19,6 +19,7 @@ BENCHES = [
     ("order polling", ["bench_poll.py"]),
     ("downstream API", ["bench_api.py"]),
     ("scale: pages at BENCH_ORDERS orders", ["bench_scale.py"]),
+    ("child panels: onboarding and routing at BENCH_PANELS panels", ["bench_children.py"]),
 ]
 
 
