@@ -5,6 +5,8 @@ inside the fixtures, so test runs without the Django plugin (the client's and si
 tests) can still load this module.
 """
 
+import contextlib
+import logging
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -188,3 +190,37 @@ def page_logged_in_as(browser, live_server, user, *, viewport: dict, timeout_ms:
     page = context.new_page()
     page.set_default_timeout(timeout_ms)
     return page
+
+
+@contextlib.contextmanager
+def logging_kept():
+    """Put the logging configuration back after a block that changes it.
+
+    Celery's test worker (celery.contrib.testing.worker.start_worker) sets up logging as a worker
+    does: the root logger's level becomes the worker's (ERROR) and its handlers are replaced, so
+    every later test in the process would lose its warnings (the log redaction tests saw nothing).
+    """
+    root = logging.getLogger()
+    kept_root = (root.level, list(root.handlers), list(root.filters))
+    kept = {
+        name: (logger.level, logger.propagate, logger.disabled, list(logger.handlers))
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    try:
+        yield
+    finally:
+        root.setLevel(kept_root[0])
+        root.handlers[:] = kept_root[1]
+        root.filters[:] = kept_root[2]
+        for name, logger in logging.Logger.manager.loggerDict.items():
+            if not isinstance(logger, logging.Logger):
+                continue
+            if name in kept:
+                logger.level, logger.propagate, logger.disabled, handlers = kept[name]
+                logger.handlers[:] = handlers
+            else:
+                logger.setLevel(logging.NOTSET)
+                logger.handlers[:] = []
+                logger.propagate = True
+                logger.disabled = False

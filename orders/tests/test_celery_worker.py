@@ -13,6 +13,7 @@ from orders.models import FINAL_STATUSES, ForwardState, Order
 from orders.placement import order_place
 from orders.tasks import forward_order, poll_orders
 from panel.celery import app
+from testing.fixtures import logging_kept
 
 
 def wait_for(predicate, timeout=30.0):
@@ -30,14 +31,17 @@ def worker(transactional_db, settings):
     app.conf.task_always_eager = False
     with app.connection_for_write() as conn:
         conn.default_channel.client.flushdb()
-    with start_worker(
-        app,
-        pool="threads",
-        concurrency=4,
-        perform_ping_check=False,
-        shutdown_timeout=10,
-        # No queues named: a plain worker consumes every declared queue (forward, poll, default).
-    ) as w:
+    with (
+        logging_kept(),
+        start_worker(
+            app,
+            pool="threads",
+            concurrency=4,
+            perform_ping_check=False,
+            shutdown_timeout=10,
+            # No queues named: a plain worker consumes every declared queue (forward, poll, default).
+        ) as w,
+    ):
         yield w
     app.conf.task_always_eager = True
     connections.close_all()

@@ -12,6 +12,7 @@ from django_tenants.utils import schema_context
 
 from panel.celery import app
 from tenants.tests.conftest import CHILDREN
+from testing.fixtures import logging_kept
 
 
 @app.task(name="tenants.tests.schema_probe")
@@ -37,7 +38,10 @@ def worker(transactional_db, children):
     with app.connection_for_write() as conn:
         conn.default_channel.client.flushdb()
     try:
-        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as w:
+        with (
+            logging_kept(),
+            start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as w,
+        ):
             yield w
     finally:
         app.conf.task_always_eager = True
