@@ -25,6 +25,8 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
+from panel.tenancy import panel_name
+from site_pages.selectors import brand_cached
 
 from .models import Maintenance
 
@@ -164,7 +166,10 @@ class MaintenanceMiddleware:
             response = JsonResponse({"error": text}, status=503)
             response["Cache-Control"] = "no-store"
         else:
-            html = render_to_string("maintenance.html", {"message": text}, request=request)
+            # The branding's name when the cache has it: this page reads no database.
+            cached = brand_cached()
+            name = cached.name if cached is not None else panel_name()
+            html = render_to_string("maintenance.html", {"message": text, "notice_name": name}, request=request)
             response = HttpResponse(html, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

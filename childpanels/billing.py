@@ -16,7 +16,6 @@ import ipaddress
 import logging
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from dateutil.relativedelta import relativedelta
@@ -73,21 +72,21 @@ def period_key(panel_id: int, start: datetime.datetime) -> str:
     return f"childpanel:{panel_id}:period:{start.isoformat()}"
 
 
-def _charge_period(
-    *, panel_id: int, owner_id: int, price: Decimal, domain: str, start: datetime.datetime, end: datetime.datetime
-) -> None:
-    """Charge the owner one period of the panel through the ledger, under the period's key (a
-    replayed period moves nothing). Raises InsufficientFunds; the caller's transaction is left
-    usable (a savepoint)."""
+def _charge_period(panel: Panel, *, start: datetime.datetime, end: datetime.datetime, domain: str = "") -> None:
+    """Charge the owner one period of the panel (its own price) through the ledger, under the
+    period's key (a replayed period moves nothing). Raises InsufficientFunds; the caller's
+    transaction is left usable (a savepoint)."""
+    price = panel.monthly_price
+    domain = domain or panel_domain(panel) or panel.schema_name
     if price <= 0:
         return
     with transaction.atomic():
         ledger_debit(
-            user_id=owner_id,
+            user_id=panel.owner_id,
             amount=price,
             kind=LedgerEntry.Kind.CHARGE,
             memo=f"Child panel {domain}: {start:%Y-%m-%d} to {end:%Y-%m-%d}",
-            idempotency_key=period_key(panel_id, start),
+            idempotency_key=period_key(panel.pk, start),
         )
 
 
@@ -254,14 +253,7 @@ def panel_buy(
             panel.save()
             Domain.objects.create(domain=domain, tenant=panel, is_primary=True)
             try:
-                _charge_period(
-                    panel_id=panel.pk,
-                    owner_id=user_id,
-                    price=plan.monthly_price,
-                    domain=domain,
-                    start=now,
-                    end=panel.paid_until,
-                )
+                _charge_period(panel, start=now, end=panel.paid_until, domain=domain)
             except InsufficientFunds:
                 raise NotEnoughFunds(_("Your balance is too low to pay the first month.")) from None
             transaction.on_commit(lambda: _enqueue_build(panel.pk))
@@ -408,16 +400,8 @@ def panel_renew(*, panel_id: int, now: datetime.datetime) -> str:
             return "not due"
         start = panel.paid_until
         end = start + PERIOD
-        domain = panel_domain(panel) or panel.schema_name
         try:
-            _charge_period(
-                panel_id=panel.pk,
-                owner_id=panel.owner_id,
-                price=panel.monthly_price,
-                domain=domain,
-                start=start,
-                end=end,
-            )
+            _charge_period(panel, start=start, end=end)
         except InsufficientFunds:
             Panel.objects.filter(pk=panel.pk).update(
                 status=PanelStatus.SUSPENDED, suspended_reason=SuspendedReason.UNPAID, suspended_at=now
@@ -454,16 +438,8 @@ def panel_pay(*, panel_id: int, user_id: int | None = None, now: datetime.dateti
         ):
             return "not suspended"
         end = now + PERIOD
-        domain = panel_domain(panel) or panel.schema_name
         try:
-            _charge_period(
-                panel_id=panel.pk,
-                owner_id=panel.owner_id,
-                price=panel.monthly_price,
-                domain=domain,
-                start=now,
-                end=end,
-            )
+            _charge_period(panel, start=now, end=end)
         except InsufficientFunds:
             return "short"
         Panel.objects.filter(pk=panel.pk).update(

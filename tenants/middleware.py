@@ -21,7 +21,7 @@ def suspended_page(request, tenant) -> HttpResponse:
     language = translation.get_language_from_request(request)
     parent_url = settings.PANEL_URL.rstrip("/") + "/child-panels/"
     context = {
-        "panel_name": tenant.name,
+        "notice_name": tenant.name,
         "unpaid": tenant.suspended_reason == SuspendedReason.UNPAID,
         "parent_url": parent_url,
     }
