@@ -27,10 +27,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+import common
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,37 +49,18 @@ def database_url() -> str:
 
 
 def bench_env() -> dict:
-    return {
-        "DJANGO_SETTINGS_MODULE": "panel.settings",
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    return common.bench_env(
+        database_url=database_url(),
+        redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        DJANGO_SETTINGS_MODULE="panel.settings",
         # Beat's fan-out is measured up to the broker: an in-memory one, so no worker runs a task.
-        "CELERY_BROKER_URL": "memory://",
-        "CHILD_PANELS": "true",
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-secret-key-not-for-production",
-        # Nothing scrapes /metrics here; production requires a token or this switch.
-        "METRICS_ENABLED": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "FIELD_ENCRYPTION_KEY": "0cTBgyJy0vdR6OfmBGm0dn4gUjJ0zbpHdsDvM_L6Ikk=",
-        "UPSTREAM_ALLOW_PRIVATE": "true",
-        "SECURE_SSL_REDIRECT": "false",
-        "STAFF_REQUIRE_2FA": "false",
-        "LOG_LEVEL": "WARNING",
-        "PANEL_VAR_DIR": str(ROOT / "var" / "bench"),
-    }
+        CHILD_PANELS="true",
+    )
 
 
 def ensure_database() -> None:
     """Create the database when missing and migrate it (the parent, every child, the template)."""
-    import psycopg
-
-    url = database_url()
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=os.environ, check=True)
+    common.database_ensure(database_url(), bench_env())
 
 
 def spread(values: list[float]) -> dict[str, float]:

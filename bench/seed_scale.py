@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+import common
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,35 +41,14 @@ def database_url(orders: int) -> str:
 
 
 def bench_env(orders: int) -> dict:
-    return {
-        "DATABASE_URL": database_url(orders),
-        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-        "CELERY_BROKER_URL": "memory://",
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-secret-key-not-for-production",
-        # Nothing scrapes /metrics here; production requires a token or this switch.
-        "METRICS_ENABLED": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "FIELD_ENCRYPTION_KEY": "0cTBgyJy0vdR6OfmBGm0dn4gUjJ0zbpHdsDvM_L6Ikk=",
-        "UPSTREAM_ALLOW_PRIVATE": "true",
-        "SECURE_SSL_REDIRECT": "false",
-        "STAFF_REQUIRE_2FA": "false",
-        "LOG_LEVEL": "WARNING",
-        "PANEL_VAR_DIR": str(ROOT / "var" / "bench"),
-    }
+    return common.bench_env(
+        database_url=database_url(orders),
+        redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+    )
 
 
 def ensure_database(orders: int) -> None:
-    import psycopg
-
-    url = database_url(orders)
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env={**os.environ, **bench_env(orders)}, check=True
-    )
+    common.database_ensure(database_url(orders), bench_env(orders))
 
 
 def seeded_size(cursor) -> int | None:
