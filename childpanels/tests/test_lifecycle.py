@@ -15,7 +15,6 @@ from django.utils import timezone
 from django_tenants.utils import schema_exists
 
 from accounts.models import AuditLog
-from backoffice.tests.conftest import _staff
 from childpanels import lifecycle
 from tenants.models import Domain, Panel, PanelStatus
 from tenants.services import panel_create
@@ -31,11 +30,6 @@ A, B = "child_a", "child_b"
 @pytest.fixture(autouse=True)
 def _staff_without_2fa(settings, plain_static_storage):
     settings.STAFF_REQUIRE_2FA = False
-
-
-@pytest.fixture
-def admin_staff(db):
-    return _staff("boss", "Admin")
 
 
 def act(client, panel, action, **data):

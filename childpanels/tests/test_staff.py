@@ -12,7 +12,6 @@ from django.urls import reverse
 
 from accounts.ledger import ledger_credit, ledger_debit
 from accounts.models import AuditLog, User
-from backoffice.tests.conftest import _staff
 from orders.models import ForwardState, Order, Status
 from tenants.models import ChildPanelPlan, Panel
 from tenants.tests.conftest import CHILDREN, STAFF_PASSWORD  # noqa: F401
@@ -24,16 +23,6 @@ LIST = "admin:tenants_panel_changelist"
 @pytest.fixture(autouse=True)
 def _staff_without_2fa(settings, plain_static_storage):
     settings.STAFF_REQUIRE_2FA = False
-
-
-@pytest.fixture
-def admin_staff(db):
-    return _staff("boss", "Admin")
-
-
-@pytest.fixture
-def support_staff(db):
-    return _staff("helper", "Support")
 
 
 def _owner(name: str) -> User:
