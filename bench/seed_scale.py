@@ -95,6 +95,30 @@ def seed_catalog() -> tuple[list[int], list[int]]:
     return [s.pk for s in services], [s.upstream.provider_id for s in services]
 
 
+def with_defaults(model, given: dict[str, str]) -> tuple[str, str, list]:
+    """An INSERT's column list and values for `model`: the columns in `given` take its SQL
+    expression, every other column the model's own default (a bound parameter), so a field added
+    to the model later does not break the seed."""
+    columns, values, params = [], [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(f'"{field.column}"')
+        if field.name in given or field.column in given:
+            values.append(given.get(field.name, given.get(field.column)))
+            continue
+        values.append("%s")
+        default = field.get_default() if field.has_default() or not field.null else None
+        params.append(field.get_db_prep_save(default, connection=connection_for(model)))
+    return ", ".join(columns), ", ".join(values), params
+
+
+def connection_for(model):
+    from django.db import connections, router
+
+    return connections[router.db_for_write(model)]
+
+
 def seed(orders: int) -> None:
     import django
 
@@ -116,28 +140,37 @@ def seed(orders: int) -> None:
     service_ids, provider_of = seed_catalog()
     from django.contrib.auth.hashers import make_password
 
+    from accounts.models import User
+
     staff_password = make_password("bench-staff")
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '1GB'")
         cursor.execute("SET max_parallel_maintenance_workers = 2")
-        cursor.execute(
-            """
-            INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, is_staff,
-                is_active, date_joined, email, balance, api_key_prefix, discount_percent, timezone)
-            VALUES (%s, true, 'bench-staff', '', '', true, true, now() - interval '800 days', '', 0, '', 0, 'UTC')
-            """,
-            [staff_password],
+        columns, values, params = with_defaults(
+            User,
+            {
+                "password": "%s",
+                "is_superuser": "true",
+                "username": "'bench-staff'",
+                "is_staff": "true",
+                "date_joined": "now() - interval '800 days'",
+            },
         )
+        cursor.execute(f"INSERT INTO accounts_user ({columns}) VALUES ({values})", [staff_password, *params])
         # Customer 1 is the whale (a tenth of all orders); usernames sort like their IDs.
+        columns, values, params = with_defaults(
+            User,
+            {
+                "password": "'!'",
+                "username": "CASE WHEN g = 1 THEN 'whale' ELSE 'customer' || lpad(g::text, 7, '0') END",
+                "date_joined": "now() - interval '800 days'",
+                "email": "'c' || g || '@example.com'",
+                "balance": "1000",
+            },
+        )
         cursor.execute(
-            """
-            INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, is_staff,
-                is_active, date_joined, email, balance, api_key_prefix, discount_percent, timezone)
-            SELECT '!', false, CASE WHEN g = 1 THEN 'whale' ELSE 'customer' || lpad(g::text, 7, '0') END,
-                '', '', false, true, now() - interval '800 days', 'c' || g || '@example.com', 1000, '', 0, 'UTC'
-            FROM generate_series(1, %s) AS g
-            """,
-            [customers],
+            f"INSERT INTO accounts_user ({columns}) SELECT {values} FROM generate_series(1, %s) AS g",
+            [*params, customers],
         )
         cursor.execute("SELECT min(id), max(id) FROM accounts_user WHERE NOT is_staff")
         first_customer, _ = cursor.fetchone()
