@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Sum, Value, When
 from django.db.models.functions import Coalesce
 
+from panel.db import bulk_insert, prepared_cursor
 from panel.money import exact_totals_by, sums_in_sql
 
 from .models import LedgerEntry, User
@@ -171,7 +172,7 @@ def ledger_post_many(movements: list[Movement]) -> list[Posting]:
             if key:
                 used[key] = entry
         if entries:
-            LedgerEntry.objects.bulk_create(entries)
+            bulk_insert(LedgerEntry, entries)
             _write_balances({entry.user_id: balances[entry.user_id] for entry in entries})
     return [result if isinstance(result, Posting) else Posting(result, created=True) for result in results]
 
@@ -186,10 +187,10 @@ def _write_balances(balances: dict[int, Decimal]) -> None:
         )
         return
     user_ids = sorted(balances)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             "UPDATE accounts_user AS u SET balance = v.balance "
-            "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, balance) WHERE u.id = v.id",
+            "FROM unnest(%b::bigint[], %b::numeric[]) AS v(id, balance) WHERE u.id = v.id",
             [user_ids, [balances[user_id] for user_id in user_ids]],
         )
 

@@ -25,6 +25,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from panel.db import bulk_insert
 from panel.events import DomainEvent
 from panel.i18n import language_valid
 from panel.tenancy import panel_currency
@@ -88,7 +89,7 @@ def event_record(*, events: tuple[DomainEvent, ...]) -> None:
             ]
             if not rows:
                 return
-            Event.objects.bulk_create(rows, ignore_conflicts=True)
+            bulk_insert(Event, rows, ignore_conflicts=True)
     except Exception:
         logger.exception("notifications: could not record events %s", [event.key for event in events])
         return

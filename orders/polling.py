@@ -16,16 +16,17 @@ from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, Value, When
 from django.utils import timezone
 
+from panel.db import bulk_insert, prepared_cursor
 from panel.health import heartbeat
 from panel.observability import bind_log_context, log_context
 from upstream.client import UpstreamError, normalize_status
 from upstream.models import Provider
 from upstream.services import provider_call
 
-from .events import order_status_notify
+from .events import order_status_notify, orders_final_notify
 from .metrics import POLL_BATCHES, POLL_ORDERS_CHANGED
-from .models import ACTIVE_STATUSES, FINAL_STATUSES, CancelRequest, ForwardState, Order, OrderEvent
-from .settlement import final_remains, order_settle, orders_settle
+from .models import ACTIVE_STATUSES, FINAL_STATUSES, CancelRequest, ForwardState, Order, OrderEvent, Status
+from .settlement import final_remains, order_settle, orders_settle, settle_locked
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,12 @@ POLL_FIELDS = (
     "provider_id",
     "last_checked_at",
     "completed_at",
+    # What settling a final order in the same transaction reads, and its "order final" notice.
+    "charge",
+    "refunded",
+    "needs_attention",
+    "link",
+    "service",
 )
 # What the provider's answer changes.
 ANSWERED_COLUMNS = (
@@ -59,6 +66,24 @@ WRITE_COLUMNS = (*ANSWERED_COLUMNS, ("last_checked_at", "timestamptz"), ("comple
 
 # What a poll's write compares before writing: the order is still where the answer was asked.
 READ_COLUMNS = (*ANSWERED_COLUMNS, ("upstream_order_id", "varchar"), ("provider_id", "bigint"))
+
+_TABLE = Order._meta.db_table
+# The batch's rows, locked in ID order, with what the compare needs and what settling reads.
+LOCK_SQL = (
+    f"SELECT id, forward_state, refunded, needs_attention, charge, {', '.join(n for n, _ in READ_COLUMNS)} "  # noqa: S608
+    f"FROM {_TABLE} WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE"
+)
+# Answers, completion, and (for the orders settled with them) the refunded total and settled time.
+_WRITTEN = (("id", "bigint"), *ANSWERED_COLUMNS, ("completed_at", "timestamptz"), ("refunded", "numeric"))
+WRITE_SQL = (
+    f"UPDATE {_TABLE} AS o SET "  # noqa: S608
+    + ", ".join(f"{name} = v.{name}" for name, _ in _WRITTEN[1:-1])
+    + ", refunded = coalesce(v.refunded, o.refunded), settled_at = coalesce(v.settled_at, o.settled_at), "
+    "last_checked_at = %s, updated_at = %s "
+    "FROM unnest("
+    + ", ".join(f"%b::{kind}[]" for _, kind in (*_WRITTEN, ("settled_at", "timestamptz")))
+    + f") AS v({', '.join(name for name, _ in _WRITTEN)}, settled_at) WHERE o.id = v.id"
+)
 
 
 # Young orders are checked often, old ones rarely: (younger than, check again after N x base).
@@ -205,18 +230,17 @@ def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
         changed.append(order)
     if not changed:
         return 0
-
-    with transaction.atomic():
-        written = _write(changed, read={order.pk: read[order.pk] for order in changed})
-        events = [event for event in events if event.order_id in written]
-        if events:
-            OrderEvent.objects.bulk_create(events, batch_size=BATCH)
-            order_status_notify(events, {o.pk: o for o in changed}, {pk: read[pk][0] for pk in written})
-    finals = [order_id for order_id in finals if order_id in written]
-    if finals:
-        CancelRequest.objects.filter(order_id__in=finals, state=CancelRequest.State.CONFIRMED).update(
-            state=CancelRequest.State.DONE
-        )
+    read = {order.pk: read[order.pk] for order in changed}
+    if connection.vendor == "postgresql":
+        try:
+            written, unsettled = _write_settling(changed, read=read, events=events, now=now, settle=True)
+        except Exception:
+            # Nothing of the batch was written: write the answers alone, then settle the finals
+            # on their own (orders_settle falls back to one by one), as the SQLite demo does.
+            logger.exception("provider %s: writing and settling a batch together failed", provider.name)
+            written, unsettled = _write_settling(changed, read=read, events=events, now=now, settle=False)
+    else:
+        written, unsettled = _write_one_by_one(changed, read=read, events=events)
     if len(written) < len(changed):
         logger.info(
             "provider %s: %d orders changed meanwhile; their answer was dropped",
@@ -224,56 +248,102 @@ def _poll_batch(provider_id: int, order_ids: list[int]) -> int:
             len(changed) - len(written),
         )
     POLL_ORDERS_CHANGED.labels(provider.name).inc(len(written))
-    # The batch's refunds in one transaction (one ledger entry each, the same keys as one by one).
-    orders_settle(order_ids=finals)
+    # Finals not settled with the write (a Partial without remains, which waits for staff, or
+    # any final order when settling together failed): the same rule, in a transaction of theirs.
+    orders_settle(order_ids=unsettled)
     return len(written)
 
 
-def _write(orders: list[Order], *, read: dict[int, tuple]) -> set[int]:
-    """Write the batch's answers as one compare-and-set; returns the IDs actually written.
+def _write_settling(
+    orders: list[Order], *, read: dict[int, tuple], events: list[OrderEvent], now, settle: bool
+) -> tuple[set[int], list[int]]:
+    """PostgreSQL: the batch's answers and the refunds of the orders they end, in one transaction.
 
-    Each order is written only if it is still sent, with the upstream ID and provider it had,
-    and every polled field still holds what was read before the provider was called: a staff
-    decision (mark final, resend, move) or another writer that got there meanwhile wins, and
-    the provider's older answer is dropped. On PostgreSQL it is one UPDATE ... FROM (VALUES ...)
-    with RETURNING, several times faster than bulk_update's CASE expressions; the SQLite demo
-    writes order by order.
+    The batch's orders are locked in ID order (as every settlement locks them) and re-read: an
+    order is written only if it is still sent, with the upstream ID and provider it had, and every
+    polled field still holds what was read before the provider was called; a staff decision
+    (mark final, resend, move) or another writer that got there meanwhile wins, and the provider's
+    older answer is dropped. The final orders among those written are settled under the same
+    locks (orders.settlement.settle_locked: one ledger entry per refund, the same keys as
+    order_settle, so still exactly once), and one UPDATE writes the answers, the refunded totals
+    and the settled times together: each order's row is written once per poll instead of twice,
+    with one commit. The statements have a constant text (arrays, not a row of parameters per
+    order), prepared and bound on the server in binary (panel.db.prepared_cursor): no array is
+    quoted element by element.
+
+    Returns the IDs written and the final orders left for orders_settle.
     """
+    by_id = {order.pk: order for order in orders}
+    with transaction.atomic():
+        with prepared_cursor() as cursor:
+            cursor.execute(LOCK_SQL, [sorted(by_id)])
+            current = cursor.fetchall()
+        written: list[Order] = []
+        for pk, forward_state, refunded, needs_attention, charge, *held in current:
+            order = by_id[pk]
+            if forward_state != ForwardState.SENT or tuple(held) != read[pk]:
+                continue
+            order.refunded, order.needs_attention, order.charge = refunded, needs_attention, charge
+            written.append(order)
+        if not written:
+            return set(), []
+        finals = [order for order in written if order.status in FINAL_STATUSES]
+        # A Partial without remains is settled by orders_settle, which flags it for staff.
+        settling = [o for o in finals if not (o.status == Status.PARTIAL and o.remains is None)] if settle else []
+        settled, refund_rows, moved = settle_locked(settling, now=now)
+        settled_ids = {order.pk for order in settled}
+        with prepared_cursor() as cursor:
+            cursor.execute(
+                WRITE_SQL,
+                [
+                    now,
+                    now,
+                    [order.pk for order in written],
+                    *([getattr(order, name) for order in written] for name, _ in ANSWERED_COLUMNS),
+                    [order.completed_at for order in written],
+                    [order.refunded if order.pk in settled_ids else None for order in written],
+                    [now if order.pk in settled_ids else None for order in written],
+                ],
+            )
+        written_ids = {order.pk for order in written}
+        rows = [event for event in events if event.order_id in written_ids]
+        if rows or refund_rows:
+            bulk_insert(OrderEvent, [*rows, *refund_rows])
+        if rows:
+            order_status_notify(rows, by_id, {pk: read[pk][0] for pk in written_ids})
+        if settled:
+            orders_final_notify([(order, order.refunded) for order in settled])
+        if finals:
+            CancelRequest.objects.filter(
+                order_id__in=[order.pk for order in finals], state=CancelRequest.State.CONFIRMED
+            ).update(state=CancelRequest.State.DONE)
+    for order_id, delta in moved.items():
+        logger.info("order %s settled: refunded %s", order_id, delta)
+    return written_ids, [order.pk for order in finals if order.pk not in settled_ids]
+
+
+def _write_one_by_one(
+    orders: list[Order], *, read: dict[int, tuple], events: list[OrderEvent]
+) -> tuple[set[int], list[int]]:
+    """The SQLite demo's write: the same compare-and-set, order by order; finals settled after."""
     fields = [name for name, _ in WRITE_COLUMNS]
-    if connection.vendor != "postgresql":
+    with transaction.atomic():
         written = set()
         for order in orders:
             if _unchanged(order, read[order.pk]).update(
                 **{name: getattr(order, name) for name in fields}, updated_at=order.last_checked_at
             ):
                 written.add(order.pk)
-        return written
-    # Lock the batch's orders in ID order first, as settling does (orders_settle): the UPDATE
-    # below visits rows in its join's order, and two writers locking the same rows in different
-    # orders could deadlock each other or a batch being settled.
-    list(Order.objects.select_for_update().filter(id__in=[o.pk for o in orders]).order_by("id").values_list("id"))
-    old = [(f"old_{name}", kind) for name, kind in READ_COLUMNS]
-    columns = [("id", "bigint"), *WRITE_COLUMNS, *old]
-    row = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
-    table = Order._meta.db_table
-    # Identifiers come from constants above; every value is a bound parameter.
-    assignments = ", ".join(f"{name} = v.{name}" for name in fields)
-    unchanged = " AND ".join(f"o.{name} IS NOT DISTINCT FROM v.old_{name}" for name, _ in READ_COLUMNS)
-    values = ", ".join([row] * len(orders))
-    sql = (
-        f"UPDATE {table} AS o SET {assignments}, updated_at = v.last_checked_at "  # noqa: S608
-        f"FROM (VALUES {values}) AS v({', '.join(name for name, _ in columns)}) "
-        f"WHERE o.id = v.id AND o.forward_state = %s AND {unchanged} RETURNING o.id"
-    )
-    params: list = []
-    for order in orders:
-        params.append(order.pk)
-        params.extend(getattr(order, name) for name in fields)
-        params.extend(read[order.pk])
-    params.append(ForwardState.SENT)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0] for row in cursor.fetchall()}
+        rows = [event for event in events if event.order_id in written]
+        if rows:
+            OrderEvent.objects.bulk_create(rows, batch_size=BATCH)
+            order_status_notify(rows, {o.pk: o for o in orders}, {pk: read[pk][0] for pk in written})
+    finals = [order.pk for order in orders if order.pk in written and order.status in FINAL_STATUSES]
+    if finals:
+        CancelRequest.objects.filter(order_id__in=finals, state=CancelRequest.State.CONFIRMED).update(
+            state=CancelRequest.State.DONE
+        )
+    return written, finals
 
 
 def _unchanged(order: Order, values: tuple):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.ledger import Movement, ledger_credit, ledger_post_many
 from accounts.models import LedgerEntry
 from catalog.pricing import refund_for_remains
+from panel.db import bulk_insert, prepared_cursor
 
 from .events import order_event, order_final_notify, orders_final_notify
 from .models import ForwardState, Order, OrderEvent, Status
@@ -163,28 +164,37 @@ def _orders_settle(order_ids: list[int]) -> Decimal:
     now = timezone.now()
     with transaction.atomic():
         orders = list(Order.objects.select_for_update().filter(pk__in=order_ids).order_by("pk"))
-        plans = [(order, plan) for order in orders if (plan := _settlement(order)) is not None]
-        paying = [(order, plan) for order, plan in plans if plan.delta > 0]
-        postings = ledger_post_many([_refund(order, plan, None) for order, plan in paying])
-        moved = {
-            order.pk: plan.delta for (order, plan), posting in zip(paying, postings, strict=True) if posting.created
-        }
-        if moved:
-            OrderEvent.objects.bulk_create(
-                [
-                    OrderEvent(order_id=order.pk, kind="refund", message=f"Refunded {moved[order.pk]} ({order.status})")
-                    for order, _ in paying
-                    if order.pk in moved
-                ]
-            )
-        for order, plan in plans:
-            order.refunded = max(plan.due, order.refunded)
-            order.settled_at = now
-        _write_settled([order for order, _ in plans], now)
-        orders_final_notify([(order, order.refunded) for order, _ in plans])
+        settled, refund_rows, moved = settle_locked(orders, now=now)
+        if refund_rows:
+            bulk_insert(OrderEvent, refund_rows)
+        _write_settled(settled, now)
+        orders_final_notify([(order, order.refunded) for order in settled])
     for order_id, delta in moved.items():
         logger.info("order %s settled: refunded %s", order_id, delta)
     return sum(moved.values(), Decimal("0"))
+
+
+def settle_locked(orders: list[Order], *, now) -> tuple[list[Order], list[OrderEvent], dict[int, Decimal]]:
+    """The refund rule for final orders the caller has locked, in its transaction: their refunds
+    posted as one ledger_post_many (one entry each, keyed as order_settle keys them), and each
+    settled order's `refunded` and `settled_at` set on the instance. The caller writes those two
+    fields and inserts the returned refund history rows (with whatever else it writes).
+
+    Returns (the settled orders, their refund history rows, {order ID: amount moved}).
+    """
+    plans = [(order, plan) for order in orders if (plan := _settlement(order)) is not None]
+    paying = [(order, plan) for order, plan in plans if plan.delta > 0]
+    postings = ledger_post_many([_refund(order, plan, None) for order, plan in paying])
+    moved = {order.pk: plan.delta for (order, plan), posting in zip(paying, postings, strict=True) if posting.created}
+    rows = [
+        OrderEvent(order_id=order.pk, kind="refund", message=f"Refunded {moved[order.pk]} ({order.status})")
+        for order, _ in paying
+        if order.pk in moved
+    ]
+    for order, plan in plans:
+        order.refunded = max(plan.due, order.refunded)
+        order.settled_at = now
+    return [order for order, _ in plans], rows, moved
 
 
 def _write_settled(orders: list[Order], now) -> None:
@@ -197,10 +207,10 @@ def _write_settled(orders: list[Order], now) -> None:
         return
     # Two arrays, not a row of parameters per order: the statement's text is the same for every
     # batch, and the driver adapts three parameters instead of two hundred.
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
-            "UPDATE orders_order AS o SET refunded = v.refunded, settled_at = %s "
-            "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, refunded) WHERE o.id = v.id",
+            "UPDATE orders_order AS o SET refunded = v.refunded, settled_at = %b "
+            "FROM unnest(%b::bigint[], %b::numeric[]) AS v(id, refunded) WHERE o.id = v.id",
             [now, [order.pk for order in orders], [order.refunded for order in orders]],
         )
 

@@ -199,3 +199,66 @@ def test_orders_that_are_not_final_or_lack_remains_are_left_alone(buyers, make_s
     assert partial.settled_at is None and partial.needs_attention
     assert canceled.refunded == canceled.charge
     assert ledger_drift() == []
+
+
+def test_a_poll_writes_answers_and_refunds_in_one_transaction_each_order_once(buyers, make_service, provider, sim):
+    service = make_service("Default", dripfeed=False)
+    order_ids = place_sent(buyers, service, 60)
+    sim.clock.advance(10_000)  # every order has ended at the provider
+    with CaptureQueriesContext(connection) as queries:
+        written = poll_batch(provider_id=provider.pk, order_ids=order_ids)
+    assert written == 60
+    sql = [query["sql"] for query in queries.captured_queries]
+    first_commit = sql.index("COMMIT")
+    # Before the batch's one commit: the locks, the refunds' ledger entries and balances, and one
+    # UPDATE that writes each order's answer together with its refunded total and settled time.
+    order_updates = [s for s in sql if s.startswith("UPDATE orders_order")]
+    assert len(order_updates) == 1, order_updates
+    assert sql.index(order_updates[0]) < first_commit
+    assert any(s.startswith('INSERT INTO "accounts_ledgerentry"') for s in sql[:first_commit])
+    assert LedgerEntry.objects.filter(kind="refund").exists()
+    assert_settled_exactly_once(order_ids)
+    # Polled again (a stale lease, a second worker): nothing is written or refunded twice.
+    assert poll_batch(provider_id=provider.pk, order_ids=order_ids) == 0
+    assert_settled_exactly_once(order_ids)
+
+
+def test_when_settling_with_the_write_fails_the_answers_are_kept_and_settled_on_their_own(
+    buyers, make_service, provider, sim, caplog
+):
+    service = make_service("Default", dripfeed=False)
+    order_ids = place_sent(buyers, service, 30)
+    sim.clock.advance(10_000)
+    said = {
+        o.pk: sim.sim.api({"key": sim.sim.key, "action": "status", "order": o.upstream_order_id})[0]["status"]
+        for o in Order.objects.filter(pk__in=order_ids)
+    }
+    # A Canceled order is owed a refund; the database refuses that one refund.
+    bad = next(pk for pk, status in said.items() if status == "Canceled")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_refund() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_refund BEFORE INSERT ON accounts_ledgerentry FOR EACH ROW "
+            f"WHEN (NEW.order_id = {int(bad)}) EXECUTE FUNCTION refuse_refund()"
+        )
+    try:
+        with caplog.at_level(logging.INFO):
+            written = poll_batch(provider_id=provider.pk, order_ids=order_ids)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER refuse_refund ON accounts_ledgerentry")
+            cursor.execute("DROP FUNCTION refuse_refund()")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("writing and settling a batch together failed" in m for m in messages)
+    # Every answer was written all the same; every order but the refused one is settled once.
+    assert written == 30
+    assert set(Order.objects.filter(pk__in=order_ids).values_list("status", flat=True)) <= set(FINALS)
+    assert_settled_exactly_once([order_id for order_id in order_ids if order_id != bad])
+    left = Order.objects.get(pk=bad)
+    assert left.status == Status.CANCELED and left.settled_at is None and left.refunded == 0
+    reconcile()
+    reconcile()
+    assert_settled_exactly_once(order_ids)
