@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import task_postrun, task_prerun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "panel.settings")
 
@@ -26,3 +26,16 @@ def _serve_metrics(**kwargs):
     from panel.metrics import start_worker_exporter
 
     start_worker_exporter()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(task=None, **kwargs):
+    # What Django does around a web request: a connection that failed or outlived CONN_MAX_AGE
+    # is closed, any other is kept for the next task (CELERY_DB_REUSE_MAX in panel/settings.py).
+    # Not for a task run eagerly: it runs inside its caller's request or transaction.
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

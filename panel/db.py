@@ -16,10 +16,14 @@ from django.db.backends.utils import CursorDebugWrapper
 
 
 class _PreparingCursor(psycopg.Cursor):
-    """Binds parameters on the server and prepares each statement (once per connection)."""
+    """Binds parameters on the server and prepares each statement (once per connection), unless
+    prepared statements are off (DATABASE_PREPARED_STATEMENTS=false: the connection then has no
+    prepare threshold, as behind a transaction-pooling PgBouncer)."""
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+        if prepare is None and self.connection.prepare_threshold is not None:
+            prepare = True
+        return super().execute(query, params, prepare=prepare, binary=binary)
 
 
 class _DebugWrapper(CursorDebugWrapper):

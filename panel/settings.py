@@ -525,6 +525,12 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django support closes every database connection before and after each task unless
+# this is set: each poll batch then paid for a new PostgreSQL backend (a process started, caches
+# cold, prepared statements gone). Workers keep their connections as web requests do instead:
+# panel/celery.py closes one before and after a task only when it broke or is older than
+# CONN_MAX_AGE (Django's close_old_connections); Celery's own closing comes every this many tasks.
+CELERY_DB_REUSE_MAX = _int("CELERY_DB_REUSE_MAX", 1000, 0)
 CELERY_TASK_TIME_LIMIT = _int("CELERY_TASK_TIME_LIMIT", 300, 10)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 30, 5)
 CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", False)
