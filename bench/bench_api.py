@@ -207,59 +207,18 @@ def _load(port: int, method: str, path: str, body: bytes, seconds: float, result
 CPU_GROUPS = ("server", "postgres", "redis", "clients")
 
 
-def _proc_stat(pid: str) -> tuple[str, int, int] | None:
-    """(command name, parent pid, CPU ticks used) of a process, from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            text = f.read()
-    except OSError:
-        return None
-    name = text[text.index("(") + 1 : text.rindex(")")]
-    fields = text[text.rindex(")") + 2 :].split()
-    return name, int(fields[1]), int(fields[11]) + int(fields[12])
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def cpu_ticks(server_pid: int) -> dict[tuple[str, int], int]:
-    """CPU ticks used so far, per (group, pid): the server's process tree, PostgreSQL (this
-    benchmark's database's backends and the shared background processes such as the WAL writer,
-    not other databases' backends) and Redis. The load clients are counted apart."""
-    stats = {int(pid): stat for pid in os.listdir("/proc") if pid.isdigit() and (stat := _proc_stat(pid))}
-    tree = {server_pid}
-    for pid, (_, parent, _) in sorted(stats.items()):
-        if parent in tree:
-            tree.add(pid)
-    database = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    used = {}
-    for pid, (name, _, ticks) in stats.items():
-        if pid in tree:
-            used[("server", pid)] = ticks
-        elif name == "postgres":
-            command = _cmdline(pid)
-            client = "(" in command or "[local]" in command
-            if not client or f" {database} " in command:
-                used[("postgres", pid)] = ticks
-        elif name.startswith("redis-server"):
-            used[("redis", pid)] = ticks
-    return used
+    """CPU ticks so far per (group, pid): the server's process tree, PostgreSQL, Redis."""
+    from bench import common
+
+    return common.cpu_ticks({"server": server_pid}, database=os.environ["DATABASE_URL"].rsplit("/", 1)[1])
 
 
 def cpu_between(before: dict, after: dict, clients_seconds: float) -> dict[str, float]:
-    """CPU seconds per group between two cpu_ticks() snapshots. A process that ended meanwhile
-    is left out (its last ticks are unknown), never counted as negative."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used = dict.fromkeys(CPU_GROUPS, 0.0)
-    for (group, pid), ticks in after.items():
-        used[group] += (ticks - before.get((group, pid), 0)) / tick
-    used["clients"] = clients_seconds
-    return used
+    """CPU seconds per group between two cpu_ticks() snapshots; the load clients counted apart."""
+    from bench import common
+
+    return {**common.cpu_between(before, after, CPU_GROUPS), "clients": clients_seconds}
 
 
 def _children_cpu() -> float:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import common  # noqa: E402
+
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/panel_bench_poll")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ENV = {
@@ -82,20 +84,14 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU the processes have used so far (from /proc)."""
-    ticks = 0
-    for pid in pids:
-        with contextlib.suppress(FileNotFoundError, IndexError):
-            text = Path(f"/proc/{pid}/stat").read_text()
-            fields = text[text.rindex(")") + 2 :].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def worker_pids(parent: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout.split()
     return [parent, *map(int, out)]
+
+
+# Where the pass's CPU goes: the Celery workers (the pass task, claims and batches), PostgreSQL
+# (this database's backends and its background writers), the simulator answering, Redis.
+CPU_GROUPS = ("workers", "postgres", "simulator", "redis")
 
 
 def run(n: int, workers: int, outcome: str) -> dict:
@@ -165,7 +161,9 @@ def run(n: int, workers: int, outcome: str) -> dict:
     time.sleep(4)  # worker start-up is not part of the pass
     base = f"http://127.0.0.1:{port}/_sim/stats"
     status_before = json.load(urllib.request.urlopen(base))["requests"].get("status", 0)
-    cpu_before = cpu_seconds(worker_pids(worker.pid))
+    trees = {"workers": worker.pid, "simulator": sim_proc.pid}
+    database = DB_URL.rsplit("/", 1)[1]
+    cpu_before = common.cpu_ticks(trees, database=database)
     started = time.monotonic()
     app.send_task("orders.poll_orders")
     done = False
@@ -177,7 +175,7 @@ def run(n: int, workers: int, outcome: str) -> dict:
             break
         time.sleep(0.25)
     elapsed = time.monotonic() - started
-    worker_cpu = cpu_seconds(worker_pids(worker.pid)) - cpu_before
+    cpu = common.cpu_between(cpu_before, common.cpu_ticks(trees, database=database), CPU_GROUPS)
     statuses = dict(Order.objects.values_list("status").annotate(n=Count("id")))
     refunds = LedgerEntry.objects.filter(kind="refund").count()
     drift = len(ledger_drift())
@@ -197,7 +195,7 @@ def run(n: int, workers: int, outcome: str) -> dict:
         "statuses": statuses,
         "refunds": refunds,
         "drift": drift,
-        "worker_cpu": worker_cpu,
+        "cpu": cpu,
     }
 
 
@@ -216,13 +214,21 @@ def main() -> None:
     for n in [args.also, args.orders] if args.also else [args.orders]:
         r = run(n, args.workers, args.outcome)
         expected = math.ceil(n / 100)
-        per_batch = r["worker_cpu"] * 1000 / max(r["status_calls"], 1)
+        batches = max(r["status_calls"], 1)
+        per_batch = {group: seconds * 1000 / batches for group, seconds in r["cpu"].items()}
+        total = sum(per_batch.values())
         print(
             f"poll pass: {r['orders']} active orders in {r['seconds']:.1f} s with {args.workers} worker processes, "
-            f"{r['status_calls']} status calls (expected {expected}), one UPDATE + one INSERT per batch, "
-            f"workers' CPU {r['worker_cpu']:.1f} s ({per_batch:.0f} ms per batch), "
+            f"{r['status_calls']} status calls (expected {expected}), "
             f"workers' peak memory {r['peak_mb']:.0f} MB; outcome {args.outcome}: {r['statuses']}, "
             f"{r['refunds']} refund entries, ledger drift {r['drift']}" + ("" if r["done"] else "  [DID NOT FINISH]"),
+            flush=True,
+        )
+        print(
+            "  CPU per batch of 100: "
+            + ", ".join(f"{group} {per_batch[group]:.1f} ms" for group in CPU_GROUPS)
+            + f"; total {total:.1f} ms, so {total * batches / 1000 / 2:.1f} s of the pass is the floor on 2 cores "
+            f"(load average {os.getloadavg()[0]:.1f})",
             flush=True,
         )
 

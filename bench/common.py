@@ -43,3 +43,60 @@ def database_ensure(url: str, env: dict) -> None:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env={**os.environ, **env}, check=True)
+
+
+# --- Where the CPU goes ---------------------------------------------------------------------
+
+
+def _proc_stat(pid: str) -> tuple[str, int, int] | None:
+    """(command name, parent pid, CPU ticks used) of a process, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    return name, int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def cpu_ticks(trees: dict[str, int], *, database: str) -> dict[tuple[str, int], int]:
+    """CPU ticks used so far, per (group, pid): each process tree in `trees` (group -> root pid)
+    as its group, PostgreSQL (this benchmark's database's backends and the shared background
+    processes such as the WAL writer, not other databases' backends) and Redis."""
+    stats = {int(pid): stat for pid in os.listdir("/proc") if pid.isdigit() and (stat := _proc_stat(pid))}
+    group_of = {root: group for group, root in trees.items()}
+    for pid, (_, parent, _) in sorted(stats.items()):
+        if pid not in group_of and parent in group_of:
+            group_of[pid] = group_of[parent]
+    used = {}
+    for pid, (name, _, ticks) in stats.items():
+        if pid in group_of:
+            used[(group_of[pid], pid)] = ticks
+        elif name == "postgres":
+            command = _cmdline(pid)
+            client = "(" in command or "[local]" in command
+            if not client or f" {database} " in command:
+                used[("postgres", pid)] = ticks
+        elif name.startswith("redis-server"):
+            used[("redis", pid)] = ticks
+    return used
+
+
+def cpu_between(before: dict, after: dict, groups) -> dict[str, float]:
+    """CPU seconds per group between two cpu_ticks() snapshots. A process that ended meanwhile
+    is left out (its last ticks are unknown), never counted as negative."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys(groups, 0.0)
+    for (group, pid), ticks in after.items():
+        if group in used:
+            used[group] += (ticks - before.get((group, pid), 0)) / tick
+    return used
