@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Service, SyncRun
 from orders.models import ForwardState, Order, ReconciliationReport
-from orders.rollups import rollup_figures, rollups_usable
+from orders.rollups import customer_figures, rollup_figures, rollups_usable
 from orders.selectors import COST, REVENUE, ZERO
 from panel.tenancy import is_child
 from upstream.models import Provider
@@ -151,11 +151,14 @@ GROUPINGS = {
 
 
 def report(start: date, end: date, by: str) -> list[dict]:
-    """Orders, revenue, cost and profit per day, provider, service or customer. Per day, provider
-    and service from the daily roll-ups (orders.rollups) where they count days as the panel does;
-    per customer (and on SQLite) one query over the period's orders."""
+    """Orders, revenue, cost and profit per day, provider, service or customer, from the roll-ups
+    (orders.rollups) where they count days as the panel does: daily ones per day, provider and
+    service, each customer's running totals per month per customer; else (and on SQLite) one
+    query over the period's orders."""
     if by in ROLLED_UP and rollups_usable():
         return _report_from_rollups(start, end, by)
+    if by == "customer" and rollups_usable():
+        return _customer_rows(customer_figures(start, end)[0])
     return report_from_orders(start, end, by)
 
 
@@ -175,6 +178,30 @@ def report_with_total(start: date, end: date, by: str) -> tuple[list[dict], Tota
         )
         return _report_from_rollups(start, end, by, figures), total
     return report(start, end, by), period_totals(start, end)
+
+
+def report_page(start: date, end: date, by: str, limit: int) -> tuple[list[dict], int, Totals]:
+    """What the reports page shows: report_with_total()'s rows (by customer only the `limit` with
+    the most revenue, read as such), how many rows there are in all, and the totals."""
+    if by == "customer" and rollups_usable():
+        figures, count = customer_figures(start, end, limit)
+        return _customer_rows(figures), count, period_totals(start, end)
+    rows, total = report_with_total(start, end, by)
+    return rows, len(rows), total
+
+
+def _customer_rows(figures) -> list[dict]:
+    return [
+        {
+            "label": f.username,
+            "user_id": f.user_id,
+            "orders": f.orders,
+            "revenue": f.revenue,
+            "cost": f.cost.quantize(PLACES),
+            "profit": f.profit.quantize(PLACES),
+        }
+        for f in figures
+    ]
 
 
 def _report_from_rollups(start: date, end: date, by: str, figures=None) -> list[dict]:

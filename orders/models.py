@@ -372,3 +372,57 @@ class OrderCustomerDelta(models.Model):
 
     def __str__(self) -> str:
         return f"customer {self.user_id}: {self.orders:+} orders"
+
+
+class OrderCustomerMonth(models.Model):
+    """Each customer's running totals at the end of each month (panel time zone): orders, revenue
+    and cost of every order placed up to then, so any period's figures per customer are two
+    months' rows apart (orders/rollups.py). A row for every month from the customer's first order
+    to their last; `latest` marks the last, which holds for every later month. Kept like
+    OrderDaily: the trigger appends differences to OrderCustomerMonthDelta, the sweeper folds."""
+
+    user_id = models.BigIntegerField()
+    month = models.DateField()  # the month's first day
+    orders = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=30, decimal_places=5, default=Decimal("0"))
+    cost = models.DecimalField(max_digits=40, decimal_places=20, default=Decimal("0"))
+    latest = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user_id", "month"], name="order_customer_month_key")]
+        # A month's rows in customer order with their figures (index-only reads): the months
+        # before the last, and the last (read for every month after it).
+        indexes = [
+            models.Index(
+                fields=["month", "user_id"],
+                include=["orders", "revenue", "cost"],
+                condition=Q(latest=False),
+                name="order_customer_month_past",
+            ),
+            models.Index(
+                fields=["month", "user_id"],
+                include=["orders", "revenue", "cost"],
+                condition=Q(latest=True),
+                name="order_customer_month_last",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"customer {self.user_id} to {self.month:%Y-%m}: {self.orders} orders"
+
+
+class OrderCustomerMonthDelta(models.Model):
+    """A change to a customer's month in OrderCustomerMonth not folded in yet (written by the
+    trigger, append-only; the month's own difference, not a running total)."""
+
+    user_id = models.BigIntegerField()
+    month = models.DateField()
+    orders = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=30, decimal_places=5)
+    cost = models.DecimalField(max_digits=40, decimal_places=20)
+
+    class Meta:
+        indexes = [models.Index(fields=["month"], name="order_customer_month_delta")]
+
+    def __str__(self) -> str:
+        return f"customer {self.user_id} in {self.month:%Y-%m}: {self.orders:+} orders"
