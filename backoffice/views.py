@@ -379,10 +379,10 @@ REPORT_TITLES = {
 def reports(request):
     _require(request, PERM_REPORTS)
     form = _report_form(request)
-    rows, chart, total = [], None, None
+    rows, count, chart, total = [], 0, None, None
     if form.is_valid():
         data = form.cleaned_data
-        rows, total = selectors.report_with_total(data["start"], data["end"], data["by"])
+        rows, count, total = selectors.report_page(data["start"], data["end"], data["by"], REPORT_ROWS)
         if data["by"] == "provider":
             # Manual orders have no provider: their row's label is the word, in the reader's language.
             for row in rows:
@@ -407,7 +407,7 @@ def reports(request):
         # A page of a year by customer would be a table of every customer: the largest rows are
         # shown, the CSV has them all.
         rows=rows[:REPORT_ROWS],
-        rows_hidden=max(len(rows) - REPORT_ROWS, 0),
+        rows_hidden=max(count - REPORT_ROWS, 0),
         total=total,
         chart_json=json.dumps(chart) if chart else "",
         by_label=dict(form.fields["by"].choices)[by],

@@ -178,3 +178,29 @@ def test_home_shows_today_month_attention_and_tasks(as_admin, place):
     assert late["Poll order statuses"] is False and late["Stale task"] is True
     page = as_admin.get(reverse("admin:index")).content.decode()
     assert "Check it at sim" in page and "Poll order statuses" in page
+
+
+def test_report_page_by_customer_shows_the_largest_rows_and_counts_the_others(as_admin, book, monkeypatch):
+    """By customer the page reads only the rows it shows (here one, the most revenue) and how many
+    there are; the CSV has every row. March is read from the customers' running totals per month
+    (the month before and March itself), and the figures are the orders'."""
+    from backoffice import views
+    from orders.rollups import customer_plan
+
+    march = (date(2026, 3, 1), date(2026, 3, 31))
+    assert customer_plan(*march, date(2026, 12, 1)).through == date(2026, 3, 1)
+    monkeypatch.setattr(views, "REPORT_ROWS", 1)
+    query = {"start": "2026-03-01", "end": "2026-03-31", "by": "customer"}
+    page = as_admin.get(reverse("admin:bo_reports"), query)
+    assert page.status_code == 200
+    assert page.context["rows"] == selectors.report_from_orders(*march, "customer")[:1]
+    assert page.context["rows_hidden"] == 1
+    html = page.content.decode()
+    table = html.split('id="bo-report-table"')[1].split("</table>")[0]
+    assert "buyer" in table and "second" not in table and "116.00" in table
+    assert 'id="bo-report-more"' in html
+    rows = list(csv.reader(io.StringIO(as_admin.get(reverse("admin:bo_reports_csv"), query).content.decode())))
+    assert rows[1:] == [
+        ["buyer", "4", "116.00000", "9.70000", "106.30000"],
+        ["second", "2", "15.00000", "9.00000", "6.00000"],
+    ]
