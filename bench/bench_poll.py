@@ -42,6 +42,9 @@ ENV = {
     "UPSTREAM_ALLOW_PRIVATE": "true",
     "LOG_LEVEL": "WARNING",
     "PANEL_VAR_DIR": str(ROOT / "var" / "bench"),
+    # Connections outlive the pass (production recycles them every minute), so the CPU accounting
+    # reads every PostgreSQL backend the workers used: an ended process's CPU cannot be read.
+    "CONN_MAX_AGE": "600",
 }
 os.environ.update(ENV)
 os.environ["DJANGO_SETTINGS_MODULE"] = "panel.settings"
