@@ -3,6 +3,7 @@
 import itertools
 import logging
 import random
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -65,6 +66,26 @@ def end_as_provider_said(order_ids):
         status = FINALS[i % 3]
         remains = {Status.CANCELED: order.units, Status.PARTIAL: order.units // 3, Status.COMPLETED: 0}[status]
         Order.objects.filter(pk=order_id).update(status=status, remains=remains, completed_at=timezone.now())
+
+
+@contextmanager
+def refund_refused(order_id: int):
+    """The database refuses this one order's refund, as a broken row or a constraint would."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_refund() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_refund BEFORE INSERT ON accounts_ledgerentry FOR EACH ROW "
+            f"WHEN (NEW.order_id = {int(order_id)}) EXECUTE FUNCTION refuse_refund()"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER refuse_refund ON accounts_ledgerentry")
+            cursor.execute("DROP FUNCTION refuse_refund()")
 
 
 def until_commit(queries) -> int:
@@ -158,23 +179,8 @@ def test_a_failing_order_does_not_hold_back_the_others(buyers, make_service, cap
     order_ids = place_sent(buyers, service, 30)
     end_as_provider_said(order_ids)
     bad = order_ids[3]  # Canceled: owed a full refund
-    # The database refuses this one order's refund, as a broken row or a constraint would.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION refuse_refund() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$"
-        )
-        cursor.execute(
-            "CREATE TRIGGER refuse_refund BEFORE INSERT ON accounts_ledgerentry FOR EACH ROW "
-            f"WHEN (NEW.order_id = {int(bad)}) EXECUTE FUNCTION refuse_refund()"
-        )
-    try:
-        with caplog.at_level(logging.INFO, logger="orders.settlement"):
-            refunded = orders_settle(order_ids=order_ids)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER refuse_refund ON accounts_ledgerentry")
-            cursor.execute("DROP FUNCTION refuse_refund()")
+    with refund_refused(bad), caplog.at_level(logging.INFO, logger="orders.settlement"):
+        refunded = orders_settle(order_ids=order_ids)
     assert any("together failed" in r.getMessage() for r in caplog.records)
     assert any(f"order {bad}: settling failed" in r.getMessage() for r in caplog.records)
     others = [order_id for order_id in order_ids if order_id != bad]
@@ -235,22 +241,8 @@ def test_when_settling_with_the_write_fails_the_answers_are_kept_and_settled_on_
     }
     # A Canceled order is owed a refund; the database refuses that one refund.
     bad = next(pk for pk, status in said.items() if status == "Canceled")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION refuse_refund() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$"
-        )
-        cursor.execute(
-            "CREATE TRIGGER refuse_refund BEFORE INSERT ON accounts_ledgerentry FOR EACH ROW "
-            f"WHEN (NEW.order_id = {int(bad)}) EXECUTE FUNCTION refuse_refund()"
-        )
-    try:
-        with caplog.at_level(logging.INFO):
-            written = poll_batch(provider_id=provider.pk, order_ids=order_ids)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER refuse_refund ON accounts_ledgerentry")
-            cursor.execute("DROP FUNCTION refuse_refund()")
+    with refund_refused(bad), caplog.at_level(logging.INFO):
+        written = poll_batch(provider_id=provider.pk, order_ids=order_ids)
     messages = [r.getMessage() for r in caplog.records]
     assert any("writing and settling a batch together failed" in m for m in messages)
     # Every answer was written all the same; every order but the refused one is settled once.
