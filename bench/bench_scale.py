@@ -69,6 +69,7 @@ def pages(orders: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         ("report, year by service", f"{admin}backoffice/reports/?{year}&by=service"),
         ("report, 30 days by provider", f"{admin}backoffice/reports/?{month}&by=provider"),
         ("report, 30 days by customer", f"{admin}backoffice/reports/?{month}&by=customer"),
+        ("report, year by customer", f"{admin}backoffice/reports/?{year}&by=customer"),
         ("report CSV, year by day", f"{admin}backoffice/reports.csv?{year}&by=day"),
     ]
     whale_order = Order.objects.filter(user=whale).order_by("-id").values_list("pk", flat=True)[5]
