@@ -224,3 +224,28 @@ def logging_kept():
                 logger.handlers[:] = []
                 logger.propagate = True
                 logger.disabled = False
+
+
+@contextlib.contextmanager
+def running_worker(app, **options):
+    """Celery's test worker (threads) for a test: logging put back after it (logging_kept), and
+    each worker thread's database connection closed after its task. Workers keep their
+    connection between tasks (panel/celery.py), but a test worker's threads end with the test and
+    Django's connections are per thread: kept open, they would stop the test database from being
+    dropped at the end of the run."""
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+
+    def close(task=None, **kwargs):
+        if task is not None and getattr(task.request, "is_eager", False):
+            return
+        from django.db import connections
+
+        connections.close_all()
+
+    task_postrun.connect(close, weak=False)
+    try:
+        with logging_kept(), start_worker(app, perform_ping_check=False, shutdown_timeout=10, **options) as worker:
+            yield worker
+    finally:
+        task_postrun.disconnect(close)

@@ -4,7 +4,6 @@ import time
 from decimal import Decimal
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.db import connections
 
 from accounts.ledger import ledger_credit, ledger_drift
@@ -13,7 +12,7 @@ from orders.models import FINAL_STATUSES, ForwardState, Order
 from orders.placement import order_place
 from orders.tasks import forward_order, poll_orders
 from panel.celery import app
-from testing.fixtures import logging_kept
+from testing.fixtures import running_worker
 
 
 def wait_for(predicate, timeout=30.0):
@@ -31,17 +30,8 @@ def worker(transactional_db, settings):
     app.conf.task_always_eager = False
     with app.connection_for_write() as conn:
         conn.default_channel.client.flushdb()
-    with (
-        logging_kept(),
-        start_worker(
-            app,
-            pool="threads",
-            concurrency=4,
-            perform_ping_check=False,
-            shutdown_timeout=10,
-            # No queues named: a plain worker consumes every declared queue (forward, poll, default).
-        ) as w,
-    ):
+    # No queues named: a plain worker consumes every declared queue (forward, poll, default).
+    with running_worker(app, pool="threads", concurrency=4) as w:
         yield w
     app.conf.task_always_eager = True
     connections.close_all()

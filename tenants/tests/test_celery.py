@@ -5,14 +5,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.db import connection, connections
 from django.test import Client
 from django_tenants.utils import schema_context
 
 from panel.celery import app
 from tenants.tests.conftest import CHILDREN
-from testing.fixtures import logging_kept
+from testing.fixtures import running_worker
 
 
 @app.task(name="tenants.tests.schema_probe")
@@ -38,10 +37,7 @@ def worker(transactional_db, children):
     with app.connection_for_write() as conn:
         conn.default_channel.client.flushdb()
     try:
-        with (
-            logging_kept(),
-            start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as w,
-        ):
+        with running_worker(app, pool="threads", concurrency=2) as w:
             yield w
     finally:
         app.conf.task_always_eager = True
