@@ -56,14 +56,24 @@ def _rows(table: str, sign: str, zone: str) -> str:
     )
 
 
-def _delta_insert(sources: list[str]) -> str:
+def _grouped_insert(table: str, keys: str, sums: tuple[tuple[str, str], ...], sources: list[str]) -> str:
+    """INSERT into a delta table the sources' rows summed per key (`sums`: (column, source's
+    column) pairs); a group whose sums are all zero is left out."""
     union = " UNION ALL ".join(sources)
+    columns = ", ".join(column for column, _ in sums)
+    totals = ", ".join(f"sum({source})" for _, source in sums)
+    nonzero = " OR ".join(f"sum({source}) <> 0" for _, source in sums)
     return (
-        "INSERT INTO orders_orderdailydelta (day, provider_id, service_id, orders, revenue, cost) "  # noqa: S608
-        "SELECT day, provider_id, service_id, sum(n), sum(revenue), sum(cost) "
-        f"FROM ({union}) AS d GROUP BY day, provider_id, service_id "
-        "HAVING sum(n) <> 0 OR sum(revenue) <> 0 OR sum(cost) <> 0;"
+        f"INSERT INTO {table} ({keys}, {columns}) "  # noqa: S608
+        f"SELECT {keys}, {totals} FROM ({union}) AS d GROUP BY {keys} HAVING {nonzero};"
     )
+
+
+FIGURES = (("orders", "n"), ("revenue", "revenue"), ("cost", "cost"))
+
+
+def _delta_insert(sources: list[str]) -> str:
+    return _grouped_insert("orders_orderdailydelta", "day, provider_id, service_id", FIGURES, sources)
 
 
 ACTIVE_SQL = "CASE WHEN r.status IN ('Pending', 'In progress', 'Processing') THEN 1 ELSE 0 END"
@@ -77,13 +87,8 @@ def _customer_rows(table: str, sign: str) -> str:
 
 
 def _customer_delta_insert(sources: list[str]) -> str:
-    union = " UNION ALL ".join(sources)
-    return (
-        "INSERT INTO orders_ordercustomerdelta (user_id, orders, active, charge, refunded) "  # noqa: S608
-        "SELECT user_id, sum(n), sum(active), sum(charge), sum(refunded) "
-        f"FROM ({union}) AS d GROUP BY user_id "
-        "HAVING sum(n) <> 0 OR sum(active) <> 0 OR sum(charge) <> 0 OR sum(refunded) <> 0;"
-    )
+    totals = (("orders", "n"), ("active", "active"), ("charge", "charge"), ("refunded", "refunded"))
+    return _grouped_insert("orders_ordercustomerdelta", "user_id", totals, sources)
 
 
 def _month_rows(table: str, sign: str, zone: str) -> str:
@@ -94,13 +99,7 @@ def _month_rows(table: str, sign: str, zone: str) -> str:
 
 
 def _month_delta_insert(sources: list[str]) -> str:
-    union = " UNION ALL ".join(sources)
-    return (
-        "INSERT INTO orders_ordercustomermonthdelta (user_id, month, orders, revenue, cost) "  # noqa: S608
-        "SELECT user_id, month, sum(n), sum(revenue), sum(cost) "
-        f"FROM ({union}) AS d GROUP BY user_id, month "
-        "HAVING sum(n) <> 0 OR sum(revenue) <> 0 OR sum(cost) <> 0;"
-    )
+    return _grouped_insert("orders_ordercustomermonthdelta", "user_id, month", FIGURES, sources)
 
 
 def install_sql(zone: str, customer_months: bool = True) -> list[str]:

@@ -146,6 +146,23 @@ def test_a_changed_time_zone_reads_the_orders_until_rebuilt(customer, make_servi
 STATUSES = [s.value for s in Status]
 
 
+def random_edit(kind: str, pick, rnd: random.Random) -> bool:
+    """The edits both random-history tests make to the picked order: a status with its remains, a
+    refund, a reported cost, a delete. False for a kind that is not one of them."""
+    if kind == "status":
+        pick.update(status=rnd.choice(STATUSES), remains=rnd.choice([None, rnd.randint(0, 4000)]))
+    elif kind == "refund":
+        order = pick.get()
+        pick.update(refunded=(order.charge * rnd.randint(0, 100) / 100).quantize(Decimal("0.00001")))
+    elif kind == "cost":
+        pick.update(cost_actual=rnd.choice([None, Decimal(rnd.randint(0, 10**6)) / 10**5]))
+    elif kind == "delete":
+        pick.delete()
+    else:
+        return False
+    return True
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     steps=st.lists(
@@ -181,20 +198,13 @@ def test_property_random_histories_keep_the_rollups_exact(customer, make_service
                 status=rnd.choice(STATUSES),
                 remains=rnd.choice([None, 0, rnd.randint(0, 5000)]),
             )
-        elif kind == "status":
-            pick.update(status=rnd.choice(STATUSES), remains=rnd.choice([None, rnd.randint(0, 4000)]))
-        elif kind == "refund":
-            order = pick.get()
-            pick.update(refunded=(order.charge * rnd.randint(0, 100) / 100).quantize(Decimal("0.00001")))
-        elif kind == "cost":
-            pick.update(cost_actual=rnd.choice([None, Decimal(rnd.randint(0, 10**6)) / 10**5]))
+        elif random_edit(kind, pick, rnd):
+            pass
         elif kind == "move":
             if pick.get().forward_state != ForwardState.MANUAL:
                 pick.update(service=rnd.choice(services))
         elif kind == "age":
             pick.update(created_at=timezone.now() - timedelta(days=rnd.randint(0, 400), hours=rnd.randint(0, 23)))
-        elif kind == "delete":
-            pick.delete()
         else:
             rollup_fold()
     assert_rollups_exact(WIDE, (timezone.localdate() - timedelta(days=30), timezone.localdate()))
@@ -545,19 +555,12 @@ def test_property_random_histories_keep_the_customer_report_exact(customer, make
             )
             if rnd.random() < 0.7:
                 Order.objects.filter(pk=order.pk).update(created_at=now - timedelta(minutes=rnd.randint(0, 450 * 1440)))
-        elif kind == "status":
-            pick.update(status=rnd.choice(STATUSES), remains=rnd.choice([None, rnd.randint(0, 4000)]))
-        elif kind == "refund":
-            order = pick.get()
-            pick.update(refunded=(order.charge * rnd.randint(0, 100) / 100).quantize(Decimal("0.00001")))
-        elif kind == "cost":
-            pick.update(cost_actual=rnd.choice([None, Decimal(rnd.randint(0, 10**6)) / 10**5]))
+        elif random_edit(kind, pick, rnd):
+            pass
         elif kind == "customer":
             pick.update(user=rnd.choice(customers))
         elif kind == "age":
             pick.update(created_at=now - timedelta(minutes=rnd.randint(0, 450 * 1440)))
-        elif kind == "delete":
-            pick.delete()
         elif kind == "rebuild":
             # Rows end at each customer's last order's month again: later orders fold over a gap.
             rollup_rebuild()
