@@ -111,10 +111,13 @@ def claim_batch(provider_id: int, *, now=None) -> list[int]:
     base = settings.ORDER_POLL_MIN_SECONDS
     if connection.vendor == "postgresql":
         cases = [
-            value for younger_than, factor in SCHEDULE for value in (now - younger_than, now + base * factor * SECOND)
+            when
+            for younger_than, factor in SCHEDULE
+            for when in (now - younger_than, now + timedelta(seconds=base * factor))
         ]
         with prepared_cursor() as cursor:
-            cursor.execute(CLAIM_SQL, [*cases, now + base * SCHEDULE_DEFAULT * SECOND, provider_id, now])
+            default = now + timedelta(seconds=base * SCHEDULE_DEFAULT)
+            cursor.execute(CLAIM_SQL, [*cases, default, provider_id, now])
             return sorted(row[0] for row in cursor.fetchall())
     schedule = Case(
         *[
@@ -141,7 +144,6 @@ def claim_batch(provider_id: int, *, now=None) -> list[int]:
     return ids
 
 
-SECOND = timedelta(seconds=1)
 # claim_batch on PostgreSQL: one statement picks, locks and reschedules a batch. The state and
 # statuses are written out (constants of ours, never input) so that the planner proves the
 # partial index order_poll_due usable for every execution of the prepared statement; the times
@@ -336,10 +338,7 @@ def _write_settling(
             order_status_notify(rows, by_id, {pk: read[pk][0] for pk in written_ids})
         if settled:
             orders_final_notify([(order, order.refunded) for order in settled])
-        if finals:
-            CancelRequest.objects.filter(
-                order_id__in=[order.pk for order in finals], state=CancelRequest.State.CONFIRMED
-            ).update(state=CancelRequest.State.DONE)
+        _cancels_done([order.pk for order in finals])
     for order_id, delta in moved.items():
         logger.info("order %s settled: refunded %s", order_id, delta)
     return written_ids, [order.pk for order in finals if order.pk not in settled_ids]
@@ -362,11 +361,16 @@ def _write_one_by_one(
             OrderEvent.objects.bulk_create(rows, batch_size=BATCH)
             order_status_notify(rows, {o.pk: o for o in orders}, {pk: read[pk][0] for pk in written})
     finals = [order.pk for order in orders if order.pk in written and order.status in FINAL_STATUSES]
-    if finals:
-        CancelRequest.objects.filter(order_id__in=finals, state=CancelRequest.State.CONFIRMED).update(
+    _cancels_done(finals)
+    return written, finals
+
+
+def _cancels_done(order_ids: list[int]) -> None:
+    """Cancels the provider confirmed are done once their orders are final."""
+    if order_ids:
+        CancelRequest.objects.filter(order_id__in=order_ids, state=CancelRequest.State.CONFIRMED).update(
             state=CancelRequest.State.DONE
         )
-    return written, finals
 
 
 def _unchanged(order: Order, values: tuple):
